@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Net;
+
+namespace TcpRelay.Protocol;
+
+/// <summary>
+/// One line of the control channel (port 8080). Every verb of protocol.md is a type below;
+/// <see cref="ControlLine"/> turns bytes into these and <see cref="Format"/> turns them back.
+/// </summary>
+public abstract record ControlMessage
+{
+    /// <summary>The line as sent on the wire, without its LF.</summary>
+    public abstract string Format();
+}
+
+/// <summary>relay → app, first line on every control connection: the protocol version and the auth challenge.</summary>
+public sealed record Hello(Nonce Nonce, string Version = ProtocolDefaults.Version) : ControlMessage
+{
+    /// <inheritdoc />
+    public override string Format() => $"HELLO {Version} nonce={Nonce}";
+}
+
+/// <summary>app → relay: ask to be exposed. Every argument is optional.</summary>
+/// <param name="Name">The name to register under; the relay makes one up when absent.</param>
+/// <param name="Port">The public port wanted; the relay allocates one when absent.</param>
+/// <param name="Auth">HMAC-SHA256 of the HELLO nonce under the shared secret, as 64 lowercase hex.</param>
+public sealed record Register(AppName? Name = null, int? Port = null, string? Auth = null) : ControlMessage
+{
+    /// <inheritdoc />
+    public override string Format()
+    {
+        var line = "REGISTER";
+        if (Name is { } name)
+            line += $" name={name}";
+        if (Port is { } port)
+            line += string.Create(CultureInfo.InvariantCulture, $" port={port}");
+        if (Auth is { } auth)
+            line += $" auth={auth}";
+        return line;
+    }
+}
+
+/// <summary>relay → app: the app is registered and its public port is already accepting clients.</summary>
+public sealed record Registered(AppName Name, int Port, int DataPort) : ControlMessage
+{
+    /// <inheritdoc />
+    public override string Format() =>
+        string.Create(CultureInfo.InvariantCulture, $"REGISTERED name={Name} port={Port} data={DataPort}");
+}
+
+/// <summary>relay → app: a client arrived; dial the data port and send ACCEPT with this id.</summary>
+public sealed record Connect(SessionId Id, IPEndPoint Client) : ControlMessage
+{
+    /// <inheritdoc />
+    public override string Format() => $"CONNECT id={Id} client={FormatEndPoint(Client)}";
+
+    /// <summary>ip:port, with IPv4-mapped IPv6 addresses written as plain IPv4.</summary>
+    public static string FormatEndPoint(IPEndPoint endPoint) =>
+        endPoint.Address.IsIPv4MappedToIPv6
+            ? new IPEndPoint(endPoint.Address.MapToIPv4(), endPoint.Port).ToString()
+            : endPoint.ToString();
+}
+
+/// <summary>app → relay: the app will not serve this waiting session; its client is closed.</summary>
+public sealed record Reject(SessionId Id) : ControlMessage
+{
+    /// <inheritdoc />
+    public override string Format() => $"REJECT id={Id}";
+}
+
+/// <summary>Either way: are you there? Answered by <see cref="Pong"/>.</summary>
+public sealed record Ping : ControlMessage
+{
+    /// <summary>The only instance.</summary>
+    public static readonly Ping Instance = new();
+
+    private Ping() { }
+
+    /// <inheritdoc />
+    public override string Format() => "PING";
+}
+
+/// <summary>Either way: the answer to <see cref="Ping"/>.</summary>
+public sealed record Pong : ControlMessage
+{
+    /// <summary>The only instance.</summary>
+    public static readonly Pong Instance = new();
+
+    private Pong() { }
+
+    /// <inheritdoc />
+    public override string Format() => "PONG";
+}
+
+/// <summary>relay → app: something is wrong; the relay closes the connection after this line.</summary>
+public sealed record Error(ErrorCode Code, string Text) : ControlMessage
+{
+    /// <inheritdoc />
+    public override string Format()
+    {
+        // Free text must stay on one line whatever a caller put in it.
+        var text = new string(Text.Select(c => char.IsControl(c) ? ' ' : c).ToArray()).Trim();
+        return text.Length == 0 ? $"ERROR {Code}" : $"ERROR {Code} {text}";
+    }
+}

@@ -1,0 +1,294 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using TcpRelay.Protocol;
+
+namespace TcpRelay.Server.Actors;
+
+/// <summary>
+/// The wire side of one app's control connection: it frames and parses lines, sends HELLO, checks
+/// auth, enforces the handshake timeout and heartbeats, and writes lines with one write in flight.
+/// What the lines mean for the app's state is the <see cref="AppActor"/>'s business once the
+/// <see cref="RegistryActor"/> has created it.
+/// </summary>
+internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
+{
+    /// <summary>Write this line to the app.</summary>
+    public sealed record Send(ControlMessage Message);
+
+    /// <summary>From the app's actor once its public port is bound: answer REGISTERED and serve.</summary>
+    public sealed record Registered(IActorRef App, Protocol.Registered Reply);
+
+    /// <summary>From the registry: the REGISTER was refused; answer ERROR and close.</summary>
+    public sealed record Refused(ErrorCode Code, string Text);
+
+    private sealed class HandshakeTimedOut
+    {
+        public static readonly HandshakeTimedOut Instance = new();
+        private HandshakeTimedOut() { }
+    }
+
+    private sealed class HeartbeatDue
+    {
+        public static readonly HeartbeatDue Instance = new();
+        private HeartbeatDue() { }
+    }
+
+    private sealed class CloseTimedOut
+    {
+        public static readonly CloseTimedOut Instance = new();
+        private CloseTimedOut() { }
+    }
+
+    // An app that never reads its control connection is closed rather than buffered without bound.
+    private const int MaxQueuedBytes = 1 << 20;
+
+    private readonly IActorRef _connection;
+    private readonly IPEndPoint _remote;
+    private readonly RelaySettings _settings;
+    private readonly IActorRef _registry;
+    private readonly Nonce _nonce = Nonce.New();
+    private readonly LineFramer _framer = new();
+    private readonly List<byte[]> _queue = [];
+    private int _queuedBytes;
+    private bool _writing;
+    private bool _closing;
+    private bool _closeSent;
+    private int _missedHeartbeats;
+    private IActorRef? _app;
+
+    public ControlChannelActor(IActorRef connection, IPEndPoint remote, RelaySettings settings, IActorRef registry)
+    {
+        _connection = connection;
+        _remote = remote;
+        _settings = settings;
+        _registry = registry;
+        AwaitingRegister();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props CreateProps(IActorRef connection, IPEndPoint remote, RelaySettings settings, IActorRef registry) =>
+        Props.Create<ControlChannelActor>(connection, remote, settings, registry);
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        _connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: false, useResumeWriting: false));
+        Context.Watch(_connection);
+        Enqueue(new Hello(_nonce));
+        _connection.Tell(Tcp.ResumeReading.Instance);
+        Timers.StartSingleTimer(HandshakeTimedOut.Instance, HandshakeTimedOut.Instance, _settings.HandshakeTimeout);
+    }
+
+    /// <summary>HELLO is sent; the app must answer REGISTER within the handshake timeout.</summary>
+    private void AwaitingRegister()
+    {
+        ReceiveLines(message =>
+        {
+            switch (message)
+            {
+                case Register register:
+                    if (_settings.Secret is { } secret && !RelayAuth.Verify(secret, _nonce, register.Auth))
+                    {
+                        Fail(ErrorCode.AuthFailed, register.Auth is null ? "auth required" : "auth does not match");
+                        return;
+                    }
+                    _registry.Tell(new RegistryActor.RegisterApp(register.Name, register.Port, _remote));
+                    Become(Registering);
+                    break;
+                default:
+                    Unexpected(message, "REGISTER");
+                    break;
+            }
+        });
+        Receive<HandshakeTimedOut>(_ => Fail(ErrorCode.Timeout, $"no REGISTER within {Duration.Format(_settings.HandshakeTimeout)}"));
+    }
+
+    /// <summary>The registry and then the app's actor are working on the REGISTER.</summary>
+    private void Registering()
+    {
+        ReceiveLines(message => Unexpected(message, "nothing until REGISTERED"));
+        Receive<Refused>(refused => Fail(refused.Code, refused.Text));
+        Receive<Registered>(registered =>
+        {
+            Timers.Cancel(HandshakeTimedOut.Instance);
+            _app = registered.App;
+            Context.Watch(_app);
+            Enqueue(registered.Reply);
+            Log.Info("App {App} registered from {Remote}: public port {Port}", registered.Reply.Name, _remote, registered.Reply.Port);
+            StartHeartbeat();
+            Become(Serving);
+        });
+        Receive<HandshakeTimedOut>(_ => Fail(ErrorCode.Timeout, "registration did not complete in time"));
+    }
+
+    /// <summary>The app is registered: CONNECTs go out, REJECTs come in, heartbeats both ways.</summary>
+    private void Serving()
+    {
+        ReceiveLines(message =>
+        {
+            if (message is Reject reject)
+                _app!.Tell(new AppActor.RejectSession(reject.Id));
+            else
+                Unexpected(message, "REJECT, PING or PONG");
+        });
+        Receive<Send>(send => Enqueue(send.Message));
+        Receive<HeartbeatDue>(_ =>
+        {
+            if (++_missedHeartbeats >= ProtocolDefaults.MissedHeartbeatsAllowed)
+            {
+                Fail(ErrorCode.Timeout, $"nothing heard for {ProtocolDefaults.MissedHeartbeatsAllowed} heartbeat intervals");
+                return;
+            }
+            Enqueue(Ping.Instance);
+            Timers.StartSingleTimer(HeartbeatDue.Instance, HeartbeatDue.Instance, _settings.HeartbeatInterval);
+        });
+    }
+
+    /// <summary>An ERROR (or nothing) is on its way out; then the connection is closed.</summary>
+    private void Closing()
+    {
+        Receive<WriteAck>(_ => OnWriteAck());
+        Receive<Tcp.ConnectionClosed>(_ => Context.Stop(Self));
+        Receive<Terminated>(t =>
+        {
+            if (t.ActorRef.Equals(_connection))
+                Context.Stop(Self);
+        });
+        Receive<CloseTimedOut>(_ =>
+        {
+            _connection.Tell(Tcp.Abort.Instance);
+            Context.Stop(Self);
+        });
+        ReceiveAny(_ => { });
+    }
+
+    /// <summary>What every state but closing does with the connection's events.</summary>
+    private void ReceiveLines(Action<ControlMessage> onMessage)
+    {
+        Receive<Tcp.Received>(received =>
+        {
+            _framer.Append(received.Data.ToArray());
+            while (!_closing)
+            {
+                switch (_framer.TryTakeLine(out var line))
+                {
+                    case FramerStatus.TooLong:
+                        Fail(ErrorCode.BadRequest, $"line longer than {ProtocolDefaults.MaxLineLength} bytes");
+                        return;
+                    case FramerStatus.NeedMore:
+                        _connection.Tell(Tcp.ResumeReading.Instance);
+                        return;
+                }
+                var parsed = ControlLine.Parse(line.Span);
+                if (!parsed.IsOk)
+                {
+                    Fail(ErrorCode.BadRequest, parsed.Error!);
+                    return;
+                }
+                HeardFromApp();
+                switch (parsed.Value)
+                {
+                    case Ping:
+                        Enqueue(Pong.Instance);
+                        break;
+                    case Pong:
+                        break;
+                    default:
+                        onMessage(parsed.Value!);
+                        break;
+                }
+            }
+        });
+        Receive<WriteAck>(_ => OnWriteAck());
+        Receive<Tcp.ConnectionClosed>(closed =>
+        {
+            Log.Debug("Control connection from {Remote} closed: {Event}", _remote, closed.GetType().Name);
+            Context.Stop(Self);
+        });
+        Receive<Terminated>(t =>
+        {
+            if (t.ActorRef.Equals(_connection))
+                Context.Stop(Self);
+            else if (t.ActorRef.Equals(_app))
+                Close("the app's actor stopped");
+        });
+    }
+
+    private void Unexpected(ControlMessage message, string expected) =>
+        Fail(ErrorCode.BadRequest, $"unexpected {message.Format().Split(' ')[0]}: expected {expected}");
+
+    private void HeardFromApp()
+    {
+        _missedHeartbeats = 0;
+        if (_app is not null)
+            StartHeartbeat();
+    }
+
+    private void StartHeartbeat() =>
+        Timers.StartSingleTimer(HeartbeatDue.Instance, HeartbeatDue.Instance, _settings.HeartbeatInterval);
+
+    private void Fail(ErrorCode code, string text)
+    {
+        Log.Info("Control connection from {Remote} refused: {Code} {Reason}", _remote, code, text);
+        Enqueue(new Protocol.Error(code, text));
+        Close(null);
+    }
+
+    private void Close(string? why)
+    {
+        if (why is not null)
+            Log.Info("Control connection from {Remote} closing: {Reason}", _remote, why);
+        _closing = true;
+        Timers.CancelAll();
+        Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _settings.CloseTimeout);
+        // Close flushes the write in flight; lines still queued behind it go first.
+        if (_queue.Count == 0)
+            SendClose();
+        Become(Closing);
+    }
+
+    private void Enqueue(ControlMessage message)
+    {
+        var bytes = ControlLine.ToBytes(message);
+        if (!_writing)
+        {
+            _writing = true;
+            _connection.Tell(Tcp.Write.Create(ByteString.FromBytes(bytes), WriteAck.Instance));
+            return;
+        }
+        _queue.Add(bytes);
+        _queuedBytes += bytes.Length;
+        if (_queuedBytes > MaxQueuedBytes)
+        {
+            Log.Warning("Control connection from {Remote} aborted: the app does not read its control lines", _remote);
+            _connection.Tell(Tcp.Abort.Instance);
+            Context.Stop(Self);
+        }
+    }
+
+    private void OnWriteAck()
+    {
+        _writing = false;
+        if (_queue.Count > 0)
+        {
+            var bytes = _queue.SelectMany(b => b).ToArray();
+            _queue.Clear();
+            _queuedBytes = 0;
+            _writing = true;
+            _connection.Tell(Tcp.Write.Create(ByteString.FromBytes(bytes), WriteAck.Instance));
+        }
+        if (_closing && _queue.Count == 0)
+            SendClose();
+    }
+
+    private void SendClose()
+    {
+        if (_closeSent)
+            return;
+        _closeSent = true;
+        _connection.Tell(Tcp.Close.Instance);
+    }
+}

@@ -1,0 +1,135 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using TcpRelay.Protocol;
+
+namespace TcpRelay.Server.Actors;
+
+/// <summary>
+/// One connection on the data port. It reads the ACCEPT line, asks the registry for the session it
+/// names, and from then on forwards the connection's events to that session. A connection's handler
+/// is fixed by its first Register, so this actor stays in the path; Forward keeps the connection as
+/// the sender, and the session writes to the connection directly, so only the app-to-client
+/// direction pays this hop.
+/// </summary>
+internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
+{
+    /// <summary>From the registry: the session this connection now belongs to.</summary>
+    public sealed record Claimed(IActorRef Session);
+
+    /// <summary>From the registry: no session waits with that id.</summary>
+    public sealed class UnknownSession
+    {
+        public static readonly UnknownSession Instance = new();
+        private UnknownSession() { }
+    }
+
+    private sealed class HandshakeTimedOut
+    {
+        public static readonly HandshakeTimedOut Instance = new();
+        private HandshakeTimedOut() { }
+    }
+
+    private readonly IActorRef _connection;
+    private readonly IPEndPoint _remote;
+    private readonly RelaySettings _settings;
+    private readonly IActorRef _registry;
+    private readonly LineFramer _framer = new();
+    private IActorRef _session = ActorRefs.Nobody;
+
+    public DataChannelActor(IActorRef connection, IPEndPoint remote, RelaySettings settings, IActorRef registry)
+    {
+        _connection = connection;
+        _remote = remote;
+        _settings = settings;
+        _registry = registry;
+        AwaitingAccept();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props CreateProps(IActorRef connection, IPEndPoint remote, RelaySettings settings, IActorRef registry) =>
+        Props.Create<DataChannelActor>(connection, remote, settings, registry);
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        _connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: true, useResumeWriting: false));
+        Context.Watch(_connection);
+        _connection.Tell(Tcp.ResumeReading.Instance);
+        Timers.StartSingleTimer(HandshakeTimedOut.Instance, HandshakeTimedOut.Instance, _settings.HandshakeTimeout);
+    }
+
+    /// <summary>Reading the ACCEPT line; nothing else is read until a session takes the connection.</summary>
+    private void AwaitingAccept()
+    {
+        Receive<Tcp.Received>(received =>
+        {
+            _framer.Append(received.Data.ToArray());
+            switch (_framer.TryTakeLine(out var line))
+            {
+                case FramerStatus.NeedMore:
+                    _connection.Tell(Tcp.ResumeReading.Instance);
+                    return;
+                case FramerStatus.TooLong:
+                    Refuse($"first line longer than {ProtocolDefaults.MaxLineLength} bytes");
+                    return;
+            }
+            var accept = AcceptLine.Parse(line.Span);
+            if (!accept.IsOk)
+            {
+                Refuse(accept.Error!);
+                return;
+            }
+            // Bytes after the ACCEPT line (an app's banner) travel with the claim: nothing is lost at the seam.
+            _registry.Tell(new RegistryActor.ClaimSession(accept.Value!.Id, _connection, ByteString.FromBytes(_framer.TakeRemainder())));
+            Become(Claiming);
+        });
+        Receive<HandshakeTimedOut>(_ => Refuse($"no ACCEPT line within {Duration.Format(_settings.HandshakeTimeout)}"));
+        ReceiveClosed();
+    }
+
+    private void Claiming()
+    {
+        Receive<Claimed>(claimed =>
+        {
+            Timers.Cancel(HandshakeTimedOut.Instance);
+            _session = claimed.Session;
+            // A session that ended in the meantime is reported at once, and this connection closed.
+            Context.Watch(_session);
+            Become(Forwarding);
+        });
+        Receive<UnknownSession>(_ => Refuse("no session waits with that id"));
+        Receive<HandshakeTimedOut>(_ => Refuse("the session was not found in time"));
+        ReceiveClosed();
+    }
+
+    /// <summary>Paired: every event of the connection goes to the session, with the connection as sender.</summary>
+    private void Forwarding()
+    {
+        // Not even a closed event ends this actor: PeerClosed is one, yet the connection lives on
+        // half-closed, and a connection whose handler stops is torn down. Its Terminated ends us.
+        Receive<Tcp.Event>(e => _session.Forward(e));
+        Receive<Terminated>(t =>
+        {
+            if (t.ActorRef.Equals(_session))
+                _connection.Tell(Tcp.Abort.Instance);
+            Context.Stop(Self);
+        });
+    }
+
+    private void Refuse(string why)
+    {
+        Log.Info("Data connection from {Remote} refused: {Reason}", _remote, why);
+        Timers.CancelAll();
+        _connection.Tell(Tcp.Close.Instance);
+        Become(() => ReceiveClosed());
+    }
+
+    private void ReceiveClosed()
+    {
+        Receive<Tcp.ConnectionClosed>(_ => Context.Stop(Self));
+        Receive<Terminated>(_ => Context.Stop(Self));
+    }
+}

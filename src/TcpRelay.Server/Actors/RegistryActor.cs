@@ -1,0 +1,220 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using TcpRelay.Protocol;
+
+namespace TcpRelay.Server.Actors;
+
+/// <summary>
+/// Owns the relay's tables: live app names, public ports held, and sessions waiting for their data
+/// connection. It checks a REGISTER in protocol.md's order (name, port, limits), creates one
+/// <see cref="AppActor"/> per app, and pairs each ACCEPT with the session it names.
+/// </summary>
+internal sealed class RegistryActor : LifecycleLoggingActor
+{
+    /// <summary>From a control channel (the sender): an app asks to register.</summary>
+    public sealed record RegisterApp(AppName? Name, int? Port, IPEndPoint Remote);
+
+    /// <summary>From an app's actor: its port could not be bound.</summary>
+    public sealed record PortUnavailable(int Port, bool Requested);
+
+    /// <summary>From an app's actor: its control connection closed, so its name is free.</summary>
+    public sealed record AppDeparted(AppName Name);
+
+    /// <summary>From an app's actor: a session waits for its data connection.</summary>
+    public sealed record SessionOpened(SessionId Id, IActorRef Session);
+
+    /// <summary>From a data channel (the sender): a data connection sent ACCEPT for this id.</summary>
+    public sealed record ClaimSession(SessionId Id, IActorRef Connection, ByteString Leftover);
+
+    private sealed record AppStopped(AppName Name, IActorRef App);
+
+    private sealed record SessionStopped(SessionId Id);
+
+    private readonly RelaySettings _settings;
+    private readonly int _dataPort;
+    private readonly Func<AppActor.Spec, Props> _appProps;
+    private readonly Dictionary<AppName, IActorRef> _liveNames = [];
+    private readonly Dictionary<int, IActorRef> _ports = [];
+    private readonly Dictionary<IActorRef, AppActor.Spec> _apps = [];
+    private readonly Dictionary<SessionId, IActorRef> _waiting = [];
+    private int _generatedNames;
+
+    public RegistryActor(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps)
+    {
+        _settings = settings;
+        _dataPort = dataPort;
+        _appProps = appProps ?? (spec => AppActor.CreateProps(spec, settings));
+
+        Receive<RegisterApp>(OnRegister);
+        Receive<PortUnavailable>(OnPortUnavailable);
+        Receive<AppDeparted>(departed =>
+        {
+            if (_liveNames.TryGetValue(departed.Name, out var app) && app.Equals(Sender))
+                _liveNames.Remove(departed.Name);
+            LogTree();
+        });
+        Receive<AppStopped>(stopped =>
+        {
+            if (_liveNames.TryGetValue(stopped.Name, out var app) && app.Equals(stopped.App))
+                _liveNames.Remove(stopped.Name);
+            foreach (var port in _ports.Where(p => p.Value.Equals(stopped.App)).Select(p => p.Key).ToList())
+                _ports.Remove(port);
+            _apps.Remove(stopped.App);
+            LogTree();
+        });
+        Receive<SessionOpened>(opened =>
+        {
+            _waiting[opened.Id] = opened.Session;
+            Context.WatchWith(opened.Session, new SessionStopped(opened.Id));
+        });
+        Receive<SessionStopped>(stopped => _waiting.Remove(stopped.Id));
+        Receive<ClaimSession>(claim =>
+        {
+            // An id pairs once: removing it here makes a second ACCEPT for it an unknown id.
+            if (_waiting.Remove(claim.Id, out var session))
+            {
+                Context.Unwatch(session);
+                session.Tell(new SessionActor.DataConnected(claim.Connection, claim.Leftover), Sender);
+                Sender.Tell(new DataChannelActor.Claimed(session));
+            }
+            else
+            {
+                Sender.Tell(DataChannelActor.UnknownSession.Instance);
+            }
+        });
+    }
+
+    protected override LogLevel LifecycleLevel => LogLevel.InfoLevel;
+
+    public static Props CreateProps(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps = null) =>
+        Props.Create(() => new RegistryActor(settings, dataPort, appProps));
+
+    // An app that fails is stopped; its control connection closes and the app can register again.
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(cause =>
+        {
+            Log.Error(cause, "An app's actor failed and is stopped");
+            return Directive.Stop;
+        });
+
+    private void OnRegister(RegisterApp register)
+    {
+        var name = register.Name ?? GenerateName();
+        if (_liveNames.ContainsKey(name))
+        {
+            Refuse(Sender, ErrorCode.NameInUse, $"name '{name}' is in use");
+            return;
+        }
+        int port;
+        if (register.Port is { } requested)
+        {
+            if (!_settings.PublicPorts.Contains(requested))
+            {
+                Refuse(Sender, ErrorCode.PortNotAllowed, $"port {requested} is outside the public range {_settings.PublicPorts}");
+                return;
+            }
+            if (_ports.ContainsKey(requested))
+            {
+                Refuse(Sender, ErrorCode.PortInUse, $"port {requested} is in use");
+                return;
+            }
+            port = requested;
+        }
+        else
+        {
+            port = 0;
+        }
+        if (_liveNames.Count >= _settings.MaxApps)
+        {
+            Refuse(Sender, ErrorCode.Limit, $"the relay serves its maximum of {_settings.MaxApps} apps");
+            return;
+        }
+        if (port == 0)
+        {
+            if (FreePortFrom(_settings.PublicPorts.First) is not { } free)
+            {
+                Refuse(Sender, ErrorCode.Limit, $"no free port left in the public range {_settings.PublicPorts}");
+                return;
+            }
+            port = free;
+        }
+
+        var spec = new AppActor.Spec(name, port, register.Port is not null, Sender, register.Remote, _dataPort);
+        var app = Context.ActorOf(_appProps(spec), ActorNameFor(name));
+        Context.WatchWith(app, new AppStopped(name, app));
+        _liveNames[name] = app;
+        _ports[port] = app;
+        _apps[app] = spec;
+        LogTree();
+    }
+
+    private void OnPortUnavailable(PortUnavailable unavailable)
+    {
+        if (!_apps.TryGetValue(Sender, out var spec))
+            return;
+        _ports.Remove(unavailable.Port);
+        if (unavailable.Requested)
+        {
+            StopRefused(spec, ErrorCode.PortInUse, $"port {unavailable.Port} is in use by another process");
+            return;
+        }
+        // Lowest free first, skipping ports another process holds: look above the one that failed.
+        if (FreePortFrom(unavailable.Port + 1) is { } next)
+        {
+            _ports[next] = Sender;
+            Sender.Tell(new AppActor.BindPort(next));
+        }
+        else
+        {
+            StopRefused(spec, ErrorCode.Limit, $"no free port left in the public range {_settings.PublicPorts}");
+        }
+    }
+
+    private void StopRefused(AppActor.Spec spec, ErrorCode code, string text)
+    {
+        Refuse(spec.Channel, code, text);
+        _liveNames.Remove(spec.Name);
+        Context.Stop(Sender);
+    }
+
+    private static void Refuse(IActorRef channel, ErrorCode code, string text) =>
+        channel.Tell(new ControlChannelActor.Refused(code, text));
+
+    private int? FreePortFrom(int first)
+    {
+        for (var port = first; port <= _settings.PublicPorts.Last; port++)
+            if (!_ports.ContainsKey(port))
+                return port;
+        return null;
+    }
+
+    private AppName GenerateName()
+    {
+        while (true)
+        {
+            var name = AppName.Parse($"app-{++_generatedNames}").Value;
+            if (!_liveNames.ContainsKey(name))
+                return name;
+        }
+    }
+
+    /// <summary>
+    /// app-NAME, or app-NAME~N while an earlier app of that name still drains its paired sessions.
+    /// '~' cannot occur in an app name, so these never collide with another app's actor.
+    /// </summary>
+    private static string ActorNameFor(AppName name)
+    {
+        var actorName = $"app-{name}";
+        for (var generation = 2; !Context.Child(actorName).IsNobody(); generation++)
+            actorName = $"app-{name}~{generation}";
+        return actorName;
+    }
+
+    private void LogTree()
+    {
+        if (Log.IsDebugEnabled)
+            Log.Debug("Actor tree after a registration change:\n{Tree}", ActorTree.Render(Context.Parent));
+    }
+}

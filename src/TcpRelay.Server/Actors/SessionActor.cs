@@ -1,0 +1,321 @@
+using System.Diagnostics;
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using Akka.IO;
+using TcpRelay.Protocol;
+
+namespace TcpRelay.Server.Actors;
+
+/// <summary>
+/// One client of one app. It holds the client connection from the moment it is accepted, waits
+/// for the app to dial the data port (<see cref="Pending"/>), then copies bytes both ways
+/// (<see cref="Relaying"/>). Each direction has at most one write in flight: the next read from a
+/// side is requested only after the other side acked the last write, so a session buffers at most
+/// one frame per direction whatever the peers do. Half-close and reset cross over as protocol.md says.
+/// </summary>
+internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
+{
+    /// <summary>The app dialled in for this session; <paramref name="Leftover"/> are the bytes it sent after its ACCEPT line.</summary>
+    public sealed record DataConnected(IActorRef Connection, ByteString Leftover);
+
+    /// <summary>The app sent REJECT for this session.</summary>
+    public sealed class Rejected
+    {
+        public static readonly Rejected Instance = new();
+        private Rejected() { }
+    }
+
+    /// <summary>The app's control connection closed: a session still waiting is closed, a paired one goes on.</summary>
+    public sealed class AppGone
+    {
+        public static readonly AppGone Instance = new();
+        private AppGone() { }
+    }
+
+    private sealed class PendingTimedOut
+    {
+        public static readonly PendingTimedOut Instance = new();
+        private PendingTimedOut() { }
+    }
+
+    private sealed class CloseTimedOut
+    {
+        public static readonly CloseTimedOut Instance = new();
+        private CloseTimedOut() { }
+    }
+
+    /// <summary>One of the two connections, and where its direction of the pipe stands.</summary>
+    private sealed class Side(string name, IActorRef connection)
+    {
+        public readonly string Name = name;
+        public IActorRef Connection = connection;
+        public bool FinReceived;  // the peer shut down its sending direction
+        public bool FinSent;      // we shut down sending towards the peer
+        public bool FinPending;   // shut down once the write in flight is acked
+        public bool Closed;       // the connection reported its final closed event
+        public bool Writing;      // a write to this side waits for its ack
+        public bool Reading;      // a ResumeReading to this side is outstanding
+        public long BytesRead;
+    }
+
+    private readonly SessionId _id;
+    private readonly AppName _app;
+    private readonly IPEndPoint _clientAddress;
+    private readonly RelaySettings _settings;
+    private readonly Side _client;
+    private readonly Side _data = new("app", ActorRefs.Nobody);
+    private readonly Stopwatch _age = Stopwatch.StartNew();
+    private ByteString? _early;
+    private string _outcome = "open";
+
+    public SessionActor(SessionId id, AppName app, IActorRef client, IPEndPoint clientAddress, RelaySettings settings)
+    {
+        _id = id;
+        _app = app;
+        _clientAddress = clientAddress;
+        _settings = settings;
+        _client = new Side("client", client);
+        Pending();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props CreateProps(SessionId id, AppName app, IActorRef client, IPEndPoint clientAddress, RelaySettings settings) =>
+        Props.Create<SessionActor>(id, app, client, clientAddress, settings);
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        _client.Connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: true, useResumeWriting: false));
+        Context.Watch(_client.Connection);
+        // One read while waiting: it lets a client's reset or FIN be seen, and holds at most one
+        // frame of early bytes until the app is there to take them.
+        RequestRead(_client);
+        Timers.StartSingleTimer(PendingTimedOut.Instance, PendingTimedOut.Instance, _settings.PendingTimeout);
+    }
+
+    protected override void PostStop()
+    {
+        Log.Info("Session {SessionId} of app {App} ended ({Outcome}): client {Client}, {ClientBytes} bytes from client, {AppBytes} bytes from app, {Duration}",
+            new object[] { _id.Value, _app.Value, _outcome, _clientAddress, _client.BytesRead, _data.BytesRead, _age.Elapsed });
+        base.PostStop();
+    }
+
+    /// <summary>The client is connected; the app has been sent CONNECT and has not dialled in yet.</summary>
+    private void Pending()
+    {
+        Receive<Tcp.Received>(r =>
+        {
+            _client.Reading = false;
+            _client.BytesRead += r.Data.Count;
+            _early = r.Data;
+        });
+        Receive<Tcp.PeerClosed>(_ =>
+        {
+            _client.Reading = false;
+            _client.FinReceived = true;
+        });
+        Receive<Tcp.ConnectionClosed>(closed =>
+        {
+            _outcome = $"client left before pairing: {Describe(closed)}";
+            Context.Stop(Self);
+        });
+        Receive<DataConnected>(Pair);
+        Receive<PendingTimedOut>(_ => CloseUnpaired($"no data connection within {Duration.Format(_settings.PendingTimeout)}"));
+        Receive<Rejected>(_ => CloseUnpaired("rejected by the app"));
+        Receive<AppGone>(_ => CloseUnpaired("app left before pairing"));
+        Receive<Terminated>(_ => Context.Stop(Self));
+    }
+
+    private void CloseUnpaired(string why)
+    {
+        _outcome = why;
+        Log.Debug("Session {SessionId} closing its client: {Reason}", _id, why);
+        _client.Connection.Tell(Tcp.Close.Instance);
+        Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _settings.CloseTimeout);
+        Become(ClosingUnpaired);
+    }
+
+    /// <summary>Waiting for the client connection to confirm it closed; nothing is paired any more.</summary>
+    private void ClosingUnpaired()
+    {
+        Receive<Tcp.ConnectionClosed>(_ => Context.Stop(Self));
+        Receive<Terminated>(_ => Context.Stop(Self));
+        Receive<CloseTimedOut>(_ =>
+        {
+            _client.Connection.Tell(Tcp.Abort.Instance);
+            Context.Stop(Self);
+        });
+        // A data connection that races with the close is closed by its own actor once this one stops.
+        Receive<DataConnected>(_ => { });
+        ReceiveAny(_ => { });
+    }
+
+    private void Pair(DataConnected connected)
+    {
+        Timers.Cancel(PendingTimedOut.Instance);
+        _data.Connection = connected.Connection;
+        Context.Watch(_data.Connection);
+        _outcome = "paired";
+        Log.Debug("Session {SessionId} paired: client {Client}", _id, _clientAddress);
+        Become(Relaying);
+
+        _data.BytesRead += connected.Leftover.Count;
+        if (!connected.Leftover.IsEmpty)
+            Write(_client, connected.Leftover);
+        else
+            RequestRead(_data);
+
+        if (_early is { } early)
+        {
+            _early = null;
+            Write(_data, early);
+        }
+        if (_client.FinReceived)
+            SendFinTo(_data);
+        else
+            RequestRead(_client);
+    }
+
+    /// <summary>Both connections are live and paired: bytes flow both ways.</summary>
+    private void Relaying()
+    {
+        Receive<Tcp.Received>(r =>
+        {
+            if (SideOf(Sender) is not { } from)
+                return;
+            from.Reading = false;
+            from.BytesRead += r.Data.Count;
+            Write(Other(from), r.Data);
+        });
+        Receive<WriteAck>(_ =>
+        {
+            if (SideOf(Sender) is not { } to)
+                return;
+            to.Writing = false;
+            if (to.FinPending)
+                SendFinTo(to);
+            RequestRead(Other(to));
+        });
+        Receive<Tcp.PeerClosed>(_ =>
+        {
+            if (SideOf(Sender) is not { } side)
+                return;
+            side.Reading = false;
+            side.FinReceived = true;
+            SendFinTo(Other(side));
+            StopWhenDone();
+        });
+        Receive<Tcp.ConfirmedClosed>(_ =>
+        {
+            // After our FIN to this side, its own FIN arrives as ConfirmedClosed, not PeerClosed.
+            if (SideOf(Sender) is not { } side)
+                return;
+            side.Reading = false;
+            side.FinReceived = true;
+            side.Closed = true;
+            SendFinTo(Other(side));
+            StopWhenDone();
+        });
+        Receive<Tcp.ConnectionClosed>(closed =>
+        {
+            if (SideOf(Sender) is not { } side)
+                return;
+            side.Closed = true;
+            if (closed is Tcp.ErrorClosed)
+                AbortBecause(Other(side), $"{side.Name} reset: {Describe(closed)}");
+            StopWhenDone();
+        });
+        Receive<Tcp.CommandFailed>(failed =>
+        {
+            var side = SideOf(Sender);
+            Log.Warning("Session {SessionId}: {Side} connection refused {Command}; aborting both", _id, side?.Name ?? "?", failed.Cmd.GetType().Name);
+            AbortBecause(_client, "command failed");
+            AbortBecause(_data, "command failed");
+        });
+        Receive<Terminated>(t =>
+        {
+            var side = t.ActorRef.Equals(_client.Connection) ? _client : t.ActorRef.Equals(_data.Connection) ? _data : null;
+            if (side is null || side.Closed)
+                return;
+            side.Closed = true;
+            AbortBecause(Other(side), $"{side.Name} connection stopped");
+            StopWhenDone();
+        });
+        Receive<CloseTimedOut>(_ =>
+        {
+            _outcome += ", close timed out";
+            foreach (var side in new[] { _client, _data })
+                if (!side.Closed)
+                    side.Connection.Tell(Tcp.Abort.Instance);
+            Context.Stop(Self);
+        });
+        Receive<Rejected>(_ => { });
+        Receive<AppGone>(_ => { });
+        Receive<DataConnected>(_ => { });
+    }
+
+    private void Write(Side to, ByteString data)
+    {
+        to.Writing = true;
+        to.Connection.Tell(Tcp.Write.Create(data, WriteAck.Instance));
+    }
+
+    /// <summary>Reads one more frame from a side, if the side opposite it can take it now.</summary>
+    private void RequestRead(Side from)
+    {
+        var to = Other(from);
+        if (from.Reading || from.FinReceived || from.Closed || to.Writing || to.Closed)
+            return;
+        from.Reading = true;
+        from.Connection.Tell(Tcp.ResumeReading.Instance);
+    }
+
+    /// <summary>Passes a half-close on: the peer of <paramref name="to"/> sees EOF once what was written before it arrived.</summary>
+    private void SendFinTo(Side to)
+    {
+        if (to.Closed || to.FinSent)
+            return;
+        if (to.Writing)
+        {
+            to.FinPending = true;
+            return;
+        }
+        to.FinPending = false;
+        to.FinSent = true;
+        // A side that already sent its own FIN has nothing left to say: close it outright.
+        // Otherwise half-close it and keep reading until its FIN comes back as ConfirmedClosed.
+        to.Connection.Tell(to.FinReceived ? Tcp.Close.Instance : Tcp.ConfirmedClose.Instance);
+        if (_client.FinSent && _data.FinSent)
+        {
+            _outcome = "closed";
+            Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _settings.CloseTimeout);
+        }
+    }
+
+    private void AbortBecause(Side side, string why)
+    {
+        if (_outcome is "paired" or "open")
+            _outcome = why;
+        if (side.Closed)
+            return;
+        side.FinSent = true;
+        side.Connection.Tell(Tcp.Abort.Instance);
+        Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _settings.CloseTimeout);
+    }
+
+    private void StopWhenDone()
+    {
+        if (_client.Closed && _data.Closed)
+            Context.Stop(Self);
+    }
+
+    private Side? SideOf(IActorRef sender) =>
+        sender.Equals(_client.Connection) ? _client : sender.Equals(_data.Connection) ? _data : null;
+
+    private Side Other(Side side) => ReferenceEquals(side, _client) ? _data : _client;
+
+    private static string Describe(Tcp.ConnectionClosed closed) =>
+        closed is Tcp.ErrorClosed error ? $"error ({error.Cause})" : closed.GetType().Name;
+}

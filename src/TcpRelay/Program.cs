@@ -1,0 +1,33 @@
+using System.Reflection;
+using TcpRelay.Cli;
+
+const string usage =
+    "tcprelay: expose apps behind NAT through a TCP relay\n" +
+    "commands:\n" +
+    "  serve      run a relay (tcprelay serve --help)\n" +
+    "  --version  print the version";
+
+try
+{
+    switch (args)
+    {
+        case ["serve", "--help"] or ["serve", "-h"]:
+            Console.WriteLine(ServeCommand.Usage);
+            return 0;
+        case ["serve", .. var rest]:
+            return await ServeCommand.RunAsync(rest);
+        case ["--version"]:
+            Console.WriteLine(Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]);
+            return 0;
+        case [] or ["--help"] or ["-h"] or ["help"]:
+            Console.WriteLine(usage);
+            return 0;
+        default:
+            throw new UsageException($"unknown command '{args[0]}' (try tcprelay --help)");
+    }
+}
+catch (UsageException e)
+{
+    await Console.Error.WriteLineAsync($"tcprelay: error: {e.Message}");
+    return 2;
+}

@@ -1,0 +1,116 @@
+using System.Runtime.InteropServices;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.Event;
+using Akka.Hosting;
+using Akka.Logger.Serilog;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Serilog;
+using Serilog.Events;
+using TcpRelay.Server;
+using TcpRelay.Server.Actors;
+using TcpRelay.Server.Hosting;
+
+namespace TcpRelay.Cli;
+
+/// <summary><c>tcprelay serve</c>: run a relay until SIGINT or SIGTERM.</summary>
+internal static class ServeCommand
+{
+    public const string Usage =
+        "usage: tcprelay serve [--bind ADDR] [--control-port N] [--data-port N] [--public-ports A-B]\n" +
+        "                      [--config FILE] [--secret-file PATH] [--log-level LEVEL]\n" +
+        "                      [--handshake-timeout D] [--pending-timeout D] [--heartbeat-interval D]\n" +
+        "  The shared secret comes from TCPRELAY_SECRET or --secret-file; durations are written 500ms, 10s, 2m.";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var defaults = Akka.Configuration.ConfigurationFactory.Empty;
+        Config config;
+        RelaySettings settings;
+        LogEventLevel level;
+        try
+        {
+            defaults = RelayConfiguration.LoadDefaults();
+            var flagKeys = RelayConfigLoader.FlagKeys(defaults);
+            var flags = new FlagReader(args, flagKeys.Append("config").Append("log-level").ToHashSet(), new HashSet<string>());
+            level = ParseLevel(flags.Value("log-level") ?? Environment.GetEnvironmentVariable("TCPRELAY_LOG_LEVEL") ?? "info");
+            var relayFlags = flags.Values.Where(kv => flagKeys.Contains(kv.Key)).ToDictionary();
+            foreach (var (key, value) in relayFlags)
+                if (key.EndsWith("-port", StringComparison.Ordinal) && value == "0")
+                    throw new UsageException($"--{key}: 0 is not a port (1-65535)");
+            config = RelayConfigLoader.Load(flags.Value("config"), relayFlags, Environment.GetEnvironmentVariable);
+            settings = RelayConfigLoader.Settings(config);
+        }
+        catch (RelayConfigException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
+        Log.Logger = new LoggerConfiguration()
+            .MinimumLevel.Is(level)
+            .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
+                standardErrorFromLevel: LogEventLevel.Verbose)
+            .CreateLogger();
+        try
+        {
+            return await RunRelayAsync(settings, config, level);
+        }
+        finally
+        {
+            await Log.CloseAndFlushAsync();
+        }
+    }
+
+    private static async Task<int> RunRelayAsync(RelaySettings settings, Config config, LogEventLevel level)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddAkka("tcprelay", akka =>
+        {
+            akka.ConfigureLoggers(setup =>
+            {
+                setup.LogLevel = level switch
+                {
+                    LogEventLevel.Verbose or LogEventLevel.Debug => Akka.Event.LogLevel.DebugLevel,
+                    LogEventLevel.Information => Akka.Event.LogLevel.InfoLevel,
+                    LogEventLevel.Warning => Akka.Event.LogLevel.WarningLevel,
+                    _ => Akka.Event.LogLevel.ErrorLevel,
+                };
+                setup.ClearLoggers();
+                setup.AddLogger<SerilogLogger>();
+            });
+            akka.AddTcpRelay(settings, config);
+        });
+        using var host = builder.Build();
+        Log.Information("Starting relay: {Settings}", settings);
+        await host.StartAsync();
+        var relay = host.Services.GetRequiredService<ActorRegistry>().Get<RelayActor>();
+        try
+        {
+            await relay.WaitForEndpointsAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (RelayBindException e)
+        {
+            await Console.Error.WriteLineAsync($"tcprelay: {e.Message}");
+            await host.StopAsync();
+            return 1;
+        }
+        // SIGHUP writes the whole actor tree to the log: the hierarchy on demand, without a restart.
+        using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            relay.Tell(RelayActor.LogActorTree.Instance);
+        });
+        await host.WaitForShutdownAsync();
+        return 0;
+    }
+
+    private static LogEventLevel ParseLevel(string text) => text.ToLowerInvariant() switch
+    {
+        "debug" => LogEventLevel.Debug,
+        "info" or "information" => LogEventLevel.Information,
+        "warning" or "warn" => LogEventLevel.Warning,
+        "error" => LogEventLevel.Error,
+        _ => throw new UsageException($"--log-level: '{text}' is not one of debug, info, warning, error"),
+    };
+}
