@@ -1,0 +1,40 @@
+using TcpRelay.Protocol;
+
+namespace TcpRelay.Client;
+
+/// <summary>Where the relay is and what to register as.</summary>
+public sealed record RelayListenerOptions
+{
+    /// <summary>Host name or address of the relay.</summary>
+    public required string RelayHost { get; init; }
+
+    /// <summary>The relay's control port.</summary>
+    public int ControlPort { get; init; } = ProtocolDefaults.ControlPort;
+
+    /// <summary>Name to register under; the relay makes one up when null.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>Public port to ask for; the relay allocates one when null.</summary>
+    public int? Port { get; init; }
+
+    /// <summary>The relay's shared secret, when it has one.</summary>
+    public string? Secret { get; init; }
+
+    /// <summary>How long connecting and registering may take.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Parses "host:port" or "host" (control port 8080), e.g. from a --relay flag.</summary>
+    /// <exception cref="FormatException">The text is not host[:port].</exception>
+    public static (string Host, int Port) ParseAddress(string text)
+    {
+        var colon = text.LastIndexOf(':');
+        var bracketed = text.StartsWith('[');
+        if (colon < 0 || (bracketed && text.LastIndexOf(']') > colon))
+            return (bracketed ? text.Trim('[', ']') : text, ProtocolDefaults.ControlPort);
+        var host = text[..colon].Trim('[', ']');
+        var port = PortNumber.Parse(text[(colon + 1)..]);
+        if (host.Length == 0 || !port.IsOk)
+            throw new FormatException($"'{text}' is not host:port");
+        return (host, port.Value);
+    }
+}

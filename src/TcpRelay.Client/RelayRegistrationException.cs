@@ -1,0 +1,17 @@
+using TcpRelay.Protocol;
+
+namespace TcpRelay.Client;
+
+/// <summary>The relay answered ERROR, or ended the control connection.</summary>
+public sealed class RelayRegistrationException : Exception
+{
+    /// <summary>An ERROR line from the relay.</summary>
+    public RelayRegistrationException(ErrorCode code, string text)
+        : base(text.Length == 0 ? $"relay refused: {code}" : $"relay refused: {code} {text}") => Code = code;
+
+    /// <summary>Anything else that ended the registration.</summary>
+    public RelayRegistrationException(string message, Exception? inner = null) : base(message, inner) { }
+
+    /// <summary>The relay's error code, when it sent one.</summary>
+    public ErrorCode? Code { get; }
+}
