@@ -66,6 +66,7 @@ internal sealed class AppActor : LifecycleLoggingActor
         Receive<Tcp.Bound>(bound =>
         {
             _listener = Sender;
+            _port = ((IPEndPoint)bound.LocalAddress).Port;
             if (_departed)
             {
                 Unbind();

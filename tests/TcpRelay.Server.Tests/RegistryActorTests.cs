@@ -1,0 +1,134 @@
+using System.Net;
+using Akka.Actor;
+using Akka.IO;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using TcpRelay.Protocol;
+using TcpRelay.Server.Actors;
+
+namespace TcpRelay.Server.Tests;
+
+/// <summary>The registry's tables, with app actors replaced by stand-ins that report to a probe.</summary>
+public sealed class RegistryActorTests : TestKit
+{
+    private static readonly IPEndPoint Remote = new(IPAddress.Loopback, 40000);
+    private readonly TestProbe _apps;
+    private readonly RelaySettings _settings = TestSettings.Relay(publicPorts: 3);
+    private readonly IActorRef _registry;
+
+    public RegistryActorTests() : base("akka.loglevel = WARNING")
+    {
+        _apps = CreateTestProbe("apps");
+        var apps = _apps.Ref;
+        _registry = Sys.ActorOf(RegistryActor.CreateProps(_settings, 9999, spec => Props.Create(() => new StandInApp(apps, spec))));
+    }
+
+    /// <summary>Reports its spec to the registering channel when created, and forwards whatever it is sent to a probe.</summary>
+    private sealed class StandInApp : ReceiveActor
+    {
+        public StandInApp(IActorRef probe, AppActor.Spec spec)
+        {
+            spec.Channel.Tell(spec);
+            ReceiveAny(m => probe.Forward(m));
+        }
+    }
+
+    /// <summary>Registers through a fresh channel probe, which gets either the new app's spec or a refusal.</summary>
+    private (TestProbe Channel, AppActor.Spec? Spec, ControlChannelActor.Refused? Refused) Register(string? name = null, int? port = null)
+    {
+        var channel = CreateTestProbe();
+        _registry.Tell(new RegistryActor.RegisterApp(name is null ? null : AppName.Parse(name).Value, port, Remote), channel.Ref);
+        var answer = channel.ExpectMsg<object>(TimeSpan.FromSeconds(3));
+        _lastApp = channel.LastSender;
+        return (channel, answer as AppActor.Spec, answer as ControlChannelActor.Refused);
+    }
+
+    private IActorRef _lastApp = ActorRefs.Nobody;
+
+    [Fact]
+    public void Apps_get_made_up_names_and_the_lowest_free_ports()
+    {
+        var first = Register().Spec!;
+        var second = Register().Spec!;
+        Assert.Equal("app-1", first.Name.Value);
+        Assert.Equal("app-2", second.Name.Value);
+        Assert.Equal(_settings.PublicPorts.First, first.Port);
+        Assert.Equal(_settings.PublicPorts.First + 1, second.Port);
+        Assert.Equal(9999, first.DataPort);
+        Assert.False(first.PortRequested);
+    }
+
+    [Fact]
+    public void A_name_in_use_is_refused_before_the_port_is_looked_at()
+    {
+        Register("web");
+        var refused = Register("web", port: 1).Refused!;
+        Assert.Equal(ErrorCode.NameInUse, refused.Code);
+    }
+
+    [Fact]
+    public void Ports_outside_the_range_or_in_use_are_refused()
+    {
+        var taken = Register(port: _settings.PublicPorts.Last).Spec!;
+        Assert.True(taken.PortRequested);
+        Assert.Equal(ErrorCode.PortInUse, Register(port: _settings.PublicPorts.Last).Refused!.Code);
+        Assert.Equal(ErrorCode.PortNotAllowed, Register(port: _settings.PublicPorts.Last + 1).Refused!.Code);
+    }
+
+    [Fact]
+    public void A_full_range_gives_limit_and_a_freed_port_is_reused()
+    {
+        var apps = Enumerable.Range(0, 3).Select(_ => Register().Spec!).ToList();
+        var lastApp = _lastApp;
+        Assert.Equal(ErrorCode.Limit, Register().Refused!.Code);
+
+        Sys.Stop(lastApp);
+        AwaitAssert(() => Assert.Equal(apps[^1].Port, Register().Spec?.Port), TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public void A_port_another_process_holds_is_skipped_for_the_next()
+    {
+        var spec = Register().Spec!;
+        var app = _lastApp;
+        _registry.Tell(new RegistryActor.PortUnavailable(spec.Port, Requested: false), app);
+        Assert.Equal(spec.Port + 1, _apps.ExpectMsg<AppActor.BindPort>().Port);
+    }
+
+    [Fact]
+    public void A_requested_port_another_process_holds_is_refused()
+    {
+        var (channel, spec, _) = Register(port: _settings.PublicPorts.First);
+        _registry.Tell(new RegistryActor.PortUnavailable(spec!.Port, Requested: true), _lastApp);
+        Assert.Equal(ErrorCode.PortInUse, channel.ExpectMsg<ControlChannelActor.Refused>().Code);
+    }
+
+    [Fact]
+    public void A_departed_app_frees_its_name_at_once()
+    {
+        Register("gone");
+        _registry.Tell(new RegistryActor.AppDeparted(AppName.Parse("gone").Value), _lastApp);
+        Assert.NotNull(Register("gone").Spec);
+    }
+
+    [Fact]
+    public void A_session_id_pairs_once()
+    {
+        var session = CreateTestProbe();
+        var dataChannel = CreateTestProbe();
+        var connection = CreateTestProbe();
+        var id = SessionId.New();
+        _registry.Tell(new RegistryActor.SessionOpened(id, session.Ref));
+
+        _registry.Tell(new RegistryActor.ClaimSession(id, connection.Ref, ByteString.FromString("banner")), dataChannel.Ref);
+        var connected = session.ExpectMsg<SessionActor.DataConnected>();
+        Assert.Equal(connection.Ref, connected.Connection);
+        Assert.Equal("banner", connected.Leftover.ToString());
+        Assert.Equal(session.Ref, dataChannel.ExpectMsg<DataChannelActor.Claimed>().Session);
+
+        _registry.Tell(new RegistryActor.ClaimSession(id, connection.Ref, ByteString.Empty), dataChannel.Ref);
+        dataChannel.ExpectMsg<DataChannelActor.UnknownSession>();
+        _registry.Tell(new RegistryActor.ClaimSession(SessionId.New(), connection.Ref, ByteString.Empty), dataChannel.Ref);
+        dataChannel.ExpectMsg<DataChannelActor.UnknownSession>();
+    }
+}
