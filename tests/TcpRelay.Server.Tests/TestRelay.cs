@@ -1,0 +1,128 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using TcpRelay.Client;
+using TcpRelay.Server.Actors;
+using TcpRelay.Server.Hosting;
+
+namespace TcpRelay.Server.Tests;
+
+/// <summary>A relay hosted in-process the way a worker or ASP.NET host would, on ports the OS picks.</summary>
+internal sealed class TestRelay : IAsyncDisposable
+{
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private readonly IHost _host;
+
+    private TestRelay(IHost host, RelaySettings settings, RelayEndpoints endpoints, IActorRef relay)
+    {
+        _host = host;
+        Settings = settings;
+        Endpoints = endpoints;
+        Relay = relay;
+    }
+
+    public RelaySettings Settings { get; }
+
+    public RelayEndpoints Endpoints { get; }
+
+    public IActorRef Relay { get; }
+
+    public static async Task<TestRelay> StartAsync(Func<RelaySettings, RelaySettings>? adjust = null)
+    {
+        var settings = TestSettings.Relay();
+        settings = adjust?.Invoke(settings) ?? settings;
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddAkka("relay-test", akka =>
+        {
+            akka.ConfigureLoggers(setup => setup.LogLevel = Akka.Event.LogLevel.WarningLevel);
+            akka.AddTcpRelay(settings);
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        var relay = host.Services.GetRequiredService<ActorRegistry>().Get<RelayActor>();
+        var endpoints = await relay.WaitForEndpointsAsync(Wait);
+        return new TestRelay(host, settings, endpoints, relay);
+    }
+
+    public RelayListener Listener(string? name = null, int? port = null, string? secret = null) =>
+        new(new RelayListenerOptions
+        {
+            RelayHost = "127.0.0.1",
+            ControlPort = Endpoints.Control.Port,
+            Name = name,
+            Port = port,
+            Secret = secret ?? Settings.Secret,
+        });
+
+    public async Task<RelayListener> StartListenerAsync(string? name = null, int? port = null)
+    {
+        var listener = Listener(name, port);
+        await listener.StartAsync();
+        return listener;
+    }
+
+    public static async Task<Socket> ConnectAsync(int port, int? bufferSize = null)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (bufferSize is { } size)
+        {
+            socket.SendBufferSize = size;
+            socket.ReceiveBufferSize = size;
+        }
+        await socket.ConnectAsync(IPAddress.Loopback, port);
+        return socket;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _host.StopAsync();
+        _host.Dispose();
+    }
+}
+
+/// <summary>Socket reads that wait on data with a deadline, never on a sleep.</summary>
+internal static class SocketAssert
+{
+    public static async Task<byte[]> ReadExactlyAsync(Socket socket, int count, TimeSpan? timeout = null)
+    {
+        var buffer = new byte[count];
+        using var cts = new CancellationTokenSource(timeout ?? TestRelay.Wait);
+        var read = 0;
+        while (read < count)
+        {
+            var n = await socket.ReceiveAsync(buffer.AsMemory(read), cts.Token);
+            if (n == 0)
+                throw new Xunit.Sdk.XunitException($"EOF after {read} of {count} bytes");
+            read += n;
+        }
+        return buffer;
+    }
+
+    /// <summary>The peer closes (FIN or reset) without sending anything more.</summary>
+    public static async Task ClosedAsync(Socket socket, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TestRelay.Wait);
+        try
+        {
+            var n = await socket.ReceiveAsync(new byte[16], cts.Token);
+            Assert.Equal(0, n);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+    }
+
+    /// <summary>The peer resets the connection: no orderly FIN.</summary>
+    public static async Task ResetAsync(Socket socket)
+    {
+        using var cts = new CancellationTokenSource(TestRelay.Wait);
+        var e = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            while (await socket.ReceiveAsync(new byte[1024], cts.Token) > 0) { }
+        });
+        Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
+    }
+}
