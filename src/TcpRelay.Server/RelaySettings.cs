@@ -84,9 +84,6 @@ public sealed record RelaySettings
                 throw new RelayConfigException($"tcprelay.{key}: {port} is not a port (1-65535)");
         if (ControlPort != 0 && ControlPort == DataPort)
             throw new RelayConfigException($"tcprelay.control-port and tcprelay.data-port are both {ControlPort}");
-        if (PublicPorts.Contains(ControlPort) || PublicPorts.Contains(DataPort))
-            throw new RelayConfigException(
-                $"tcprelay.public-ports: {PublicPorts} includes the control port ({ControlPort}) or the data port ({DataPort})");
         foreach (var (key, value) in new[]
                  {
                      ("handshake-timeout", HandshakeTimeout), ("pending-timeout", PendingTimeout),
@@ -111,7 +108,7 @@ public sealed record RelaySettings
             throw new RelayConfigException($"tcprelay.{key} is missing");
         try
         {
-            return read(section, key);
+            return read(section, key) ?? throw new RelayConfigException($"tcprelay.{key} has no value");
         }
         catch (Exception e) when (e is not RelayConfigException)
         {

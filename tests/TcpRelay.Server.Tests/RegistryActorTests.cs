@@ -59,6 +59,25 @@ public sealed class RegistryActorTests : TestKit
     }
 
     [Fact]
+    public void The_relay_s_own_ports_inside_the_public_range_are_skipped_and_refused()
+    {
+        // protocol.md's defaults: public 8081-8180 holds the data port 8082.
+        var settings = new RelaySettings
+        {
+            Bind = IPAddress.Loopback, ControlPort = 8080, DataPort = 8082, PublicPorts = new PublicPortRange(8081, 8180),
+        };
+        var apps = _apps.Ref;
+        var registry = Sys.ActorOf(RegistryActor.CreateProps(settings, 8082, spec => Props.Create(() => new StandInApp(apps, spec))));
+        var channel = CreateTestProbe();
+        registry.Tell(new RegistryActor.RegisterApp(null, null, Remote), channel.Ref);
+        Assert.Equal(8081, channel.ExpectMsg<AppActor.Spec>().Port);
+        registry.Tell(new RegistryActor.RegisterApp(null, null, Remote), channel.Ref);
+        Assert.Equal(8083, channel.ExpectMsg<AppActor.Spec>().Port);
+        registry.Tell(new RegistryActor.RegisterApp(null, 8082, Remote), channel.Ref);
+        Assert.Equal(ErrorCode.PortInUse, channel.ExpectMsg<ControlChannelActor.Refused>().Code);
+    }
+
+    [Fact]
     public void A_name_in_use_is_refused_before_the_port_is_looked_at()
     {
         Register("web");

@@ -46,6 +46,11 @@ internal sealed class RegistryActor : LifecycleLoggingActor
         _settings = settings;
         _dataPort = dataPort;
         _appProps = appProps ?? (spec => AppActor.CreateProps(spec, settings));
+        // The default public range (8081-8180) contains the default data port (8082): protocol.md has
+        // allocation skip the relay's own ports, and asking for one is port-in-use.
+        foreach (var own in new[] { settings.ControlPort, dataPort })
+            if (own != 0)
+                _ports[own] = ActorRefs.Nobody;
 
         Receive<RegisterApp>(OnRegister);
         Receive<PortUnavailable>(OnPortUnavailable);

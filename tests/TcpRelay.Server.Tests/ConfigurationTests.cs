@@ -1,0 +1,143 @@
+using System.Net;
+using TcpRelay.Cli;
+using TcpRelay.Server.Hosting;
+
+namespace TcpRelay.Server.Tests;
+
+/// <summary>Defaults, file, environment and flags layered into one validated settings object.</summary>
+public sealed class ConfigurationTests
+{
+    private static readonly IReadOnlyDictionary<string, string> NoFlags = new Dictionary<string, string>();
+
+    private static RelaySettings Load(IReadOnlyDictionary<string, string>? flags = null, Dictionary<string, string>? env = null, string? file = null) =>
+        RelayConfigLoader.Settings(RelayConfigLoader.Load(file, flags ?? NoFlags, name => env?.GetValueOrDefault(name)));
+
+    private static string TempFile(string text)
+    {
+        var path = Path.GetTempFileName();
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    [Fact]
+    public void The_shipped_defaults_are_protocol_md_s()
+    {
+        var settings = Load();
+        Assert.Equal(IPAddress.Loopback, settings.Bind);
+        Assert.Equal(8080, settings.ControlPort);
+        Assert.Equal(8082, settings.DataPort);
+        Assert.Equal(new PublicPortRange(8081, 8180), settings.PublicPorts);
+        Assert.Null(settings.Secret);
+        Assert.Equal(TimeSpan.FromSeconds(10), settings.HandshakeTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(10), settings.PendingTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(15), settings.HeartbeatInterval);
+    }
+
+    [Fact]
+    public void File_then_environment_then_flags_each_override_the_one_before()
+    {
+        var file = TempFile("tcprelay { control-port = 9000, data-port = 9001, pending-timeout = 3s }");
+        try
+        {
+            var env = new Dictionary<string, string> { ["TCPRELAY_DATA_PORT"] = "9002", ["TCPRELAY_PENDING_TIMEOUT"] = "500ms" };
+            var flags = new Dictionary<string, string> { ["pending-timeout"] = "2m" };
+            var settings = Load(flags, env, file);
+            Assert.Equal(9000, settings.ControlPort);
+            Assert.Equal(9002, settings.DataPort);
+            Assert.Equal(TimeSpan.FromMinutes(2), settings.PendingTimeout);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void The_secret_comes_from_the_environment_or_the_first_line_of_a_file()
+    {
+        var file = TempFile("from-file\nsecond line ignored\n");
+        try
+        {
+            Assert.Equal("from-file", Load(new Dictionary<string, string> { ["secret-file"] = file }).Secret);
+            Assert.Equal("from-env", Load(env: new Dictionary<string, string> { ["TCPRELAY_SECRET"] = "from-env" }).Secret);
+            Assert.DoesNotContain("from-env", Load(env: new Dictionary<string, string> { ["TCPRELAY_SECRET"] = "from-env" }).ToString());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Theory]
+    [InlineData("control-port", "70000", "tcprelay.control-port")]
+    [InlineData("control-port", "http", "tcprelay.control-port")]
+    [InlineData("bind", "localhost:80", "tcprelay.bind")]
+    [InlineData("public-ports", "9000-8000", "ends before it starts")]
+    [InlineData("pending-timeout", "0s", "tcprelay.pending-timeout")]
+    [InlineData("heartbeat-interval", "-5s", "tcprelay.heartbeat-interval")]
+    [InlineData("handshake-timeout", "ten seconds", "tcprelay.handshake-timeout")]
+    [InlineData("secret-file", "/nonexistent/secret", "cannot read")]
+    [InlineData("max-apps", "0", "tcprelay.max-apps")]
+    public void Impossible_values_are_refused_with_the_key_named(string key, string value, string expected)
+    {
+        var e = Assert.Throws<UsageException>(() => Load(new Dictionary<string, string> { [key] = value }));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void A_config_file_with_a_key_left_empty_is_refused()
+    {
+        var file = TempFile("tcprelay { control-port = ");
+        try
+        {
+            var e = Assert.Throws<UsageException>(() => Load(file: file));
+            Assert.Contains("tcprelay.control-port has no value", e.Message);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Theory]
+    [InlineData(new[] { "--no-such-flag", "1" }, "unknown flag '--no-such-flag'")]
+    [InlineData(new[] { "--control-port" }, "--control-port needs a value")]
+    [InlineData(new[] { "--bind", "127.0.0.1", "--bind=127.0.0.2" }, "--bind given twice")]
+    [InlineData(new[] { "stray" }, "unexpected argument 'stray'")]
+    [InlineData(new[] { "--secret", "x" }, "unknown flag '--secret'")]
+    [InlineData(new[] { "--control-port", "0" }, "0 is not a port")]
+    [InlineData(new[] { "--log-level", "loud" }, "--log-level")]
+    public async Task Bad_serve_flags_are_usage_errors(string[] args, string expected)
+    {
+        var e = await Assert.ThrowsAsync<UsageException>(() => ServeCommand.RunAsync(args));
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void The_hocon_defaults_are_valid_akka_configuration()
+    {
+        var config = RelayConfiguration.LoadDefaults();
+        Assert.Equal(64 * 1024, config.GetByteSize("akka.io.tcp.maximum-frame-size"));
+    }
+
+    [Theory]
+    [InlineData("500ms", 500)]
+    [InlineData("10s", 10_000)]
+    [InlineData("2m", 120_000)]
+    [InlineData("1h", 3_600_000)]
+    public void Durations_parse_and_format_back(string text, int milliseconds)
+    {
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), Duration.Parse(text));
+        Assert.Equal(text, Duration.Format(TimeSpan.FromMilliseconds(milliseconds)));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("10")]
+    [InlineData("s")]
+    [InlineData("1.5s")]
+    [InlineData("-1s")]
+    [InlineData("10 s")]
+    [InlineData("10d")]
+    public void Malformed_durations_are_null(string text) => Assert.Null(Duration.Parse(text));
+}
