@@ -23,22 +23,10 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
     /// <summary>From the registry: the REGISTER was refused; answer ERROR and close.</summary>
     public sealed record Refused(ErrorCode Code, string Text);
 
-    private sealed class HandshakeTimedOut
-    {
-        public static readonly HandshakeTimedOut Instance = new();
-        private HandshakeTimedOut() { }
-    }
-
     private sealed class HeartbeatDue
     {
         public static readonly HeartbeatDue Instance = new();
         private HeartbeatDue() { }
-    }
-
-    private sealed class CloseTimedOut
-    {
-        public static readonly CloseTimedOut Instance = new();
-        private CloseTimedOut() { }
     }
 
     // An app that never reads its control connection is closed rather than buffered without bound.

@@ -25,12 +25,6 @@ internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
         private UnknownSession() { }
     }
 
-    private sealed class HandshakeTimedOut
-    {
-        public static readonly HandshakeTimedOut Instance = new();
-        private HandshakeTimedOut() { }
-    }
-
     private readonly IActorRef _connection;
     private readonly IPEndPoint _remote;
     private readonly RelaySettings _settings;

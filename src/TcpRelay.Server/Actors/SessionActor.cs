@@ -39,12 +39,6 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         private PendingTimedOut() { }
     }
 
-    private sealed class CloseTimedOut
-    {
-        public static readonly CloseTimedOut Instance = new();
-        private CloseTimedOut() { }
-    }
-
     /// <summary>One of the two connections, and where its direction of the pipe stands.</summary>
     private sealed class Side(string name, IActorRef connection)
     {
