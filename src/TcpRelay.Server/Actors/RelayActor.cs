@@ -62,13 +62,7 @@ public sealed class RelayActor : LifecycleLoggingActor
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(cause =>
         {
-            // The registry's state cannot be rebuilt from its apps: losing it means the relay must stop.
-            if (Sender.Equals(_registry))
-            {
-                Log.Error(cause, "The registry failed; the relay stops");
-                return Directive.Escalate;
-            }
-            Log.Error(cause, "A connection's actor failed and is stopped");
+            Log.Error(cause, "A child of the relay failed and is stopped");
             return Directive.Stop;
         });
 
@@ -81,6 +75,7 @@ public sealed class RelayActor : LifecycleLoggingActor
         {
             _data = (IPEndPoint)bound.LocalAddress;
             _registry = Context.ActorOf(RegistryActor.CreateProps(_settings, _data.Port), "registry");
+            Context.Watch(_registry);
             Bind(_settings.ControlPort);
             Become(BindingControl);
         });
@@ -100,6 +95,7 @@ public sealed class RelayActor : LifecycleLoggingActor
             Become(Listening);
         });
         ReceiveBindFailure("control", _settings.ControlPort);
+        ReceiveRegistryLoss();
     }
 
     private void ReceiveBindFailure(string which, int port)
@@ -137,7 +133,18 @@ public sealed class RelayActor : LifecycleLoggingActor
         });
         Receive<GetEndpoints>(_ => Sender.Tell(new RelayEndpoints(_control!, _data!)));
         Receive<LogActorTree>(_ => LogTree());
+        ReceiveRegistryLoss();
     }
+
+    /// <summary>The registry's tables cannot be rebuilt from its apps: without it the relay stops rather than run headless.</summary>
+    private void ReceiveRegistryLoss() =>
+        Receive<Terminated>(t =>
+        {
+            if (!t.ActorRef.Equals(_registry))
+                return;
+            Log.Error("The registry stopped; the relay shuts down");
+            CoordinatedShutdown.Get(Context.System).Run(CoordinatedShutdown.ActorSystemTerminateReason.Instance);
+        });
 
     private void LogTree() => Log.Info("Actor tree:\n{Tree}", ActorTree.Render(Self));
 }
