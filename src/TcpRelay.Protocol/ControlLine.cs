@@ -73,7 +73,15 @@ public static class ControlLine
                     return ParseResult<ControlMessage>.Fail("auth must be 64 lowercase hex digits");
                 auth = a;
             }
-            return ParseResult<ControlMessage>.Ok(new Register(name, port, auth));
+            ResumeToken? resume = null;
+            if (args.TryGetValue("resume", out var r))
+            {
+                var parsed = ResumeToken.Parse(r);
+                if (!parsed.IsOk)
+                    return ParseResult<ControlMessage>.Fail(parsed.Error!);
+                resume = parsed.Value;
+            }
+            return ParseResult<ControlMessage>.Ok(new Register(name, port, auth, resume));
         });
 
     private static ParseResult<ControlMessage> ParseRegistered(LineWords words) =>

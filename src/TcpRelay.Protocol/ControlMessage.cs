@@ -24,7 +24,8 @@ public sealed record Hello(Nonce Nonce, string Version = ProtocolDefaults.Versio
 /// <param name="Name">The name to register under; the relay makes one up when absent.</param>
 /// <param name="Port">The public port wanted; the relay allocates one when absent.</param>
 /// <param name="Auth">HMAC-SHA256 of the HELLO nonce under the shared secret, as 64 lowercase hex.</param>
-public sealed record Register(AppName? Name = null, int? Port = null, string? Auth = null) : ControlMessage
+/// <param name="Resume">Extension: the app's token for keeping its name and port through a reconnect (see <see cref="ResumeToken"/>).</param>
+public sealed record Register(AppName? Name = null, int? Port = null, string? Auth = null, ResumeToken? Resume = null) : ControlMessage
 {
     /// <inheritdoc />
     public override string Format()
@@ -36,6 +37,8 @@ public sealed record Register(AppName? Name = null, int? Port = null, string? Au
             line += string.Create(CultureInfo.InvariantCulture, $" port={port}");
         if (Auth is { } auth)
             line += $" auth={auth}";
+        if (Resume is { } resume)
+            line += $" resume={resume}";
         return line;
     }
 }

@@ -97,6 +97,15 @@ public sealed class ControlLineTests
         Assert.Same(Ping.Instance, Parsed("PING later=1"));
     }
 
+    [Fact]
+    public void Register_carries_a_resume_token_for_reconnecting_apps()
+    {
+        var parsed = Parsed($"REGISTER name=a resume={Id}");
+        Assert.Equal(new Register(AppName.Parse("a").Value, Resume: ResumeToken.Parse(Id).Value), parsed);
+        Assert.Equal($"REGISTER name=a resume={Id}", parsed.Format());
+        Assert.NotEqual(ResumeToken.New(), ResumeToken.New());
+    }
+
     [Theory]
     [InlineData("HELLO?", "unknown verb")]
     [InlineData("register", "unknown verb")]
@@ -120,6 +129,9 @@ public sealed class ControlLineTests
     [InlineData("REGISTER name=café", "name")]
     [InlineData("REGISTER auth=abc", "auth")]
     [InlineData("REGISTER auth=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "auth")]
+    [InlineData("REGISTER resume=abc", "resume")]
+    [InlineData("REGISTER resume=" + Id + "0", "resume")]
+    [InlineData("REGISTER resume=0123456789ABCDEF0123456789abcdef", "resume")]
     [InlineData("REJECT", "REJECT needs id=")]
     [InlineData("REJECT id=xyz", "id")]
     [InlineData("REJECT id=" + Id + "0", "id")]
@@ -177,7 +189,8 @@ public sealed class ControlLineTests
             var auth = random.Next(2) == 0 ? null : LowerHex.Random(32);
             var messages = new ControlMessage[]
             {
-                new Register(random.Next(2) == 0 ? name : null, random.Next(2) == 0 ? port : null, auth),
+                new Register(random.Next(2) == 0 ? name : null, random.Next(2) == 0 ? port : null, auth,
+                    random.Next(2) == 0 ? ResumeToken.New() : null),
                 new Registered(name, port, random.Next(1, 65536)),
                 new Connect(SessionId.New(), new IPEndPoint(new IPAddress(random.NextInt64(0, uint.MaxValue)), port)),
                 new Reject(SessionId.New()),
