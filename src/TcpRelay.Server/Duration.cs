@@ -26,7 +26,8 @@ public static class Duration
 
     /// <summary>The shortest of the forms <see cref="Parse"/> reads that says the same.</summary>
     public static string Format(TimeSpan value) =>
-        value.TotalMilliseconds % 1000 != 0 ? $"{(long)value.TotalMilliseconds}ms"
+        value == TimeSpan.Zero ? "0s"
+        : value.TotalMilliseconds % 1000 != 0 ? $"{(long)value.TotalMilliseconds}ms"
         : value.TotalSeconds % 60 != 0 ? $"{(long)value.TotalSeconds}s"
         : value.TotalMinutes % 60 != 0 ? $"{(long)value.TotalMinutes}m"
         : $"{(long)value.TotalHours}h";

@@ -40,6 +40,12 @@ public sealed record RelaySettings
     /// <summary>Time a session's connections have to finish closing once both directions ended.</summary>
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long an app that registered with a resume token keeps its name and public port after its
+    /// control connection drops; zero turns the grace period off.
+    /// </summary>
+    public TimeSpan GracePeriod { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Most apps registered at once.</summary>
     public int MaxApps { get; init; } = 1000;
 
@@ -68,6 +74,7 @@ public sealed record RelaySettings
             PendingTimeout = ReadDuration(section, "pending-timeout"),
             HeartbeatInterval = ReadDuration(section, "heartbeat-interval"),
             CloseTimeout = ReadDuration(section, "close-timeout"),
+            GracePeriod = ReadDuration(section, "grace-period"),
             MaxApps = ReadPositive(section, "max-apps"),
             Backlog = ReadPositive(section, "backlog"),
         };
@@ -91,6 +98,8 @@ public sealed record RelaySettings
                  })
             if (value <= TimeSpan.Zero)
                 throw new RelayConfigException($"tcprelay.{key}: must be longer than zero");
+        if (GracePeriod < TimeSpan.Zero)
+            throw new RelayConfigException("tcprelay.grace-period: must not be negative");
         if (Secret is "")
             throw new RelayConfigException("the shared secret is empty");
     }
@@ -100,7 +109,7 @@ public sealed record RelaySettings
         $"bind={Bind} control-port={ControlPort} data-port={DataPort} public-ports={PublicPorts} " +
         $"secret={(Secret is null ? "none" : "***")} handshake-timeout={Duration.Format(HandshakeTimeout)} " +
         $"pending-timeout={Duration.Format(PendingTimeout)} heartbeat-interval={Duration.Format(HeartbeatInterval)} " +
-        $"close-timeout={Duration.Format(CloseTimeout)} max-apps={MaxApps}";
+        $"close-timeout={Duration.Format(CloseTimeout)} grace-period={Duration.Format(GracePeriod)} max-apps={MaxApps}";
 
     private static T Read<T>(Config section, string key, Func<Config, string, T> read)
     {

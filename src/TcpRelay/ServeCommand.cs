@@ -21,6 +21,7 @@ internal static class ServeCommand
         "usage: tcprelay serve [--bind ADDR] [--control-port N] [--data-port N] [--public-ports A-B]\n" +
         "                      [--config FILE] [--secret-file PATH] [--log-level LEVEL]\n" +
         "                      [--handshake-timeout D] [--pending-timeout D] [--heartbeat-interval D]\n" +
+        "                      [--grace-period D] [--close-timeout D] [--max-apps N] [--backlog N]\n" +
         "  The shared secret comes from TCPRELAY_SECRET or --secret-file; durations are written 500ms, 10s, 2m.";
 
     public static async Task<int> RunAsync(string[] args)

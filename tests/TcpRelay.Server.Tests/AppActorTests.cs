@@ -18,7 +18,7 @@ public sealed class AppActorTests : TestKit
     {
         var channel = CreateTestProbe("channel");
         var registry = CreateTestProbe("registry");
-        var spec = new AppActor.Spec(AppName.Parse("echo").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999);
+        var spec = new AppActor.Spec(AppName.Parse("echo").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, null);
         var app = registry.ChildActorOf(AppActor.CreateProps(spec, TestSettings.Relay()));
 
         var registered = channel.ExpectMsg<ControlChannelActor.Registered>();
@@ -42,7 +42,7 @@ public sealed class AppActorTests : TestKit
     {
         var channel = CreateTestProbe("channel");
         var registry = CreateTestProbe("registry");
-        var spec = new AppActor.Spec(AppName.Parse("leaving").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999);
+        var spec = new AppActor.Spec(AppName.Parse("leaving").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, null);
         var app = registry.ChildActorOf(AppActor.CreateProps(spec, TestSettings.Relay()));
         var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
         using var client = new TcpClient();
@@ -59,5 +59,66 @@ public sealed class AppActorTests : TestKit
 
         using var again = new TcpListener(IPAddress.Loopback, port); // the port is free once the actor has stopped
         again.Start();
+    }
+
+    [Fact]
+    public async Task An_app_with_a_resume_token_keeps_its_port_while_away_and_its_return_announces_the_waiting_client()
+    {
+        var channel = CreateTestProbe("channel");
+        var registry = CreateTestProbe("registry");
+        var spec = new AppActor.Spec(AppName.Parse("back").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, ResumeToken.New());
+        var app = registry.ChildActorOf(AppActor.CreateProps(spec, TestSettings.Relay() with { GracePeriod = TimeSpan.FromSeconds(30) }));
+        var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
+
+        Sys.Stop(channel.Ref);
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port); // still bound: the client is accepted and waits
+        var opened = registry.ExpectMsg<RegistryActor.SessionOpened>();
+        registry.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // no AppDeparted: the name stays held
+
+        var returning = CreateTestProbe("returning");
+        app.Tell(new AppActor.Resume(returning.Ref, new IPEndPoint(IPAddress.Loopback, 2), port));
+        Assert.Equal(port, returning.ExpectMsg<ControlChannelActor.Registered>().Reply.Port);
+        Assert.Equal(opened.Id, ((Connect)returning.ExpectMsg<ControlChannelActor.Send>().Message).Id);
+    }
+
+    [Fact]
+    public async Task An_app_that_does_not_return_within_the_grace_period_departs_and_its_waiting_client_is_closed()
+    {
+        var channel = CreateTestProbe("channel");
+        var registry = CreateTestProbe("registry");
+        var spec = new AppActor.Spec(AppName.Parse("gone").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, ResumeToken.New());
+        var settings = TestSettings.Relay() with { GracePeriod = TimeSpan.FromMilliseconds(500) };
+        var app = registry.ChildActorOf(AppActor.CreateProps(spec, settings));
+        var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
+        Watch(app);
+
+        Sys.Stop(channel.Ref);
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        registry.ExpectMsg<RegistryActor.SessionOpened>();
+        registry.ExpectMsg<RegistryActor.AppDeparted>(TimeSpan.FromSeconds(5));
+        var read = await client.GetStream().ReadAsync(new byte[1]).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(0, read);
+        ExpectTerminated(app);
+    }
+
+    [Fact]
+    public void A_returning_app_asking_for_another_port_is_refused_and_the_old_channel_kept()
+    {
+        var channel = CreateTestProbe("channel");
+        var registry = CreateTestProbe("registry");
+        var spec = new AppActor.Spec(AppName.Parse("moving").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, ResumeToken.New());
+        var app = registry.ChildActorOf(AppActor.CreateProps(spec, TestSettings.Relay()));
+        var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
+
+        var returning = CreateTestProbe("returning");
+        app.Tell(new AppActor.Resume(returning.Ref, new IPEndPoint(IPAddress.Loopback, 2), port + 1));
+        Assert.Equal(ErrorCode.NameInUse, returning.ExpectMsg<ControlChannelActor.Refused>().Code);
+        channel.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        app.Tell(new AppActor.Resume(returning.Ref, new IPEndPoint(IPAddress.Loopback, 2), null));
+        channel.ExpectMsg<ControlChannelActor.Superseded>(); // a live old connection is replaced
+        Assert.Equal(port, returning.ExpectMsg<ControlChannelActor.Registered>().Reply.Port);
     }
 }

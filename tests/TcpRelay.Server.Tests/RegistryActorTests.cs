@@ -34,10 +34,11 @@ public sealed class RegistryActorTests : TestKit
     }
 
     /// <summary>Registers through a fresh channel probe, which gets either the new app's spec or a refusal.</summary>
-    private (TestProbe Channel, AppActor.Spec? Spec, ControlChannelActor.Refused? Refused) Register(string? name = null, int? port = null)
+    private (TestProbe Channel, AppActor.Spec? Spec, ControlChannelActor.Refused? Refused) Register(
+        string? name = null, int? port = null, ResumeToken? resume = null)
     {
         var channel = CreateTestProbe();
-        _registry.Tell(new RegistryActor.RegisterApp(name is null ? null : AppName.Parse(name).Value, port, Remote), channel.Ref);
+        _registry.Tell(new RegistryActor.RegisterApp(name is null ? null : AppName.Parse(name).Value, port, resume, Remote), channel.Ref);
         var answer = channel.ExpectMsg<object>(TimeSpan.FromSeconds(3));
         _lastApp = channel.LastSender;
         return (channel, answer as AppActor.Spec, answer as ControlChannelActor.Refused);
@@ -69,12 +70,30 @@ public sealed class RegistryActorTests : TestKit
         var apps = _apps.Ref;
         var registry = Sys.ActorOf(RegistryActor.CreateProps(settings, 8082, spec => Props.Create(() => new StandInApp(apps, spec))));
         var channel = CreateTestProbe();
-        registry.Tell(new RegistryActor.RegisterApp(null, null, Remote), channel.Ref);
+        registry.Tell(new RegistryActor.RegisterApp(null, null, null, Remote), channel.Ref);
         Assert.Equal(8081, channel.ExpectMsg<AppActor.Spec>().Port);
-        registry.Tell(new RegistryActor.RegisterApp(null, null, Remote), channel.Ref);
+        registry.Tell(new RegistryActor.RegisterApp(null, null, null, Remote), channel.Ref);
         Assert.Equal(8083, channel.ExpectMsg<AppActor.Spec>().Port);
-        registry.Tell(new RegistryActor.RegisterApp(null, 8082, Remote), channel.Ref);
+        registry.Tell(new RegistryActor.RegisterApp(null, 8082, null, Remote), channel.Ref);
         Assert.Equal(ErrorCode.PortInUse, channel.ExpectMsg<ControlChannelActor.Refused>().Code);
+    }
+
+    [Fact]
+    public void Only_the_app_s_own_resume_token_takes_its_name_back()
+    {
+        var token = ResumeToken.New();
+        var held = Register("back", resume: token).Spec!;
+        Assert.Equal(token, held.Resume);
+
+        Assert.Equal(ErrorCode.NameInUse, Register("back").Refused!.Code);
+        Assert.Equal(ErrorCode.NameInUse, Register("back", resume: ResumeToken.New()).Refused!.Code);
+        _apps.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+
+        var returning = CreateTestProbe();
+        _registry.Tell(new RegistryActor.RegisterApp(held.Name, held.Port, token, Remote), returning.Ref);
+        var resume = _apps.ExpectMsg<AppActor.Resume>();
+        Assert.Equal(returning.Ref, resume.Channel);
+        Assert.Equal(held.Port, resume.Port);
     }
 
     [Fact]

@@ -8,14 +8,16 @@ namespace TcpRelay.Server.Actors;
 
 /// <summary>
 /// One registered app: it binds the app's public port, spawns a <see cref="SessionActor"/> per
-/// client and announces it with CONNECT. When the app's control connection ends it stops taking
-/// clients, closes the sessions still waiting, and keeps the port bound until its last paired
-/// session has ended, because unbinding a listener resets every connection it accepted.
+/// client and announces it with CONNECT. When the app's control connection ends, an app that gave
+/// a resume token is held through the grace period (<see cref="Detached"/>): its name and port stay
+/// its own and clients wait for it to come back. Otherwise, or once the grace period is over, it
+/// stops taking clients, closes the sessions still waiting, and keeps the port bound until its last
+/// paired session has ended, because unbinding a listener resets every connection it accepted.
 /// </summary>
-internal sealed class AppActor : LifecycleLoggingActor
+internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
 {
     /// <summary>What the registry decided an app gets: its name, the port to bind, and its control channel.</summary>
-    public sealed record Spec(AppName Name, int Port, bool PortRequested, IActorRef Channel, IPEndPoint Remote, int DataPort);
+    public sealed record Spec(AppName Name, int Port, bool PortRequested, IActorRef Channel, IPEndPoint Remote, int DataPort, ResumeToken? Resume);
 
     /// <summary>The app sent REJECT for a session.</summary>
     public sealed record RejectSession(SessionId Id);
@@ -23,8 +25,23 @@ internal sealed class AppActor : LifecycleLoggingActor
     /// <summary>From the registry after a failed bind: try this port instead.</summary>
     public sealed record BindPort(int Port);
 
+    /// <summary>From the registry: the app registered again with its resume token, on this control channel.</summary>
+    public sealed record Resume(IActorRef Channel, IPEndPoint Remote, int? Port);
+
+    /// <summary>From a session: it is paired, so a returning app must not be told about it again.</summary>
+    public sealed record SessionPaired(SessionId Id);
+
+    private sealed class GraceExpired
+    {
+        public static readonly GraceExpired Instance = new();
+        private GraceExpired() { }
+    }
+
     private readonly Spec _spec;
     private readonly RelaySettings _settings;
+    // Sessions no data connection has claimed yet: a returning app is told about them again.
+    private readonly Dictionary<IActorRef, Connect> _unpaired = [];
+    private IActorRef _channel;
     private int _port;
     private IActorRef _listener = ActorRefs.Nobody;
     private int _sessions;
@@ -34,9 +51,12 @@ internal sealed class AppActor : LifecycleLoggingActor
     {
         _spec = spec;
         _settings = settings;
+        _channel = spec.Channel;
         _port = spec.Port;
         Binding();
     }
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     protected override LogLevel LifecycleLevel => LogLevel.InfoLevel;
 
@@ -45,7 +65,7 @@ internal sealed class AppActor : LifecycleLoggingActor
     protected override void PreStart()
     {
         base.PreStart();
-        Context.Watch(_spec.Channel);
+        Context.Watch(_channel);
         Bind();
     }
 
@@ -73,7 +93,7 @@ internal sealed class AppActor : LifecycleLoggingActor
                 return;
             }
             Log.Info("App {App} listening on {Endpoint}", _spec.Name, bound.LocalAddress);
-            _spec.Channel.Tell(new ControlChannelActor.Registered(Self, new Registered(_spec.Name, _port, _spec.DataPort)));
+            AnswerRegistered();
             Become(Serving);
         });
         Receive<Tcp.CommandFailed>(failed =>
@@ -91,9 +111,15 @@ internal sealed class AppActor : LifecycleLoggingActor
             _port = bind.Port;
             Bind();
         });
+        // Nothing has been answered yet: the new channel simply takes the old one's place.
+        Receive<Resume>(resume =>
+        {
+            if (Adopt(resume))
+                _departed = false;
+        });
         Receive<Terminated>(t =>
         {
-            if (t.ActorRef.Equals(_spec.Channel))
+            if (t.ActorRef.Equals(_channel))
                 _departed = true;
         });
     }
@@ -101,22 +127,7 @@ internal sealed class AppActor : LifecycleLoggingActor
     /// <summary>The public port is bound and clients are announced to the app.</summary>
     private void Serving()
     {
-        Receive<Tcp.Connected>(connected =>
-        {
-            if (_departed)
-            {
-                Sender.Tell(Tcp.Close.Instance);
-                return;
-            }
-            var id = SessionId.New();
-            var client = (IPEndPoint)connected.RemoteAddress;
-            var session = Context.ActorOf(SessionActor.CreateProps(id, _spec.Name, Sender, client, _settings), $"session-{id}");
-            Context.Watch(session);
-            _sessions++;
-            // The registry must know the id before the app can possibly read CONNECT and dial in.
-            Context.Parent.Tell(new RegistryActor.SessionOpened(id, session));
-            _spec.Channel.Tell(new ControlChannelActor.Send(new Connect(id, client)));
-        });
+        ReceiveClients();
         Receive<RejectSession>(reject =>
         {
             var session = Context.Child($"session-{reject.Id}");
@@ -125,23 +136,136 @@ internal sealed class AppActor : LifecycleLoggingActor
             else
                 session.Tell(SessionActor.Rejected.Instance);
         });
+        // The app came back before the relay noticed its old connection die (a half-open connection).
+        Receive<Resume>(resume =>
+        {
+            if (!Adopt(resume))
+                return;
+            AnswerRegistered();
+            Announce(_unpaired.Values);
+        });
         Receive<Terminated>(t =>
         {
-            if (t.ActorRef.Equals(_spec.Channel))
+            if (!t.ActorRef.Equals(_channel))
             {
-                _departed = true;
-                Log.Info("App {App} left: {Sessions} sessions open", _spec.Name, _sessions);
-                Context.Parent.Tell(new RegistryActor.AppDeparted(_spec.Name));
-                foreach (var child in Context.GetChildren())
-                    child.Tell(SessionActor.AppGone.Instance);
+                SessionEnded(t.ActorRef);
+                return;
             }
-            else
+            if (_spec.Resume is not null && _settings.GracePeriod > TimeSpan.Zero)
             {
-                _sessions--;
+                Log.Info("App {App} lost its control connection: name and port {Port} held for {Grace}, {Sessions} sessions open",
+                    _spec.Name, _port, Duration.Format(_settings.GracePeriod), _sessions);
+                Timers.StartSingleTimer(GraceExpired.Instance, GraceExpired.Instance, _settings.GracePeriod);
+                _channel = ActorRefs.Nobody;
+                Become(Detached);
+                return;
             }
-            if (_departed && _sessions == 0)
-                Unbind();
+            Depart("left");
         });
+    }
+
+    /// <summary>
+    /// The control connection dropped and the grace period runs: clients are still accepted and wait
+    /// for the app (each up to its pending timeout); the app's return announces them.
+    /// </summary>
+    private void Detached()
+    {
+        ReceiveClients();
+        Receive<Resume>(resume =>
+        {
+            if (!Adopt(resume))
+                return;
+            Timers.Cancel(GraceExpired.Instance);
+            Log.Info("App {App} is back from {Remote}: {Waiting} waiting clients announced again", _spec.Name, resume.Remote, _unpaired.Count);
+            AnswerRegistered();
+            Announce(_unpaired.Values);
+            Become(Serving);
+        });
+        Receive<GraceExpired>(_ => Depart($"did not come back within {Duration.Format(_settings.GracePeriod)}"));
+        Receive<Terminated>(t => SessionEnded(t.ActorRef));
+    }
+
+    /// <summary>Takes the control channel of a returning app, closing the one it replaces.</summary>
+    private bool Adopt(Resume resume)
+    {
+        if (resume.Port is { } asked && asked != _port)
+        {
+            resume.Channel.Tell(new ControlChannelActor.Refused(ErrorCode.NameInUse,
+                $"name '{_spec.Name}' is held with port {_port}, not {asked}"));
+            return false;
+        }
+        Context.Unwatch(_channel);
+        _channel.Tell(ControlChannelActor.Superseded.Instance);
+        _channel = resume.Channel;
+        Context.Watch(_channel);
+        return true;
+    }
+
+    private void AnswerRegistered() =>
+        _channel.Tell(new ControlChannelActor.Registered(Self, new Registered(_spec.Name, _port, _spec.DataPort)));
+
+    private void Announce(IEnumerable<Connect> connects)
+    {
+        foreach (var connect in connects)
+            _channel.Tell(new ControlChannelActor.Send(connect));
+    }
+
+    /// <summary>New clients get a session each; it is announced at once, or when the app returns.</summary>
+    private void ReceiveClients()
+    {
+        Receive<Tcp.Connected>(connected =>
+        {
+            var id = SessionId.New();
+            var client = (IPEndPoint)connected.RemoteAddress;
+            var session = Context.ActorOf(SessionActor.CreateProps(id, _spec.Name, Sender, client, _settings), $"session-{id}");
+            Context.Watch(session);
+            _sessions++;
+            var connect = new Connect(id, client);
+            _unpaired[session] = connect;
+            // The registry must know the id before the app can possibly read CONNECT and dial in.
+            Context.Parent.Tell(new RegistryActor.SessionOpened(id, session));
+            if (!_channel.IsNobody())
+                _channel.Tell(new ControlChannelActor.Send(connect));
+        });
+        Receive<SessionPaired>(_ => _unpaired.Remove(Sender));
+    }
+
+    /// <summary>The app is gone for good: its name is free, waiting clients are closed, the port follows its last session.</summary>
+    private void Depart(string why)
+    {
+        _departed = true;
+        Timers.CancelAll();
+        Log.Info("App {App} {Why}: {Sessions} sessions open", _spec.Name, why, _sessions);
+        Context.Parent.Tell(new RegistryActor.AppDeparted(_spec.Name));
+        foreach (var child in Context.GetChildren())
+            child.Tell(SessionActor.AppGone.Instance);
+        Become(Draining);
+        UnbindWhenIdle();
+    }
+
+    /// <summary>No new clients; paired sessions go on and hold the port until the last one ends.</summary>
+    private void Draining()
+    {
+        Receive<Tcp.Connected>(_ => Sender.Tell(Tcp.Close.Instance));
+        Receive<Terminated>(t =>
+        {
+            SessionEnded(t.ActorRef);
+            UnbindWhenIdle();
+        });
+        Receive<RejectSession>(_ => { });
+        Receive<SessionPaired>(_ => { });
+    }
+
+    private void SessionEnded(IActorRef session)
+    {
+        _sessions--;
+        _unpaired.Remove(session);
+    }
+
+    private void UnbindWhenIdle()
+    {
+        if (_sessions == 0)
+            Unbind();
     }
 
     private void Unbind()

@@ -23,6 +23,13 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
     /// <summary>From the registry: the REGISTER was refused; answer ERROR and close.</summary>
     public sealed record Refused(ErrorCode Code, string Text);
 
+    /// <summary>From the app's actor: the same app registered again on a new connection, which replaces this one.</summary>
+    public sealed class Superseded
+    {
+        public static readonly Superseded Instance = new();
+        private Superseded() { }
+    }
+
     private sealed class HeartbeatDue
     {
         public static readonly HeartbeatDue Instance = new();
@@ -83,7 +90,7 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
                         Fail(ErrorCode.AuthFailed, register.Auth is null ? "auth required" : "auth does not match");
                         return;
                     }
-                    _registry.Tell(new RegistryActor.RegisterApp(register.Name, register.Port, _remote));
+                    _registry.Tell(new RegistryActor.RegisterApp(register.Name, register.Port, register.Resume, _remote));
                     Become(Registering);
                     break;
                 default:
@@ -191,6 +198,7 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
             }
         });
         Receive<WriteAck>(_ => OnWriteAck());
+        Receive<Superseded>(_ => Close("the app registered again on a new connection"));
         Receive<Tcp.ConnectionClosed>(closed =>
         {
             Log.Debug("Control connection from {Remote} closed: {Event}", _remote, closed.GetType().Name);

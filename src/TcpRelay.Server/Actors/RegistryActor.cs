@@ -14,7 +14,7 @@ namespace TcpRelay.Server.Actors;
 internal sealed class RegistryActor : LifecycleLoggingActor
 {
     /// <summary>From a control channel (the sender): an app asks to register.</summary>
-    public sealed record RegisterApp(AppName? Name, int? Port, IPEndPoint Remote);
+    public sealed record RegisterApp(AppName? Name, int? Port, ResumeToken? Resume, IPEndPoint Remote);
 
     /// <summary>From an app's actor: its port could not be bound.</summary>
     public sealed record PortUnavailable(int Port, bool Requested);
@@ -107,8 +107,14 @@ internal sealed class RegistryActor : LifecycleLoggingActor
     private void OnRegister(RegisterApp register)
     {
         var name = register.Name ?? GenerateName();
-        if (_liveNames.ContainsKey(name))
+        if (_liveNames.TryGetValue(name, out var holder))
         {
+            // The token, not the name, tells a returning app from another one wanting its name.
+            if (register.Resume is { } token && _apps.TryGetValue(holder, out var held) && held.Resume == token)
+            {
+                holder.Tell(new AppActor.Resume(Sender, register.Remote, register.Port));
+                return;
+            }
             Refuse(Sender, ErrorCode.NameInUse, $"name '{name}' is in use");
             return;
         }
@@ -146,7 +152,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor
             port = free;
         }
 
-        var spec = new AppActor.Spec(name, port, register.Port is not null, Sender, register.Remote, _dataPort);
+        var spec = new AppActor.Spec(name, port, register.Port is not null, Sender, register.Remote, _dataPort, register.Resume);
         var app = Context.ActorOf(_appProps(spec), ActorNameFor(name));
         Context.WatchWith(app, new AppStopped(name, app));
         _liveNames[name] = app;

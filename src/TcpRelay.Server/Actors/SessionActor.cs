@@ -152,6 +152,7 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         _data.Connection = connected.Connection;
         Context.Watch(_data.Connection);
         _outcome = "paired";
+        Context.Parent.Tell(new AppActor.SessionPaired(_id));
         Log.Debug("Session {SessionId} paired: client {Client}", _id, _clientAddress);
         Become(Relaying);
 
