@@ -1,35 +1,49 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using TcpRelay.Protocol;
 
 namespace TcpRelay.Client;
 
-/// <summary>Reads and writes control lines over a stream; writes are serialized, reads are the caller's loop.</summary>
+/// <summary>Reads and writes control lines over a socket; writes are serialized, reads are the caller's loop.</summary>
 internal sealed class ControlConnection(Socket socket) : IAsyncDisposable
 {
     private readonly NetworkStream _stream = new(socket, ownsSocket: true);
     private readonly LineFramer _framer = new();
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly byte[] _readBuffer = new byte[8192];
+    private long _lastHeard = Stopwatch.GetTimestamp();
+    private string? _abortReason;
 
-    /// <summary>The next line, parsed; throws on EOF or a line the protocol does not allow.</summary>
+    /// <summary>How long since the relay last sent a line (or since the connection opened).</summary>
+    public TimeSpan Silence => Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastHeard));
+
+    /// <summary>The next line, parsed; throws on EOF, on a line the protocol does not allow, or after <see cref="Abort"/>.</summary>
     public async Task<ControlMessage> ReadAsync(CancellationToken ct)
     {
-        while (true)
+        try
         {
-            switch (_framer.TryTakeLine(out var line))
+            while (true)
             {
-                case FramerStatus.Line:
-                    var parsed = ControlLine.Parse(line.Span);
-                    return parsed.IsOk
-                        ? parsed.Value!
-                        : throw new RelayRegistrationException($"relay sent a malformed line: {parsed.Error}");
-                case FramerStatus.TooLong:
-                    throw new RelayRegistrationException("relay sent a line longer than the protocol allows");
+                switch (_framer.TryTakeLine(out var line))
+                {
+                    case FramerStatus.Line:
+                        Interlocked.Exchange(ref _lastHeard, Stopwatch.GetTimestamp());
+                        var parsed = ControlLine.Parse(line.Span);
+                        return parsed.IsOk
+                            ? parsed.Value!
+                            : throw new RelayRegistrationException($"relay sent a malformed line: {parsed.Error}");
+                    case FramerStatus.TooLong:
+                        throw new RelayRegistrationException("relay sent a line longer than the protocol allows");
+                }
+                var n = await _stream.ReadAsync(_readBuffer, ct);
+                if (n == 0)
+                    throw new RelayRegistrationException("relay closed the control connection");
+                _framer.Append(_readBuffer.AsSpan(0, n));
             }
-            var n = await _stream.ReadAsync(_readBuffer, ct);
-            if (n == 0)
-                throw new RelayRegistrationException("relay closed the control connection");
-            _framer.Append(_readBuffer.AsSpan(0, n));
+        }
+        catch (Exception e) when (_abortReason is { } reason && e is not RelayRegistrationException)
+        {
+            throw new RelayRegistrationException(reason, e);
         }
     }
 
@@ -45,6 +59,16 @@ internal sealed class ControlConnection(Socket socket) : IAsyncDisposable
         {
             _writeLock.Release();
         }
+    }
+
+    /// <summary>Sends FIN after the lines written so far; reading goes on until the relay closes.</summary>
+    public void ShutdownSend() => socket.Shutdown(SocketShutdown.Send);
+
+    /// <summary>Ends the connection from this side; a pending read fails with <paramref name="reason"/>.</summary>
+    public void Abort(string reason)
+    {
+        _abortReason = reason;
+        socket.Close(0);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,5 +1,7 @@
 using System.Net.Sockets;
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using TcpRelay.Protocol;
 
 namespace TcpRelay.Client;
@@ -8,18 +10,31 @@ namespace TcpRelay.Client;
 /// Like a <see cref="TcpListener"/>, but the port is on the relay: <see cref="StartAsync"/>
 /// registers with the relay and <see cref="AcceptAsync"/> returns each client that connects to
 /// <see cref="PublicPort"/> as a connected stream. Needs only outbound connections to the relay.
+/// A lost control connection is re-established in the background with the same name and port
+/// (<see cref="RelayListenerOptions.Reconnect"/>); sessions already paired are not touched by it.
 /// </summary>
 public sealed class RelayListener : IAsyncDisposable
 {
     private readonly RelayListenerOptions _options;
-    private readonly Channel<Connect> _connects = Channel.CreateUnbounded<Connect>(new UnboundedChannelOptions { SingleWriter = true });
+    private readonly ILogger _logger;
+    // Sent on every REGISTER so that the relay can tell this listener's return from another app wanting its name.
+    private readonly ResumeToken _resumeToken = ResumeToken.New();
+    private readonly Channel<RelaySessionOffer> _offers = Channel.CreateUnbounded<RelaySessionOffer>(new UnboundedChannelOptions { SingleWriter = true });
+    private readonly RecentSessionIds _offered = new();
     private readonly CancellationTokenSource _stopping = new();
-    private ControlConnection? _control;
-    private Task _readLoop = Task.CompletedTask;
-    private Registered? _registered;
+    private volatile ControlConnection? _control;
+    private volatile Registered? _registered;
+    private Task _run = Task.CompletedTask;
+    private volatile bool _leaving;
+    private int _disposed;
+    private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>A listener for the relay and registration given; nothing happens until <see cref="StartAsync"/>.</summary>
-    public RelayListener(RelayListenerOptions options) => _options = options;
+    public RelayListener(RelayListenerOptions options, ILogger? logger = null)
+    {
+        _options = options;
+        _logger = logger ?? NullLogger.Instance;
+    }
 
     /// <summary>The name the relay registered this app under.</summary>
     public string Name => Registration.Name.Value;
@@ -30,14 +45,266 @@ public sealed class RelayListener : IAsyncDisposable
     /// <summary>The relay's data port, dialled once per session.</summary>
     public int DataPort => Registration.DataPort;
 
+    /// <summary>Where the relay is, as host:port of its control port.</summary>
+    public string Relay => $"{_options.RelayHost}:{_options.ControlPort}";
+
     private Registered Registration => _registered ?? throw new InvalidOperationException("call StartAsync first");
 
     /// <summary>Connects to the relay and registers. When this returns, clients can already connect.</summary>
-    /// <exception cref="RelayRegistrationException">The relay refused (its code says why) or went away.</exception>
+    /// <exception cref="RelayRegistrationException">The relay refused (its code says why) or could not be reached.</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        if (_control is not null)
+        if (_registered is not null)
             throw new InvalidOperationException("already started");
+        var (control, registered) = await RegisterAsync(_options.Name, _options.Port, cancellationToken);
+        _control = control;
+        _registered = registered;
+        _logger.LogInformation("Registered with relay {Relay} as {App}: clients connect to public port {Port}", Relay, registered.Name.Value, registered.Port);
+        _run = Task.Run(() => RunAsync(control, _stopping.Token), CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Waits for the next client, dials the relay's data port for it and returns the session's
+    /// stream. Bytes written right away (a banner) reach the client.
+    /// </summary>
+    /// <exception cref="RelayRegistrationException">The listener ended: disposed, refused for good by the relay, or (without reconnect) its control connection was lost.</exception>
+    /// <exception cref="IOException">The data port could not be reached for this client; the next call may succeed.</exception>
+    public async ValueTask<RelayStream> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        var offer = await AcceptOfferAsync(cancellationToken);
+        return await offer.ConnectAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Waits for the next client and returns it unanswered, so that the caller may prepare (say,
+    /// connect to a local service) before taking the session, or reject it.
+    /// </summary>
+    /// <exception cref="RelayRegistrationException">The listener ended (see <see cref="AcceptAsync"/>).</exception>
+    public async ValueTask<RelaySessionOffer> AcceptOfferAsync(CancellationToken cancellationToken = default)
+    {
+        _ = Registration;
+        try
+        {
+            return await _offers.Reader.ReadAsync(cancellationToken);
+        }
+        catch (ChannelClosedException e)
+        {
+            throw e.InnerException as RelayRegistrationException ?? new RelayRegistrationException("the listener is closed", e);
+        }
+    }
+
+    /// <summary>Deregisters (LEAVE, then closes the control connection). Sessions already accepted go on.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _leaving = true;
+        // LEAVE, so that the relay frees the name and port now rather than holding them for a resume;
+        // then wait for the relay to close, because a reset could overtake the line.
+        if (_control is { } control)
+        {
+            try
+            {
+                await control.WriteAsync(Leave.Instance, CancellationToken.None).WaitAsync(LeaveTimeout);
+                control.ShutdownSend();
+                await _run.WaitAsync(LeaveTimeout);
+            }
+            catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or TimeoutException)
+            {
+                // The connection is gone already, or the relay is slow: it notices on its own.
+            }
+        }
+        await _stopping.CancelAsync();
+        _control?.Abort("the listener is closed");
+        try
+        {
+            await _run;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The loop's outcome went to AcceptAsync callers already.
+        }
+        if (_control is { } last)
+            await last.DisposeAsync();
+        _offers.Writer.TryComplete(new RelayRegistrationException("the listener is closed"));
+        _stopping.Dispose();
+    }
+
+    internal async Task<RelayStream> ConnectSessionAsync(RelaySessionOffer offer, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.ConnectTimeout);
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(_options.RelayHost, Registration.DataPort, timeout.Token);
+            await socket.SendAsync(new Accept(offer.Id).ToBytes(), timeout.Token);
+            return new RelayStream(socket, offer.Id, offer.Client);
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            // Tell the relay at once so that the client is closed instead of waiting for the pending timeout.
+            await RejectAsync(offer.Id);
+            throw new IOException($"cannot reach the relay's data port {_options.RelayHost}:{Registration.DataPort}: {e.Message}", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            await RejectAsync(offer.Id);
+            throw;
+        }
+    }
+
+    internal async Task RejectAsync(SessionId id)
+    {
+        try
+        {
+            if (_control is { } control)
+                await control.WriteAsync(new Reject(id), _stopping.Token);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The control connection is gone too; the relay closes the client after its pending timeout.
+        }
+    }
+
+    /// <summary>Serves the control connection; when it is lost, registers again until it works, the relay refuses for good, or the listener is disposed.</summary>
+    private async Task RunAsync(ControlConnection control, CancellationToken ct)
+    {
+        var backoff = new ReconnectBackoff(_options.ReconnectDelayMin, _options.ReconnectDelayMax);
+        RelayRegistrationException ended;
+        while (true)
+        {
+            var lost = await ServeAsync(control, ct);
+            await control.DisposeAsync();
+            if (ct.IsCancellationRequested || _leaving)
+            {
+                ended = new RelayRegistrationException("the listener is closed");
+                break;
+            }
+            if (!_options.Reconnect || IsFinal(lost))
+            {
+                _logger.LogError("Lost relay {Relay} for good: {Reason}", Relay, lost.Message);
+                ended = lost;
+                break;
+            }
+            _logger.LogWarning("Lost the control connection to relay {Relay}: {Reason}; registering again", Relay, lost.Message);
+            var again = await ReRegisterAsync(backoff, ct);
+            if (again.Control is null)
+            {
+                ended = again.Ended!;
+                break;
+            }
+            control = again.Control;
+        }
+        _offers.Writer.TryComplete(ended);
+    }
+
+    private async Task<(ControlConnection? Control, RelayRegistrationException? Ended)> ReRegisterAsync(ReconnectBackoff backoff, CancellationToken ct)
+    {
+        var previous = Registration;
+        for (var attempt = 1; ; attempt++)
+        {
+            var delay = backoff.Next();
+            try
+            {
+                await Task.Delay(delay, ct);
+                var (control, registered) = await RegisterAsync(previous.Name.Value, previous.Port, ct);
+                _registered = registered;
+                _control = control;
+                backoff.Reset();
+                _logger.LogInformation("Registered again with relay {Relay} as {App} on public port {Port} (attempt {Attempt})",
+                    Relay, registered.Name.Value, registered.Port, attempt);
+                return (control, null);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return (null, new RelayRegistrationException("the listener is closed"));
+            }
+            catch (RelayRegistrationException e) when (IsFinal(e))
+            {
+                _logger.LogError("Relay {Relay} refused {App} for good: {Reason}", Relay, previous.Name.Value, e.Message);
+                return (null, e);
+            }
+            catch (RelayRegistrationException e)
+            {
+                _logger.LogWarning("Registering again with relay {Relay} failed (attempt {Attempt}, waited {Delay}): {Reason}",
+                    Relay, attempt, delay, e.Message);
+            }
+        }
+    }
+
+    /// <summary>Refusals that another attempt cannot change: a wrong secret, a port the relay does not allow, a line it cannot read.</summary>
+    internal static bool IsFinal(RelayRegistrationException e) =>
+        e.Code == ErrorCode.AuthFailed || e.Code == ErrorCode.PortNotAllowed || e.Code == ErrorCode.BadRequest;
+
+    /// <summary>Reads the control connection and keeps it alive until it fails; returns why it ended.</summary>
+    private async Task<RelayRegistrationException> ServeAsync(ControlConnection control, CancellationToken ct)
+    {
+        using var serving = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var heartbeat = HeartbeatAsync(control, serving.Token);
+        try
+        {
+            while (true)
+            {
+                switch (await control.ReadAsync(ct))
+                {
+                    case Connect connect when _offered.Add(connect.Id):
+                        await _offers.Writer.WriteAsync(new RelaySessionOffer(this, connect), ct);
+                        break;
+                    case Connect connect:
+                        _logger.LogDebug("Relay {Relay} announced session {SessionId} again; it is already being served", Relay, connect.Id.Value);
+                        break;
+                    case Ping:
+                        await control.WriteAsync(Pong.Instance, ct);
+                        break;
+                    case Error error:
+                        return new RelayRegistrationException(error.Code, error.Text);
+                }
+            }
+        }
+        catch (RelayRegistrationException e)
+        {
+            return e;
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            return new RelayRegistrationException(e.Message, e);
+        }
+        finally
+        {
+            await serving.CancelAsync();
+            await heartbeat;
+        }
+    }
+
+    /// <summary>PINGs the relay every interval and drops the connection once it has been silent for 3 of them.</summary>
+    private async Task HeartbeatAsync(ControlConnection control, CancellationToken ct)
+    {
+        var interval = _options.HeartbeatInterval;
+        var limit = interval * ProtocolDefaults.MissedHeartbeatsAllowed;
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(interval, ct);
+                if (control.Silence >= limit)
+                {
+                    control.Abort($"nothing heard from the relay for {limit.TotalSeconds:0.#}s");
+                    return;
+                }
+                await control.WriteAsync(Ping.Instance, ct);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or SocketException or ObjectDisposedException)
+        {
+            // The read loop sees the same failure and reports it.
+        }
+    }
+
+    private async Task<(ControlConnection Control, Registered Registered)> RegisterAsync(string? name, int? port, CancellationToken cancellationToken)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.ConnectTimeout);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -48,94 +315,33 @@ public sealed class RelayListener : IAsyncDisposable
         catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             socket.Dispose();
-            throw new RelayRegistrationException($"cannot reach the relay at {_options.RelayHost}:{_options.ControlPort}: {e.Message}", e);
+            throw new RelayRegistrationException($"cannot reach the relay at {Relay}: {e.Message}", e);
         }
-        _control = new ControlConnection(socket);
+        var control = new ControlConnection(socket);
         try
         {
-            _registered = await RegisterAsync(_control, timeout.Token);
+            return (control, await HandshakeAsync(control, name, port, timeout.Token));
         }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e)
         {
-            throw new RelayRegistrationException($"the relay did not answer within {_options.ConnectTimeout}");
-        }
-        _readLoop = Task.Run(() => ReadLoopAsync(_control, _stopping.Token), CancellationToken.None);
-    }
-
-    /// <summary>
-    /// Waits for the next client, dials the relay's data port for it and returns the session's
-    /// stream. Bytes written right away (a banner) reach the client.
-    /// </summary>
-    /// <exception cref="RelayRegistrationException">The control connection ended; no more clients will come.</exception>
-    public async ValueTask<RelayStream> AcceptAsync(CancellationToken cancellationToken = default)
-    {
-        _ = Registration;
-        Connect connect;
-        try
-        {
-            connect = await _connects.Reader.ReadAsync(cancellationToken);
-        }
-        catch (ChannelClosedException e)
-        {
-            throw e.InnerException as RelayRegistrationException ?? new RelayRegistrationException("the listener is closed", e);
-        }
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(_options.RelayHost, DataPort, cancellationToken);
-            await socket.SendAsync(new Accept(connect.Id).ToBytes(), cancellationToken);
-            return new RelayStream(socket, connect.Id, connect.Client);
-        }
-        catch
-        {
-            socket.Dispose();
-            // Tell the relay at once so that the client is closed instead of waiting for the pending timeout.
-            await TryRejectAsync(connect.Id);
+            await control.DisposeAsync();
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+                throw new RelayRegistrationException($"the relay at {Relay} did not answer within {_options.ConnectTimeout.TotalSeconds:0.#}s");
+            if (e is IOException or SocketException)
+                throw new RelayRegistrationException($"lost the relay at {Relay} while registering: {e.Message}", e);
             throw;
         }
     }
 
-    /// <summary>Tells the relay this app will not serve a session it was offered.</summary>
-    private async Task TryRejectAsync(SessionId id)
-    {
-        try
-        {
-            if (_control is not null)
-                await _control.WriteAsync(new Reject(id), _stopping.Token);
-        }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // The control connection is gone too; the relay closes the client on its own.
-        }
-    }
-
-    /// <summary>Deregisters (closes the control connection). Sessions already accepted go on.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _stopping.CancelAsync();
-        if (_control is not null)
-            await _control.DisposeAsync();
-        try
-        {
-            await _readLoop;
-        }
-        catch (Exception)
-        {
-            // The loop's outcome went to AcceptAsync callers already.
-        }
-        _connects.Writer.TryComplete();
-        _stopping.Dispose();
-    }
-
-    private async Task<Registered> RegisterAsync(ControlConnection control, CancellationToken ct)
+    private async Task<Registered> HandshakeAsync(ControlConnection control, string? name, int? port, CancellationToken ct)
     {
         var hello = await control.ReadAsync(ct) as Hello
                     ?? throw new RelayRegistrationException("the relay did not start with HELLO");
         if (hello.Version != ProtocolDefaults.Version)
             throw new RelayRegistrationException($"the relay speaks {hello.Version}, this library {ProtocolDefaults.Version}");
-        var name = _options.Name is null ? (AppName?)null : AppName.Parse(_options.Name).GetValueOrThrow();
+        var appName = name is null ? (AppName?)null : AppName.Parse(name).GetValueOrThrow();
         var auth = _options.Secret is null ? null : RelayAuth.Compute(_options.Secret, hello.Nonce);
-        await control.WriteAsync(new Register(name, _options.Port, auth), ct);
+        await control.WriteAsync(new Register(appName, port, auth, _resumeToken), ct);
         while (true)
         {
             switch (await control.ReadAsync(ct))
@@ -150,44 +356,6 @@ public sealed class RelayListener : IAsyncDisposable
                 case var other:
                     throw new RelayRegistrationException($"unexpected line from the relay: {other.Format()}");
             }
-        }
-    }
-
-    private async Task ReadLoopAsync(ControlConnection control, CancellationToken ct)
-    {
-        Exception? ended = null;
-        try
-        {
-            while (true)
-            {
-                switch (await control.ReadAsync(ct))
-                {
-                    case Connect connect:
-                        await _connects.Writer.WriteAsync(connect, ct);
-                        break;
-                    case Ping:
-                        await control.WriteAsync(Pong.Instance, ct);
-                        break;
-                    case Error error:
-                        throw new RelayRegistrationException(error.Code, error.Text);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-            ended = new RelayRegistrationException("the listener is closed");
-        }
-        catch (Exception e) when (e is RelayRegistrationException)
-        {
-            ended = e;
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
-        {
-            ended = new RelayRegistrationException($"lost the control connection: {e.Message}", e);
-        }
-        finally
-        {
-            _connects.Writer.TryComplete(ended);
         }
     }
 }

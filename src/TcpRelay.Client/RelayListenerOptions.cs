@@ -20,8 +20,26 @@ public sealed record RelayListenerOptions
     /// <summary>The relay's shared secret, when it has one.</summary>
     public string? Secret { get; init; }
 
-    /// <summary>How long connecting and registering may take.</summary>
+    /// <summary>How long connecting and registering, or dialling the data port for a session, may take.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Whether a lost control connection is re-established (same name and port, sessions already
+    /// paired untouched). When false, <see cref="RelayListener.AcceptAsync"/> fails once it is lost.
+    /// </summary>
+    public bool Reconnect { get; init; } = true;
+
+    /// <summary>The first wait before reconnecting; each failed attempt doubles it, up to <see cref="ReconnectDelayMax"/>, with jitter.</summary>
+    public TimeSpan ReconnectDelayMin { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The longest wait between reconnect attempts.</summary>
+    public TimeSpan ReconnectDelayMax { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// PING interval on the control connection; a relay silent for 3 intervals is taken as lost.
+    /// Keep it at or below the relay's own heartbeat interval.
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; init; } = ProtocolDefaults.HeartbeatInterval;
 
     /// <summary>Parses "host:port" or "host" (control port 8080), e.g. from a --relay flag.</summary>
     /// <exception cref="FormatException">The text is not host[:port].</exception>

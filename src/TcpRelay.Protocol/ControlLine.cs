@@ -27,6 +27,7 @@ public static class ControlLine
                 Required(args, "id", SessionId.Parse, "REJECT", id => (ControlMessage)new Reject(id))),
             "PING" => WithArguments(words, 0, _ => ParseResult<ControlMessage>.Ok(Ping.Instance)),
             "PONG" => WithArguments(words, 0, _ => ParseResult<ControlMessage>.Ok(Pong.Instance)),
+            "LEAVE" => WithArguments(words, 0, _ => ParseResult<ControlMessage>.Ok(Leave.Instance)),
             "ERROR" => ParseError(words),
             var verb => ParseResult<ControlMessage>.Fail($"unknown verb '{LineWords.Shorten(verb)}'"),
         };

@@ -71,6 +71,22 @@ public sealed record Reject(SessionId Id) : ControlMessage
     public override string Format() => $"REJECT id={Id}";
 }
 
+/// <summary>
+/// app → relay (extension): the app is leaving on purpose, so the relay releases its name and port
+/// at once instead of holding them through the grace period for a resume. A relay without the
+/// extension answers <c>ERROR bad-request</c> and closes, which ends the registration just the same.
+/// </summary>
+public sealed record Leave : ControlMessage
+{
+    /// <summary>The only instance.</summary>
+    public static readonly Leave Instance = new();
+
+    private Leave() { }
+
+    /// <inheritdoc />
+    public override string Format() => "LEAVE";
+}
+
 /// <summary>Either way: are you there? Answered by <see cref="Pong"/>.</summary>
 public sealed record Ping : ControlMessage
 {

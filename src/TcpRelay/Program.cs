@@ -5,6 +5,7 @@ const string usage =
     "tcprelay: expose apps behind NAT through a TCP relay\n" +
     "commands:\n" +
     "  serve      run a relay (tcprelay serve --help)\n" +
+    "  agent      expose local services through a relay (tcprelay agent --help)\n" +
     "  --version  print the version";
 
 try
@@ -16,6 +17,11 @@ try
             return 0;
         case ["serve", .. var rest]:
             return await ServeCommand.RunAsync(rest);
+        case ["agent", "--help"] or ["agent", "-h"]:
+            Console.WriteLine(AgentCommand.Usage);
+            return 0;
+        case ["agent", .. var rest]:
+            return await AgentCommand.RunAsync(rest);
         case ["--version"]:
             Console.WriteLine(Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]);
             return 0;

@@ -35,7 +35,7 @@ internal static class ServeCommand
             defaults = RelayConfiguration.LoadDefaults();
             var flagKeys = RelayConfigLoader.FlagKeys(defaults);
             var flags = new FlagReader(args, flagKeys.Append("config").Append("log-level").ToHashSet(), new HashSet<string>());
-            level = ParseLevel(flags.Value("log-level") ?? Environment.GetEnvironmentVariable("TCPRELAY_LOG_LEVEL") ?? "info");
+            level = ConsoleLog.ParseLevel(flags.Value("log-level"));
             var relayFlags = flags.Values.Where(kv => flagKeys.Contains(kv.Key)).ToDictionary();
             foreach (var (key, value) in relayFlags)
                 if (key.EndsWith("-port", StringComparison.Ordinal) && value == "0")
@@ -48,11 +48,7 @@ internal static class ServeCommand
             throw new UsageException(e.Message);
         }
 
-        Log.Logger = new LoggerConfiguration()
-            .MinimumLevel.Is(level)
-            .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
-                standardErrorFromLevel: LogEventLevel.Verbose)
-            .CreateLogger();
+        Log.Logger = ConsoleLog.Create(level);
         try
         {
             return await RunRelayAsync(settings, config, level);
@@ -105,13 +101,4 @@ internal static class ServeCommand
         await host.WaitForShutdownAsync();
         return 0;
     }
-
-    private static LogEventLevel ParseLevel(string text) => text.ToLowerInvariant() switch
-    {
-        "debug" => LogEventLevel.Debug,
-        "info" or "information" => LogEventLevel.Information,
-        "warning" or "warn" => LogEventLevel.Warning,
-        "error" => LogEventLevel.Error,
-        _ => throw new UsageException($"--log-level: '{text}' is not one of debug, info, warning, error"),
-    };
 }

@@ -106,6 +106,13 @@ public sealed class ControlLineTests
         Assert.NotEqual(ResumeToken.New(), ResumeToken.New());
     }
 
+    [Fact]
+    public void Leave_is_a_bare_verb()
+    {
+        Assert.Same(Leave.Instance, Parsed("LEAVE"));
+        Assert.Equal("LEAVE", Leave.Instance.Format());
+    }
+
     [Theory]
     [InlineData("HELLO?", "unknown verb")]
     [InlineData("register", "unknown verb")]

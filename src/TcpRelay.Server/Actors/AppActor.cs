@@ -31,6 +31,13 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     /// <summary>From a session: it is paired, so a returning app must not be told about it again.</summary>
     public sealed record SessionPaired(SessionId Id);
 
+    /// <summary>The app said LEAVE: it is not coming back, so nothing is held for it.</summary>
+    public sealed class Leave
+    {
+        public static readonly Leave Instance = new();
+        private Leave() { }
+    }
+
     private sealed class GraceExpired
     {
         public static readonly GraceExpired Instance = new();
@@ -135,6 +142,13 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
                 Log.Debug("App {App} rejected session {SessionId}, which is no longer waiting", _spec.Name, reject.Id);
             else
                 session.Tell(SessionActor.Rejected.Instance);
+        });
+        Receive<Leave>(_ =>
+        {
+            if (!Sender.Equals(_channel))
+                return;
+            Context.Unwatch(_channel);
+            Depart("left");
         });
         // The app came back before the relay noticed its old connection die (a half-open connection).
         Receive<Resume>(resume =>
@@ -254,6 +268,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         });
         Receive<RejectSession>(_ => { });
         Receive<SessionPaired>(_ => { });
+        Receive<Leave>(_ => { });
     }
 
     private void SessionEnded(IActorRef session)

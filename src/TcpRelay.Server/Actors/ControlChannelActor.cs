@@ -124,10 +124,19 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
     {
         ReceiveLines(message =>
         {
-            if (message is Reject reject)
-                _app!.Tell(new AppActor.RejectSession(reject.Id));
-            else
-                Unexpected(message, "REJECT, PING or PONG");
+            switch (message)
+            {
+                case Reject reject:
+                    _app!.Tell(new AppActor.RejectSession(reject.Id));
+                    break;
+                case Leave:
+                    _app!.Tell(AppActor.Leave.Instance);
+                    Close("the app left");
+                    break;
+                default:
+                    Unexpected(message, "REJECT, LEAVE, PING or PONG");
+                    break;
+            }
         });
         Receive<Send>(send => Enqueue(send.Message));
         Receive<HeartbeatDue>(_ =>

@@ -1,0 +1,113 @@
+using System.Buffers;
+using System.Net.Sockets;
+
+namespace TcpRelay.Client;
+
+/// <summary>How a piped session ended, and what it moved.</summary>
+/// <param name="Outcome">"closed" when both directions ended with EOF, else which side reset or failed.</param>
+/// <param name="BytesAToB">Bytes read from the first socket and written to the second.</param>
+/// <param name="BytesBToA">Bytes read from the second socket and written to the first.</param>
+public sealed record PipeResult(string Outcome, long BytesAToB, long BytesBToA);
+
+/// <summary>
+/// Copies bytes both ways between two connected sockets until both directions have ended. EOF on
+/// one side becomes a send shutdown towards the other (half-close), and the opposite direction
+/// goes on; a reset or failure on either side resets both, so no peer mistakes it for an orderly end.
+/// </summary>
+public static class SocketPipe
+{
+    private const int BufferSize = 64 * 1024;
+
+    /// <summary>Runs the pipe; returns when both directions are done. Closes neither socket on an orderly end.</summary>
+    public static async Task<PipeResult> RunAsync(Socket a, string aName, Socket b, string bName, CancellationToken cancellationToken = default)
+    {
+        var failure = new Failure(a, b);
+        using var registration = cancellationToken.Register(() => failure.Abort("cancelled"));
+        var aToB = CopyAsync(a, aName, b, failure);
+        var bToA = CopyAsync(b, bName, a, failure);
+        var sent = await Task.WhenAll(aToB, bToA);
+        return new PipeResult(failure.Reason ?? "closed", sent[0], sent[1]);
+    }
+
+    private static async Task<long> CopyAsync(Socket from, string fromName, Socket to, Failure failure)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        long total = 0;
+        try
+        {
+            while (true)
+            {
+                int n;
+                try
+                {
+                    n = await from.ReceiveAsync(buffer, SocketFlags.None);
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    failure.Abort(e is SocketException { SocketErrorCode: SocketError.ConnectionReset } ? $"{fromName} reset" : $"{fromName} failed: {e.Message}");
+                    return total;
+                }
+                if (n == 0)
+                {
+                    TryShutdownSend(to);
+                    return total;
+                }
+                try
+                {
+                    var sent = 0;
+                    while (sent < n)
+                        sent += await to.SendAsync(buffer.AsMemory(sent, n - sent), SocketFlags.None);
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    failure.Abort($"writing to the peer of {fromName} failed: {e.Message}");
+                    return total;
+                }
+                total += n;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static void TryShutdownSend(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already reset or closed: the other direction reports it.
+        }
+    }
+
+    /// <summary>The first failure wins and resets both sockets once; later ones are its echoes.</summary>
+    private sealed class Failure(Socket a, Socket b)
+    {
+        private int _aborted;
+
+        public string? Reason { get; private set; }
+
+        public void Abort(string reason)
+        {
+            if (Interlocked.Exchange(ref _aborted, 1) != 0)
+                return;
+            Reason = reason;
+            foreach (var socket in new[] { a, b })
+            {
+                try
+                {
+                    socket.LingerState = new LingerOption(true, 0); // close with RST, not FIN
+                    socket.Close();
+                }
+                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                {
+                    // Already gone.
+                }
+            }
+        }
+    }
+}

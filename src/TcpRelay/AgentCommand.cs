@@ -1,0 +1,215 @@
+using System.Runtime.InteropServices;
+using Akka.Configuration;
+using Serilog;
+using Serilog.Extensions.Logging;
+using TcpRelay.Client;
+using TcpRelay.Server;
+using TcpRelay.Server.Hosting;
+
+namespace TcpRelay.Cli;
+
+/// <summary><c>tcprelay agent</c>: expose local services through a relay until SIGINT or SIGTERM.</summary>
+internal static class AgentCommand
+{
+    public const string Usage =
+        "usage: tcprelay agent --relay HOST[:PORT] --to HOST:PORT [--name N] [--port P] [--to HOST:PORT ...]\n" +
+        "                      [--config FILE] [--secret-file PATH] [--log-level LEVEL] [--connect-timeout D]\n" +
+        "                      [--heartbeat-interval D] [--reconnect-delay-min D] [--reconnect-delay-max D]\n" +
+        "  Each --to is a local service; the --name and --port after it say what to register it as.\n" +
+        "  The shared secret comes from TCPRELAY_SECRET or --secret-file; TCPRELAY_RELAY may give --relay.\n" +
+        "  A --config file may list services: tcprelay-agent.services = [{ to = \"127.0.0.1:22\", name = ssh }]";
+
+    private static readonly HashSet<string> SettingFlags =
+        ["relay", "secret-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max"];
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var (relay, services, level) = Parse(args, Environment.GetEnvironmentVariable);
+        Log.Logger = ConsoleLog.Create(level);
+        try
+        {
+            return await RunAgentAsync(relay, services);
+        }
+        finally
+        {
+            await Log.CloseAndFlushAsync();
+        }
+    }
+
+    /// <summary>Reads hocon/agent.hocon, then --config, then the environment, then flags, into the agent's options.</summary>
+    /// <exception cref="UsageException">Anything that cannot be used, named.</exception>
+    internal static (RelayListenerOptions Relay, IReadOnlyList<ExposedService> Services, Serilog.Events.LogEventLevel Level) Parse(
+        string[] args, Func<string, string?> environment)
+    {
+        var flags = new Dictionary<string, string>();
+        var services = new List<(string To, string? Name, string? Port)>();
+        string? configFile = null, logLevel = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
+                throw new UsageException($"unexpected argument '{arg}'");
+            var eq = arg.IndexOf('=');
+            var name = eq < 0 ? arg[2..] : arg[2..eq];
+            string value;
+            if (eq >= 0)
+                value = arg[(eq + 1)..];
+            else if (i + 1 < args.Length)
+                value = args[++i];
+            else
+                throw new UsageException($"--{name} needs a value");
+            switch (name)
+            {
+                case "to":
+                    services.Add((value, null, null));
+                    break;
+                case "name" or "port" when services.Count == 0:
+                    throw new UsageException($"--{name} must follow the --to it belongs to");
+                case "name" when services[^1].Name is not null:
+                case "port" when services[^1].Port is not null:
+                    throw new UsageException($"--{name} given twice for --to {services[^1].To}");
+                case "name":
+                    services[^1] = services[^1] with { Name = value };
+                    break;
+                case "port":
+                    services[^1] = services[^1] with { Port = value };
+                    break;
+                case "config" when configFile is null:
+                    configFile = value;
+                    break;
+                case "log-level" when logLevel is null:
+                    logLevel = value;
+                    break;
+                case var setting when SettingFlags.Contains(setting):
+                    if (!flags.TryAdd(setting, value))
+                        throw new UsageException($"--{name} given twice");
+                    break;
+                case "config" or "log-level":
+                    throw new UsageException($"--{name} given twice");
+                default:
+                    throw new UsageException($"unknown flag '--{name}'");
+            }
+        }
+        var level = ConsoleLog.ParseLevel(logLevel);
+        Config config;
+        try
+        {
+            var defaults = RelayConfiguration.LoadFile(Path.Combine(AppContext.BaseDirectory, "hocon", "agent.hocon"));
+            config = configFile is null ? defaults : RelayConfiguration.LoadFile(configFile).WithFallback(defaults);
+        }
+        catch (RelayConfigException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        var section = config.GetConfig("tcprelay-agent");
+        string Setting(string key) =>
+            flags.GetValueOrDefault(key) ?? (key == "relay" ? environment("TCPRELAY_RELAY") : null) ?? section.GetString(key) ?? "";
+        TimeSpan DurationSetting(string key) =>
+            Duration.Parse(Setting(key)) is { } d && d > TimeSpan.Zero
+                ? d
+                : throw new UsageException($"--{key}: '{Setting(key)}' is not a duration above zero (e.g. 500ms, 10s, 2m)");
+
+        var relayText = Setting("relay");
+        if (relayText.Length == 0)
+            throw new UsageException("--relay HOST[:PORT] is required");
+        (string Host, int Port) address;
+        try
+        {
+            address = RelayListenerOptions.ParseAddress(relayText);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"--relay: {e.Message}");
+        }
+        var exposed = new List<ExposedService>();
+        try
+        {
+            foreach (var entry in section.GetValue("services")?.GetArray() ?? [])
+            {
+                var service = entry.GetObject();
+                string? Field(string key) => service.GetKey(key)?.GetString();
+                exposed.Add(ExposedService.Parse(Field("to") ?? throw new FormatException("every service in the config needs to = \"host:port\""),
+                    Field("name"), Field("port")));
+            }
+            exposed.AddRange(services.Select(s => ExposedService.Parse(s.To, s.Name, s.Port)));
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        if (exposed.Count == 0)
+            throw new UsageException("nothing to expose: give --to HOST:PORT (or services in --config)");
+        var duplicate = exposed.Where(s => s.Name is not null).GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+            throw new UsageException($"--name {duplicate.Key} is given to more than one service");
+
+        var min = DurationSetting("reconnect-delay-min");
+        var max = DurationSetting("reconnect-delay-max");
+        if (max < min)
+            throw new UsageException($"--reconnect-delay-max ({Duration.Format(max)}) is below --reconnect-delay-min ({Duration.Format(min)})");
+        var relay = new RelayListenerOptions
+        {
+            RelayHost = address.Host,
+            ControlPort = address.Port,
+            Secret = ReadSecret(environment, Setting("secret-file")),
+            ConnectTimeout = DurationSetting("connect-timeout"),
+            HeartbeatInterval = DurationSetting("heartbeat-interval"),
+            ReconnectDelayMin = min,
+            ReconnectDelayMax = max,
+        };
+        return (relay, exposed, level);
+    }
+
+    private static string? ReadSecret(Func<string, string?> environment, string secretFile)
+    {
+        if (environment("TCPRELAY_SECRET") is { Length: > 0 } secret)
+            return secret;
+        if (secretFile.Length == 0)
+            return null;
+        try
+        {
+            var first = File.ReadAllText(secretFile).Split('\n')[0].TrimEnd('\r');
+            return first.Length > 0 ? first : throw new UsageException($"--secret-file: '{secretFile}' is empty");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--secret-file: cannot read '{secretFile}': {e.Message}");
+        }
+    }
+
+    private static async Task<int> RunAgentAsync(RelayListenerOptions relay, IReadOnlyList<ExposedService> services)
+    {
+        using var stop = new CancellationTokenSource();
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using var loggers = new SerilogLoggerFactory(Log.Logger);
+        await using var agent = new RelayAgent(relay, services, loggers);
+        try
+        {
+            await agent.StartAsync(stop.Token);
+        }
+        catch (RelayRegistrationException e)
+        {
+            Log.Error("Cannot expose {Service}", e.Message);
+            return 1;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return 0;
+        }
+        await Task.WhenAny(agent.Completion, Task.Delay(Timeout.Infinite, stop.Token));
+        if (stop.IsCancellationRequested)
+        {
+            Log.Information("Stopping: deregistering {Count} services", services.Count);
+            return 0;
+        }
+        Log.Error("Every service has stopped; exiting");
+        return 1;
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+    }
+}
