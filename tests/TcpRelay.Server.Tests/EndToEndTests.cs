@@ -204,27 +204,13 @@ public sealed class EndToEndTests
         await using var relay = await TestRelay.StartAsync(s => s with { PendingTimeout = TimeSpan.FromMinutes(1) });
         using var control = await TestRelay.ConnectAsync(relay.Endpoints.Control.Port);
         var lines = new LineFramer();
-        Assert.IsType<Hello>(await ReadLineAsync(control, lines));
+        Assert.IsType<Hello>(await SocketAssert.ReadLineAsync(control, lines));
         await control.SendAsync(ControlLine.ToBytes(new Register()));
-        var registered = Assert.IsType<Registered>(await ReadLineAsync(control, lines));
+        var registered = Assert.IsType<Registered>(await SocketAssert.ReadLineAsync(control, lines));
 
         using var client = await TestRelay.ConnectAsync(registered.Port);
-        var connect = Assert.IsType<Connect>(await ReadLineAsync(control, lines));
+        var connect = Assert.IsType<Connect>(await SocketAssert.ReadLineAsync(control, lines));
         await control.SendAsync(ControlLine.ToBytes(new Reject(connect.Id)));
         await SocketAssert.ClosedAsync(client, TimeSpan.FromSeconds(5)); // at once, not after the pending timeout
-    }
-
-    private static async Task<ControlMessage> ReadLineAsync(Socket socket, LineFramer lines)
-    {
-        while (true)
-        {
-            if (lines.TryTakeLine(out var line) == FramerStatus.Line)
-                return ControlLine.Parse(line.Span).GetValueOrThrow();
-            var buffer = new byte[4096];
-            using var cts = new CancellationTokenSource(TestRelay.Wait);
-            var n = await socket.ReceiveAsync(buffer, cts.Token);
-            Assert.NotEqual(0, n);
-            lines.Append(buffer.AsSpan(0, n));
-        }
     }
 }

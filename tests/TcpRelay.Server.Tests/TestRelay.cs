@@ -5,6 +5,7 @@ using Akka.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using TcpRelay.Client;
+using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
 using TcpRelay.Server.Hosting;
 
@@ -19,6 +20,7 @@ internal sealed class TestRelay : IAsyncDisposable
     private TestRelay(IHost host, RelaySettings settings, RelayEndpoints endpoints, IActorRef relay)
     {
         _host = host;
+        System = host.Services.GetRequiredService<ActorSystem>();
         Settings = settings;
         Endpoints = endpoints;
         Relay = relay;
@@ -29,6 +31,8 @@ internal sealed class TestRelay : IAsyncDisposable
     public RelayEndpoints Endpoints { get; }
 
     public IActorRef Relay { get; }
+
+    public ActorSystem System { get; }
 
     public static async Task<TestRelay> StartAsync(Func<RelaySettings, RelaySettings>? adjust = null)
     {
@@ -112,6 +116,21 @@ internal static class SocketAssert
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
         {
+        }
+    }
+
+    /// <summary>The next control line, parsed (for tests that play the app by hand).</summary>
+    public static async Task<ControlMessage> ReadLineAsync(Socket socket, LineFramer lines)
+    {
+        while (true)
+        {
+            if (lines.TryTakeLine(out var line) == FramerStatus.Line)
+                return ControlLine.Parse(line.Span).GetValueOrThrow();
+            var buffer = new byte[4096];
+            using var cts = new CancellationTokenSource(TestRelay.Wait);
+            var n = await socket.ReceiveAsync(buffer, cts.Token);
+            Assert.NotEqual(0, n);
+            lines.Append(buffer.AsSpan(0, n));
         }
     }
 

@@ -1,0 +1,298 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Akka.Actor;
+using TcpRelay.Client;
+using TcpRelay.Protocol;
+
+namespace TcpRelay.Server.Tests;
+
+/// <summary>
+/// The agent between an in-process relay and local services on loopback: bytes, half-close, reset,
+/// a refusing service, and its return after the relay drops it or restarts.
+/// </summary>
+public sealed class AgentTests
+{
+    /// <summary>A local service on a port the OS picks, running a handler per connection.</summary>
+    private sealed class LocalService : IDisposable
+    {
+        private readonly Socket _listener = new(SocketType.Stream, ProtocolType.Tcp);
+
+        public LocalService(Func<Socket, Task> handler)
+        {
+            _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            _listener.Listen(64);
+            Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
+            _ = Task.Run(async () =>
+            {
+                while (true)
+                {
+                    Socket connection;
+                    try
+                    {
+                        connection = await _listener.AcceptAsync();
+                    }
+                    catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                    {
+                        return;
+                    }
+                    _ = Task.Run(async () =>
+                    {
+                        using (connection)
+                            await handler(connection);
+                    });
+                }
+            });
+        }
+
+        public int Port { get; }
+
+        public ExposedService As(string? name = null) => new("127.0.0.1", Port, name);
+
+        public static LocalService Echo() => new(async c =>
+        {
+            var buffer = new byte[65536];
+            try
+            {
+                int n;
+                while ((n = await c.ReceiveAsync(buffer)) > 0)
+                    await c.SendAsync(buffer.AsMemory(0, n));
+                c.Shutdown(SocketShutdown.Send);
+            }
+            catch (SocketException)
+            {
+                // A reset test: nothing to echo.
+            }
+        });
+
+        public void Dispose() => _listener.Dispose();
+    }
+
+    private static RelayListenerOptions Options(TestRelay relay, TimeSpan? reconnectMin = null) => new()
+    {
+        RelayHost = "127.0.0.1",
+        ControlPort = relay.Endpoints.Control.Port,
+        Secret = relay.Settings.Secret,
+        ReconnectDelayMin = reconnectMin ?? TimeSpan.FromMilliseconds(100),
+        ReconnectDelayMax = TimeSpan.FromSeconds(1),
+    };
+
+    private static async Task<RelayAgent> StartAgentAsync(RelayListenerOptions options, params ExposedService[] services)
+    {
+        var agent = new RelayAgent(options, services);
+        await agent.StartAsync();
+        return agent;
+    }
+
+    private static async Task EchoesAsync(int port, ulong seed, int length)
+    {
+        using var client = await TestRelay.ConnectAsync(port);
+        var payload = Payload.Make(seed, length);
+        var sending = client.SendAsync(payload);
+        var echoed = await SocketAssert.ReadExactlyAsync(client, length);
+        await sending;
+        Assert.Equal(-1, Payload.FirstMismatch(seed, 0, echoed));
+        client.Shutdown(SocketShutdown.Send);
+        await SocketAssert.ClosedAsync(client);
+    }
+
+    [Fact]
+    public async Task Forwards_clients_to_a_local_echo_service_byte_exact()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        using var echo = LocalService.Echo();
+        await using var agent = await StartAgentAsync(Options(relay), echo.As("echo"));
+        var listener = agent.Services[0].Listener;
+        Assert.Equal("echo", listener.Name);
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => EchoesAsync(listener.PublicPort, (ulong)i, 1 << 20)));
+    }
+
+    [Fact]
+    public async Task Half_close_crosses_the_agent_both_ways()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        var heard = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        // The service speaks first and is done talking at once, but goes on listening.
+        using var service = new LocalService(async c =>
+        {
+            await c.SendAsync("banner\n"u8.ToArray());
+            c.Shutdown(SocketShutdown.Send);
+            var received = new MemoryStream();
+            var buffer = new byte[1024];
+            int n;
+            while ((n = await c.ReceiveAsync(buffer)) > 0)
+                received.Write(buffer, 0, n);
+            heard.SetResult(Encoding.ASCII.GetString(received.ToArray()));
+        });
+        await using var agent = await StartAgentAsync(Options(relay), service.As());
+
+        using var client = await TestRelay.ConnectAsync(agent.Services[0].Listener.PublicPort);
+        Assert.Equal("banner\n"u8.ToArray(), await SocketAssert.ReadExactlyAsync(client, 7));
+        await SocketAssert.ClosedAsync(client); // EOF from the service, while the client may still talk
+        await client.SendAsync("after your EOF"u8.ToArray());
+        client.Shutdown(SocketShutdown.Send);
+        Assert.Equal("after your EOF", await heard.Task.WaitAsync(TestRelay.Wait));
+    }
+
+    [Fact]
+    public async Task A_client_reset_resets_the_service_connection()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        var reset = new TaskCompletionSource<SocketError>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var service = new LocalService(async c =>
+        {
+            try
+            {
+                while (await c.ReceiveAsync(new byte[1024]) > 0) { }
+                reset.SetResult(SocketError.Success); // an orderly EOF: the reset was lost
+            }
+            catch (SocketException e)
+            {
+                reset.SetResult(e.SocketErrorCode);
+            }
+        });
+        await using var agent = await StartAgentAsync(Options(relay), service.As());
+
+        using var client = await TestRelay.ConnectAsync(agent.Services[0].Listener.PublicPort);
+        await client.SendAsync("x"u8.ToArray());
+        client.LingerState = new LingerOption(true, 0);
+        client.Close(); // RST
+        Assert.Equal(SocketError.ConnectionReset, await reset.Task.WaitAsync(TestRelay.Wait));
+    }
+
+    [Fact]
+    public async Task A_refusing_service_gets_its_client_closed_at_once_and_the_agent_serves_on()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with { PendingTimeout = TimeSpan.FromMinutes(1) });
+        int nothingListens;
+        using (var probe = new Socket(SocketType.Stream, ProtocolType.Tcp))
+        {
+            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            nothingListens = ((IPEndPoint)probe.LocalEndPoint!).Port;
+        }
+        using var echo = LocalService.Echo();
+        await using var agent = await StartAgentAsync(Options(relay), new ExposedService("127.0.0.1", nothingListens, "down"), echo.As("up"));
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var client = await TestRelay.ConnectAsync(agent.Services[0].Listener.PublicPort);
+            await SocketAssert.ClosedAsync(client, TimeSpan.FromSeconds(5)); // REJECT: not the one-minute pending timeout
+        }
+        await EchoesAsync(agent.Services[1].Listener.PublicPort, 7, 10_000);
+        Assert.False(agent.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public async Task When_the_relay_drops_the_control_connection_the_agent_returns_to_its_port_and_a_client_of_the_gap_is_served()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with { PendingTimeout = TimeSpan.FromSeconds(30) });
+        using var echo = LocalService.Echo();
+        // The first attempt waits 0.5-1 s, so the client below surely arrives while the app is away.
+        await using var agent = await StartAgentAsync(Options(relay, reconnectMin: TimeSpan.FromSeconds(1)), echo.As("blip"));
+        var listener = agent.Services[0].Listener;
+        var port = listener.PublicPort;
+        using var paired = await TestRelay.ConnectAsync(port);
+        await paired.SendAsync("before"u8.ToArray());
+        Assert.Equal("before"u8.ToArray(), await SocketAssert.ReadExactlyAsync(paired, 6));
+
+        relay.System.ActorSelection("/user/relay/control-*").Tell(PoisonPill.Instance);
+        using var waiting = await TestRelay.ConnectAsync(port);
+        await waiting.SendAsync("during"u8.ToArray());
+        Assert.Equal("during"u8.ToArray(), await SocketAssert.ReadExactlyAsync(waiting, 6));
+        Assert.Equal(port, listener.PublicPort);
+
+        // The session paired before the drop never noticed it.
+        await paired.SendAsync("after"u8.ToArray());
+        Assert.Equal("after"u8.ToArray(), await SocketAssert.ReadExactlyAsync(paired, 5));
+    }
+
+    [Fact]
+    public async Task A_restarted_relay_gets_the_agent_back_on_the_same_port()
+    {
+        var first = await TestRelay.StartAsync();
+        using var echo = LocalService.Echo();
+        await using var agent = await StartAgentAsync(Options(first), echo.As("survivor"));
+        var port = agent.Services[0].Listener.PublicPort;
+        var ports = (Control: first.Endpoints.Control.Port, Data: first.Endpoints.Data.Port, first.Settings.PublicPorts);
+        await first.DisposeAsync();
+
+        await using var second = await TestRelay.StartAsync(s => s with
+        {
+            ControlPort = ports.Control, DataPort = ports.Data, PublicPorts = ports.PublicPorts,
+        });
+        // Nothing announces the agent's return to the test: poll the public port until it answers.
+        var deadline = DateTime.UtcNow + TestRelay.Wait;
+        while (true)
+        {
+            try
+            {
+                await EchoesAsync(port, 3, 1000);
+                break;
+            }
+            catch (Exception e) when (e is SocketException or Xunit.Sdk.XunitException && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+        }
+        Assert.Equal(port, agent.Services[0].Listener.PublicPort);
+    }
+
+    [Fact]
+    public async Task During_the_grace_period_nobody_else_gets_the_name_or_port_then_both_are_free()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with { GracePeriod = TimeSpan.FromSeconds(1) });
+        var (held, _) = await RegisterByHandAsync(relay, "held", ResumeToken.New());
+        // Dropped without LEAVE: the relay keeps both for the grace period.
+
+        await using (var sameName = relay.Listener("held"))
+            Assert.Equal(ErrorCode.NameInUse, (await Assert.ThrowsAsync<RelayRegistrationException>(() => sameName.StartAsync())).Code);
+        await using (var samePort = relay.Listener("other", held.Port))
+            Assert.Equal(ErrorCode.PortInUse, (await Assert.ThrowsAsync<RelayRegistrationException>(() => samePort.StartAsync())).Code);
+
+        var deadline = DateTime.UtcNow + TestRelay.Wait;
+        while (true)
+        {
+            await using var after = relay.Listener("held", held.Port);
+            try
+            {
+                await after.StartAsync();
+                Assert.Equal(held.Port, after.PublicPort);
+                return;
+            }
+            catch (RelayRegistrationException e) when (e.Code == ErrorCode.NameInUse && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50); // the grace period has not ended yet
+            }
+        }
+    }
+
+    [Fact]
+    public async Task The_same_resume_token_takes_the_name_and_port_back_and_the_waiting_client_with_them()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with { PendingTimeout = TimeSpan.FromSeconds(30) });
+        var token = ResumeToken.New();
+        var (first, _) = await RegisterByHandAsync(relay, "mine", token);
+        using var client = await TestRelay.ConnectAsync(first.Port);
+
+        var (again, control) = await RegisterByHandAsync(relay, "mine", token, keep: true);
+        using var returned = control.Socket;
+        Assert.Equal(first.Port, again.Port);
+        var connect = Assert.IsType<Connect>(await SocketAssert.ReadLineAsync(control.Socket, control.Lines));
+        Assert.Equal(((IPEndPoint)client.LocalEndPoint!).Port, connect.Client.Port);
+    }
+
+    /// <summary>Registers with a raw socket; unless kept, the connection is then dropped without LEAVE.</summary>
+    private static async Task<(Registered Reply, (Socket Socket, LineFramer Lines) Control)> RegisterByHandAsync(
+        TestRelay relay, string name, ResumeToken token, bool keep = false)
+    {
+        var control = await TestRelay.ConnectAsync(relay.Endpoints.Control.Port);
+        var lines = new LineFramer();
+        Assert.IsType<Hello>(await SocketAssert.ReadLineAsync(control, lines));
+        await control.SendAsync(ControlLine.ToBytes(new Register(AppName.Parse(name).Value, Resume: token)));
+        var registered = Assert.IsType<Registered>(await SocketAssert.ReadLineAsync(control, lines));
+        if (!keep)
+            control.Dispose();
+        return (registered, (control, lines));
+    }
+}

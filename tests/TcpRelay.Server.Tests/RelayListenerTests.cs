@@ -1,0 +1,76 @@
+using System.Net;
+using System.Net.Sockets;
+using TcpRelay.Client;
+using TcpRelay.Protocol;
+
+namespace TcpRelay.Server.Tests;
+
+/// <summary>The client library against a relay played by hand, for what a real relay does not do on cue.</summary>
+public sealed class RelayListenerTests
+{
+    [Fact]
+    public async Task A_relay_that_goes_silent_for_three_heartbeats_is_left_and_registered_with_again_as_the_same_app()
+    {
+        using var relay = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        relay.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        relay.Listen(4);
+        var options = new RelayListenerOptions
+        {
+            RelayHost = "127.0.0.1",
+            ControlPort = ((IPEndPoint)relay.LocalEndPoint!).Port,
+            HeartbeatInterval = TimeSpan.FromMilliseconds(200),
+            ReconnectDelayMin = TimeSpan.FromMilliseconds(50),
+        };
+        await using var listener = new RelayListener(options);
+        var starting = listener.StartAsync();
+
+        using var first = await relay.AcceptAsync();
+        var firstLines = new LineFramer();
+        var firstRegister = await HandshakeAsync(first, firstLines, new Registered(AppName.Parse("quiet").Value, 40001, 40002));
+        await starting;
+        Assert.Null(firstRegister.Name); // the first time, the relay picks the name
+
+        // PINGs arrive and go unanswered; after 3 intervals the listener gives up on this connection.
+        Assert.IsType<Ping>(await SocketAssert.ReadLineAsync(first, firstLines));
+        using var second = await relay.AcceptAsync().WaitAsync(TestRelay.Wait);
+        var again = await HandshakeAsync(second, new LineFramer(), new Registered(AppName.Parse("quiet").Value, 40001, 40002));
+        Assert.Equal("quiet", again.Name?.Value); // and asks for what it had
+        Assert.Equal(40001, again.Port);
+        Assert.NotNull(firstRegister.Resume);
+        Assert.Equal(firstRegister.Resume, again.Resume);
+    }
+
+    [Fact]
+    public async Task A_final_refusal_on_reconnect_ends_the_listener_with_the_relay_s_code()
+    {
+        using var relay = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        relay.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        relay.Listen(4);
+        var options = new RelayListenerOptions
+        {
+            RelayHost = "127.0.0.1",
+            ControlPort = ((IPEndPoint)relay.LocalEndPoint!).Port,
+            ReconnectDelayMin = TimeSpan.FromMilliseconds(50),
+        };
+        await using var listener = new RelayListener(options);
+        var starting = listener.StartAsync();
+        using (var first = await relay.AcceptAsync())
+        {
+            await HandshakeAsync(first, new LineFramer(), new Registered(AppName.Parse("x").Value, 40001, 40002));
+            await starting;
+        }
+        using var second = await relay.AcceptAsync().WaitAsync(TestRelay.Wait);
+        await HandshakeAsync(second, new LineFramer(), new Error(ErrorCode.AuthFailed, "the secret changed"));
+
+        var ended = await Assert.ThrowsAsync<RelayRegistrationException>(() => listener.AcceptAsync().AsTask().WaitAsync(TestRelay.Wait));
+        Assert.Equal(ErrorCode.AuthFailed, ended.Code);
+    }
+
+    private static async Task<Register> HandshakeAsync(Socket app, LineFramer lines, ControlMessage answer)
+    {
+        await app.SendAsync(ControlLine.ToBytes(new Hello(Nonce.New())));
+        var register = Assert.IsType<Register>(await SocketAssert.ReadLineAsync(app, lines));
+        await app.SendAsync(ControlLine.ToBytes(answer));
+        return register;
+    }
+}
