@@ -11,17 +11,8 @@ public sealed class RelayListenerTests
     [Fact]
     public async Task A_relay_that_goes_silent_for_three_heartbeats_is_left_and_registered_with_again_as_the_same_app()
     {
-        using var relay = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        relay.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        relay.Listen(4);
-        var options = new RelayListenerOptions
-        {
-            RelayHost = "127.0.0.1",
-            ControlPort = ((IPEndPoint)relay.LocalEndPoint!).Port,
-            HeartbeatInterval = TimeSpan.FromMilliseconds(200),
-            ReconnectDelayMin = TimeSpan.FromMilliseconds(50),
-        };
-        await using var listener = new RelayListener(options);
+        using var relay = ListenAsRelay();
+        await using var listener = new RelayListener(OptionsFor(relay) with { HeartbeatInterval = TimeSpan.FromMilliseconds(200) });
         var starting = listener.StartAsync();
 
         using var first = await relay.AcceptAsync();
@@ -43,16 +34,8 @@ public sealed class RelayListenerTests
     [Fact]
     public async Task A_final_refusal_on_reconnect_ends_the_listener_with_the_relay_s_code()
     {
-        using var relay = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        relay.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        relay.Listen(4);
-        var options = new RelayListenerOptions
-        {
-            RelayHost = "127.0.0.1",
-            ControlPort = ((IPEndPoint)relay.LocalEndPoint!).Port,
-            ReconnectDelayMin = TimeSpan.FromMilliseconds(50),
-        };
-        await using var listener = new RelayListener(options);
+        using var relay = ListenAsRelay();
+        await using var listener = new RelayListener(OptionsFor(relay));
         var starting = listener.StartAsync();
         using (var first = await relay.AcceptAsync())
         {
@@ -65,6 +48,21 @@ public sealed class RelayListenerTests
         var ended = await Assert.ThrowsAsync<RelayRegistrationException>(() => listener.AcceptAsync().AsTask().WaitAsync(TestRelay.Wait));
         Assert.Equal(ErrorCode.AuthFailed, ended.Code);
     }
+
+    private static Socket ListenAsRelay()
+    {
+        var relay = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        relay.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        relay.Listen(4);
+        return relay;
+    }
+
+    private static RelayListenerOptions OptionsFor(Socket relay) => new()
+    {
+        RelayHost = "127.0.0.1",
+        ControlPort = ((IPEndPoint)relay.LocalEndPoint!).Port,
+        ReconnectDelayMin = TimeSpan.FromMilliseconds(50),
+    };
 
     private static async Task<Register> HandshakeAsync(Socket app, LineFramer lines, ControlMessage answer)
     {
