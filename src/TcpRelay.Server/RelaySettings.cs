@@ -46,8 +46,26 @@ public sealed record RelaySettings
     /// </summary>
     public TimeSpan GracePeriod { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>On SIGTERM, how long paired sessions may go on before what is left is aborted.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Most apps registered at once.</summary>
     public int MaxApps { get; init; } = 1000;
+
+    /// <summary>Most sessions (waiting or paired) one app has at once; a client beyond it is closed at once.</summary>
+    public int MaxSessionsPerApp { get; init; } = 10_000;
+
+    /// <summary>Most sessions of one app waiting for their data connection; a client beyond it is closed at once.</summary>
+    public int MaxPendingPerApp { get; init; } = 256;
+
+    /// <summary>Most control and data connections from one address that have not sent their first line yet.</summary>
+    public int MaxHandshakesPerAddress { get; init; } = 256;
+
+    /// <summary>Most control and data connections in all that have not sent their first line yet.</summary>
+    public int MaxHandshakes { get; init; } = 4096;
+
+    /// <summary>Whether a relay bound to a non-loopback address may run without a shared secret.</summary>
+    public bool AllowAnonymous { get; init; }
 
     /// <summary>Listen backlog of every port.</summary>
     public int Backlog { get; init; } = 256;
@@ -75,7 +93,18 @@ public sealed record RelaySettings
             HeartbeatInterval = ReadDuration(section, "heartbeat-interval"),
             CloseTimeout = ReadDuration(section, "close-timeout"),
             GracePeriod = ReadDuration(section, "grace-period"),
+            DrainTimeout = ReadDuration(section, "drain-timeout"),
             MaxApps = ReadPositive(section, "max-apps"),
+            MaxSessionsPerApp = ReadPositive(section, "max-sessions-per-app"),
+            MaxPendingPerApp = ReadPositive(section, "max-pending-per-app"),
+            MaxHandshakesPerAddress = ReadPositive(section, "max-handshakes-per-address"),
+            MaxHandshakes = ReadPositive(section, "max-handshakes"),
+            AllowAnonymous = Read(section, "allow-anonymous", (c, k) => c.GetString(k)) switch
+            {
+                "on" or "true" or "yes" => true,
+                "off" or "false" or "no" => false,
+                var other => throw new RelayConfigException($"tcprelay.allow-anonymous: '{other}' is not on or off"),
+            },
             Backlog = ReadPositive(section, "backlog"),
         };
         settings.Validate();
@@ -98,6 +127,16 @@ public sealed record RelaySettings
                  })
             if (value <= TimeSpan.Zero)
                 throw new RelayConfigException($"tcprelay.{key}: must be longer than zero");
+        if (DrainTimeout <= TimeSpan.Zero)
+            throw new RelayConfigException("tcprelay.drain-timeout: must be longer than zero");
+        if (MaxPendingPerApp > MaxSessionsPerApp)
+            throw new RelayConfigException($"tcprelay.max-pending-per-app ({MaxPendingPerApp}) is above tcprelay.max-sessions-per-app ({MaxSessionsPerApp})");
+        if (MaxHandshakesPerAddress > MaxHandshakes)
+            throw new RelayConfigException($"tcprelay.max-handshakes-per-address ({MaxHandshakesPerAddress}) is above tcprelay.max-handshakes ({MaxHandshakes})");
+        if (!IPAddress.IsLoopback(Bind) && Secret is null && !AllowAnonymous)
+            throw new RelayConfigException(
+                $"the relay would listen on {Bind} without a shared secret, so anyone could register apps: " +
+                "set TCPRELAY_SECRET or --secret-file, or pass --allow-anonymous if that is what you want");
         if (GracePeriod < TimeSpan.Zero)
             throw new RelayConfigException("tcprelay.grace-period: must not be negative");
         if (Secret is "")
@@ -109,7 +148,10 @@ public sealed record RelaySettings
         $"bind={Bind} control-port={ControlPort} data-port={DataPort} public-ports={PublicPorts} " +
         $"secret={(Secret is null ? "none" : "***")} handshake-timeout={Duration.Format(HandshakeTimeout)} " +
         $"pending-timeout={Duration.Format(PendingTimeout)} heartbeat-interval={Duration.Format(HeartbeatInterval)} " +
-        $"close-timeout={Duration.Format(CloseTimeout)} grace-period={Duration.Format(GracePeriod)} max-apps={MaxApps}";
+        $"close-timeout={Duration.Format(CloseTimeout)} grace-period={Duration.Format(GracePeriod)} " +
+        $"drain-timeout={Duration.Format(DrainTimeout)} max-apps={MaxApps} max-sessions-per-app={MaxSessionsPerApp} " +
+        $"max-pending-per-app={MaxPendingPerApp} max-handshakes-per-address={MaxHandshakesPerAddress} max-handshakes={MaxHandshakes} " +
+        $"allow-anonymous={(AllowAnonymous ? "on" : "off")}";
 
     private static T Read<T>(Config section, string key, Func<Config, string, T> read)
     {

@@ -21,8 +21,13 @@ internal static class ServeCommand
         "usage: tcprelay serve [--bind ADDR] [--control-port N] [--data-port N] [--public-ports A-B]\n" +
         "                      [--config FILE] [--secret-file PATH] [--log-level LEVEL]\n" +
         "                      [--handshake-timeout D] [--pending-timeout D] [--heartbeat-interval D]\n" +
-        "                      [--grace-period D] [--close-timeout D] [--max-apps N] [--backlog N]\n" +
+        "                      [--grace-period D] [--drain-timeout D] [--close-timeout D] [--backlog N]\n" +
+        "                      [--max-apps N] [--max-sessions-per-app N] [--max-pending-per-app N]\n" +
+        "                      [--max-handshakes-per-address N] [--max-handshakes N] [--allow-anonymous]\n" +
         "  The shared secret comes from TCPRELAY_SECRET or --secret-file; durations are written 500ms, 10s, 2m.";
+
+    // Keys set by a bare flag (--allow-anonymous) rather than --key value.
+    private static readonly HashSet<string> SwitchKeys = ["allow-anonymous"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -34,9 +39,11 @@ internal static class ServeCommand
         {
             defaults = RelayConfiguration.LoadDefaults();
             var flagKeys = RelayConfigLoader.FlagKeys(defaults);
-            var flags = new FlagReader(args, flagKeys.Append("config").Append("log-level").ToHashSet(), new HashSet<string>());
+            var flags = new FlagReader(args, flagKeys.Where(k => !SwitchKeys.Contains(k)).Append("config").Append("log-level").ToHashSet(), SwitchKeys);
             level = ConsoleLog.ParseLevel(flags.Value("log-level"));
             var relayFlags = flags.Values.Where(kv => flagKeys.Contains(kv.Key)).ToDictionary();
+            foreach (var key in SwitchKeys.Where(flags.Switch))
+                relayFlags[key] = "on";
             foreach (var (key, value) in relayFlags)
                 if (key.EndsWith("-port", StringComparison.Ordinal) && value == "0")
                     throw new UsageException($"--{key}: 0 is not a port (1-65535)");
@@ -78,6 +85,8 @@ internal static class ServeCommand
             });
             akka.AddTcpRelay(settings, config);
         });
+        // The host must not give up on the actor system before the drain is over.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.DrainTimeout + TcpRelayHostingExtensions.DrainMargin + TimeSpan.FromSeconds(5));
         using var host = builder.Build();
         Log.Information("Starting relay: {Settings}", settings);
         await host.StartAsync();
@@ -92,6 +101,23 @@ internal static class ServeCommand
             await host.StopAsync();
             return 1;
         }
+        // The first SIGTERM or SIGINT drains (CoordinatedShutdown, through the host); a second one
+        // resets what is left at once instead of waiting for the drain deadline.
+        var stopSignals = 0;
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        void OnStopSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            if (Interlocked.Increment(ref stopSignals) == 1)
+            {
+                lifetime.StopApplication();
+                return;
+            }
+            Log.Warning("Second stop signal ({Signal}): resetting every session now", context.Signal);
+            relay.Tell(RelayActor.AbortDrain.Instance);
+        }
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
         // SIGHUP writes the whole actor tree to the log: the hierarchy on demand, without a restart.
         using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {

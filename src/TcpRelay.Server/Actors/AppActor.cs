@@ -38,6 +38,20 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         private Leave() { }
     }
 
+    /// <summary>From the registry: the relay is stopping. The app is told ERROR shutdown; paired sessions may finish.</summary>
+    public sealed class Drain
+    {
+        public static readonly Drain Instance = new();
+        private Drain() { }
+    }
+
+    /// <summary>From the registry: the drain deadline passed; every session is reset.</summary>
+    public sealed class AbortSessions
+    {
+        public static readonly AbortSessions Instance = new();
+        private AbortSessions() { }
+    }
+
     private sealed class GraceExpired
     {
         public static readonly GraceExpired Instance = new();
@@ -52,6 +66,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     private int _port;
     private IActorRef _listener = ActorRefs.Nobody;
     private int _sessions;
+    private int _refused;
     private bool _departed;
 
     public AppActor(Spec spec, RelaySettings settings)
@@ -129,6 +144,17 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             if (t.ActorRef.Equals(_channel))
                 _departed = true;
         });
+        Receive<Drain>(_ =>
+        {
+            TellShutdown();
+            _departed = true;
+        });
+    }
+
+    private void TellShutdown()
+    {
+        Context.Unwatch(_channel);
+        _channel.Tell(new ControlChannelActor.Refused(ErrorCode.Shutdown, "the relay is stopping"));
     }
 
     /// <summary>The public port is bound and clients are announced to the app.</summary>
@@ -149,6 +175,11 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
                 return;
             Context.Unwatch(_channel);
             Depart("left");
+        });
+        Receive<Drain>(_ =>
+        {
+            TellShutdown();
+            Depart("was told the relay is stopping");
         });
         // The app came back before the relay noticed its old connection die (a half-open connection).
         Receive<Resume>(resume =>
@@ -196,6 +227,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             Become(Serving);
         });
         Receive<GraceExpired>(_ => Depart($"did not come back within {Duration.Format(_settings.GracePeriod)}"));
+        Receive<Drain>(_ => Depart("is not held any longer: the relay is stopping"));
         Receive<Terminated>(t => SessionEnded(t.ActorRef));
     }
 
@@ -229,8 +261,21 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     {
         Receive<Tcp.Connected>(connected =>
         {
-            var id = SessionId.New();
             var client = (IPEndPoint)connected.RemoteAddress;
+            if (OverLimit() is { } limit)
+            {
+                // protocol.md: closed at once, and the app is not told (an ERROR would end its control connection).
+                Sender.Tell(Tcp.Close.Instance);
+                if (_refused++ == 0)
+                    Log.Warning("App {App}: clients are closed on arrival from {Client} on: {Limit}", _spec.Name, client, limit);
+                return;
+            }
+            if (_refused > 0)
+            {
+                Log.Info("App {App} takes clients again: {Refused} were closed on arrival", _spec.Name, _refused);
+                _refused = 0;
+            }
+            var id = SessionId.New();
             var session = Context.ActorOf(SessionActor.CreateProps(id, _spec.Name, Sender, client, _settings), $"session-{id}");
             Context.Watch(session);
             _sessions++;
@@ -243,6 +288,11 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         });
         Receive<SessionPaired>(_ => _unpaired.Remove(Sender));
     }
+
+    private string? OverLimit() =>
+        _sessions >= _settings.MaxSessionsPerApp ? $"{_sessions} sessions open, the most one app may have (max-sessions-per-app)"
+        : _unpaired.Count >= _settings.MaxPendingPerApp ? $"{_unpaired.Count} clients wait for the app to dial in, the most allowed (max-pending-per-app)"
+        : null;
 
     /// <summary>The app is gone for good: its name is free, waiting clients are closed, the port follows its last session.</summary>
     private void Depart(string why)
@@ -269,6 +319,12 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         Receive<RejectSession>(_ => { });
         Receive<SessionPaired>(_ => { });
         Receive<Leave>(_ => { });
+        Receive<Drain>(_ => { });
+        Receive<AbortSessions>(_ =>
+        {
+            foreach (var child in Context.GetChildren())
+                child.Tell(SessionActor.Abort.Instance);
+        });
     }
 
     private void SessionEnded(IActorRef session)

@@ -90,6 +90,7 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
                         Fail(ErrorCode.AuthFailed, register.Auth is null ? "auth required" : "auth does not match");
                         return;
                     }
+                    Context.Parent.Tell(new RelayActor.HandshakeDone(Self));
                     _registry.Tell(new RegistryActor.RegisterApp(register.Name, register.Port, register.Resume, _remote));
                     Become(Registering);
                     break;
@@ -139,6 +140,7 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
             }
         });
         Receive<Send>(send => Enqueue(send.Message));
+        Receive<Refused>(refused => Fail(refused.Code, refused.Text));
         Receive<HeartbeatDue>(_ =>
         {
             if (++_missedHeartbeats >= ProtocolDefaults.MissedHeartbeatsAllowed)

@@ -76,6 +76,7 @@ internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
                 Refuse(accept.Error!);
                 return;
             }
+            Context.Parent.Tell(new RelayActor.HandshakeDone(Self));
             // Bytes after the ACCEPT line (an app's banner) travel with the claim: nothing is lost at the seam.
             _registry.Tell(new RegistryActor.ClaimSession(accept.Value!.Id, _connection, ByteString.FromBytes(_framer.TakeRemainder())));
             Become(Claiming);

@@ -28,6 +28,20 @@ internal sealed class RegistryActor : LifecycleLoggingActor
     /// <summary>From a data channel (the sender): a data connection sent ACCEPT for this id.</summary>
     public sealed record ClaimSession(SessionId Id, IActorRef Connection, ByteString Leftover);
 
+    /// <summary>From the relay: it is stopping. Apps are told ERROR shutdown, registrations refused; <see cref="Drained"/> goes to the sender once every app's actor has stopped.</summary>
+    public sealed class Drain
+    {
+        public static readonly Drain Instance = new();
+        private Drain() { }
+    }
+
+    /// <summary>To whoever sent <see cref="Drain"/>: no app and no session is left.</summary>
+    public sealed class Drained
+    {
+        public static readonly Drained Instance = new();
+        private Drained() { }
+    }
+
     private sealed record AppStopped(AppName Name, IActorRef App);
 
     private sealed record SessionStopped(SessionId Id);
@@ -40,6 +54,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor
     private readonly Dictionary<IActorRef, AppActor.Spec> _apps = [];
     private readonly Dictionary<SessionId, IActorRef> _waiting = [];
     private int _generatedNames;
+    private IActorRef? _drainRequester;
 
     public RegistryActor(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps)
     {
@@ -68,6 +83,20 @@ internal sealed class RegistryActor : LifecycleLoggingActor
                 _ports.Remove(port);
             _apps.Remove(stopped.App);
             LogTree();
+            ReportWhenDrained();
+        });
+        Receive<Drain>(_ =>
+        {
+            _drainRequester = Sender;
+            Log.Info("Draining: {Apps} apps told ERROR shutdown", _liveNames.Count);
+            foreach (var app in _apps.Keys)
+                app.Tell(AppActor.Drain.Instance);
+            ReportWhenDrained();
+        });
+        Receive<AppActor.AbortSessions>(abort =>
+        {
+            foreach (var app in _apps.Keys)
+                app.Tell(abort);
         });
         Receive<SessionOpened>(opened =>
         {
@@ -104,8 +133,19 @@ internal sealed class RegistryActor : LifecycleLoggingActor
             return Directive.Stop;
         });
 
+    private void ReportWhenDrained()
+    {
+        if (_drainRequester is not null && _apps.Count == 0)
+            _drainRequester.Tell(Drained.Instance);
+    }
+
     private void OnRegister(RegisterApp register)
     {
+        if (_drainRequester is not null)
+        {
+            Refuse(Sender, ErrorCode.Shutdown, "the relay is stopping");
+            return;
+        }
         var name = register.Name ?? GenerateName();
         if (_liveNames.TryGetValue(name, out var holder))
         {

@@ -10,7 +10,7 @@ namespace TcpRelay.Server.Actors;
 /// tells apps that port), then binds the control port; spawns a channel actor for every
 /// connection either port accepts. Its listeners stay bound for the relay's lifetime.
 /// </summary>
-public sealed class RelayActor : LifecycleLoggingActor
+public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
 {
     /// <summary>Ask: replies <see cref="RelayEndpoints"/> once both ports are bound, or a <see cref="Status.Failure"/>.</summary>
     public sealed class GetEndpoints
@@ -30,8 +30,55 @@ public sealed class RelayActor : LifecycleLoggingActor
         private LogActorTree() { }
     }
 
+    /// <summary>
+    /// Ask (CoordinatedShutdown does): stop taking apps, tell every app ERROR shutdown, let paired
+    /// sessions finish until the drain timeout, then reset what is left. Replies <see cref="Drained"/>.
+    /// </summary>
+    public sealed class Drain
+    {
+        /// <summary>The only instance.</summary>
+        public static readonly Drain Instance = new();
+
+        private Drain() { }
+    }
+
+    /// <summary>Reset every session now instead of waiting for the drain deadline (a second SIGTERM).</summary>
+    public sealed class AbortDrain
+    {
+        /// <summary>The only instance.</summary>
+        public static readonly AbortDrain Instance = new();
+
+        private AbortDrain() { }
+    }
+
+    /// <summary>The reply to <see cref="Drain"/>: no session is left.</summary>
+    public sealed class Drained
+    {
+        /// <summary>The only instance.</summary>
+        public static readonly Drained Instance = new();
+
+        private Drained() { }
+    }
+
+    private sealed class DrainDeadline
+    {
+        public static readonly DrainDeadline Instance = new();
+        private DrainDeadline() { }
+    }
+
+    /// <summary>From a control or data channel: its first line has arrived (also sent for it when it stops before).</summary>
+    internal sealed record HandshakeDone(IActorRef Channel);
+
     private readonly RelaySettings _settings;
     private readonly List<IActorRef> _waitingForEndpoints = [];
+    // Connections that have not sent their first line yet, by channel and by source address: the
+    // limits on these keep idle or garbage connections from crowding out apps that behave.
+    private readonly Dictionary<IActorRef, IPAddress> _handshaking = [];
+    private readonly Dictionary<IPAddress, int> _handshakesPerAddress = [];
+    private int _handshakesRefused;
+    private readonly List<IActorRef> _waitingForDrain = [];
+    private bool _draining;
+    private bool _aborted;
     private IActorRef _registry = ActorRefs.Nobody;
     private IPEndPoint? _data;
     private IPEndPoint? _control;
@@ -44,6 +91,9 @@ public sealed class RelayActor : LifecycleLoggingActor
         _settings = settings;
         BindingData();
     }
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <inheritdoc />
     protected override LogLevel LifecycleLevel => LogLevel.InfoLevel;
@@ -111,12 +161,14 @@ public sealed class RelayActor : LifecycleLoggingActor
         });
         Receive<GetEndpoints>(_ => _waitingForEndpoints.Add(Sender));
         Receive<LogActorTree>(_ => LogTree());
+        Receive<Drain>(_ => Sender.Tell(Drained.Instance)); // no app can have registered yet
     }
 
     private void Failed()
     {
         Receive<GetEndpoints>(_ => Sender.Tell(new Status.Failure(_failure!)));
         Receive<LogActorTree>(_ => LogTree());
+        Receive<Drain>(_ => Sender.Tell(Drained.Instance));
     }
 
     private void Listening()
@@ -125,16 +177,75 @@ public sealed class RelayActor : LifecycleLoggingActor
         {
             var local = (IPEndPoint)connected.LocalAddress;
             var remote = (IPEndPoint)connected.RemoteAddress;
+            if (HandshakeLimit(remote.Address) is { } limit)
+            {
+                Sender.Tell(Tcp.Close.Instance);
+                if (_handshakesRefused++ == 0)
+                    Log.Warning("Connections are closed on arrival from {Remote} on: {Limit}", remote, limit);
+                return;
+            }
+            if (_handshakesRefused > 0)
+            {
+                Log.Info("Connections are taken again: {Refused} were closed on arrival", _handshakesRefused);
+                _handshakesRefused = 0;
+            }
             var n = ++_connections;
-            if (local.Port == _control!.Port)
-                Context.ActorOf(ControlChannelActor.CreateProps(Sender, remote, _settings, _registry), $"control-{n}");
-            else
-                Context.ActorOf(DataChannelActor.CreateProps(Sender, remote, _settings, _registry), $"data-{n}");
+            var channel = local.Port == _control!.Port
+                ? Context.ActorOf(ControlChannelActor.CreateProps(Sender, remote, _settings, _registry), $"control-{n}")
+                : Context.ActorOf(DataChannelActor.CreateProps(Sender, remote, _settings, _registry), $"data-{n}");
+            _handshaking[channel] = remote.Address;
+            _handshakesPerAddress[remote.Address] = _handshakesPerAddress.GetValueOrDefault(remote.Address) + 1;
+            Context.WatchWith(channel, new HandshakeDone(channel));
+        });
+        Receive<HandshakeDone>(done =>
+        {
+            if (!_handshaking.Remove(done.Channel, out var address))
+                return;
+            Context.Unwatch(done.Channel);
+            if (--_handshakesPerAddress[address] == 0)
+                _handshakesPerAddress.Remove(address);
         });
         Receive<GetEndpoints>(_ => Sender.Tell(new RelayEndpoints(_control!, _data!)));
         Receive<LogActorTree>(_ => LogTree());
+        Receive<Drain>(_ =>
+        {
+            _waitingForDrain.Add(Sender);
+            if (_draining)
+                return;
+            // The control and data listeners stay bound: unbinding would reset the connections they accepted.
+            _draining = true;
+            Log.Info("Relay stopping: apps are told ERROR shutdown; paired sessions have {DrainTimeout} to finish",
+                Duration.Format(_settings.DrainTimeout));
+            _registry.Tell(RegistryActor.Drain.Instance);
+            Timers.StartSingleTimer(DrainDeadline.Instance, DrainDeadline.Instance, _settings.DrainTimeout);
+        });
+        Receive<DrainDeadline>(_ => AbortSessions($"the drain timeout ({Duration.Format(_settings.DrainTimeout)}) passed"));
+        Receive<AbortDrain>(_ => AbortSessions("a second stop signal"));
+        Receive<RegistryActor.Drained>(_ =>
+        {
+            Timers.Cancel(DrainDeadline.Instance);
+            Log.Info("Relay drained: {Outcome}", _aborted ? "sessions left at the deadline were reset" : "every session ended on its own");
+            foreach (var asker in _waitingForDrain)
+                asker.Tell(Drained.Instance);
+            _waitingForDrain.Clear();
+        });
         ReceiveRegistryLoss();
     }
+
+    private void AbortSessions(string why)
+    {
+        if (!_draining || _aborted)
+            return;
+        _aborted = true;
+        Log.Warning("Relay stopping: resetting every session left, because {Reason}", why);
+        _registry.Tell(AppActor.AbortSessions.Instance);
+    }
+
+    private string? HandshakeLimit(IPAddress address) =>
+        _handshaking.Count >= _settings.MaxHandshakes ? $"{_handshaking.Count} connections in their handshake, the most allowed (max-handshakes)"
+        : _handshakesPerAddress.GetValueOrDefault(address) >= _settings.MaxHandshakesPerAddress
+            ? $"{_handshakesPerAddress[address]} connections from {address} in their handshake, the most allowed (max-handshakes-per-address)"
+        : null;
 
     /// <summary>The registry's tables cannot be rebuilt from its apps: without it the relay stops rather than run headless.</summary>
     private void ReceiveRegistryLoss() =>
@@ -143,6 +254,9 @@ public sealed class RelayActor : LifecycleLoggingActor
             if (!t.ActorRef.Equals(_registry))
                 return;
             Log.Error("The registry stopped; the relay shuts down");
+            foreach (var asker in _waitingForDrain)
+                asker.Tell(Drained.Instance);
+            _waitingForDrain.Clear();
             CoordinatedShutdown.Get(Context.System).Run(CoordinatedShutdown.ActorSystemTerminateReason.Instance);
         });
 

@@ -33,6 +33,23 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         private AppGone() { }
     }
 
+    /// <summary>The relay's drain deadline passed: reset both connections, so neither peer takes the end for a complete transfer.</summary>
+    public sealed class Abort
+    {
+        public static readonly Abort Instance = new();
+        private Abort() { }
+    }
+
+    /// <summary>Ask (tests, status): replies <see cref="Stats"/>.</summary>
+    public sealed class GetStats
+    {
+        public static readonly GetStats Instance = new();
+        private GetStats() { }
+    }
+
+    /// <summary>Bytes read from each side so far, and the bytes the relay holds for this session right now (read, not yet handed to the OS).</summary>
+    public sealed record Stats(long ClientBytes, long AppBytes, long BufferedBytes);
+
     private sealed class PendingTimedOut
     {
         public static readonly PendingTimedOut Instance = new();
@@ -51,6 +68,7 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         public bool Writing;      // a write to this side waits for its ack
         public bool Reading;      // a ResumeReading to this side is outstanding
         public long BytesRead;
+        public int Unacked;       // bytes of the write to this side in flight
     }
 
     private readonly SessionId _id;
@@ -119,8 +137,14 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         Receive<PendingTimedOut>(_ => CloseUnpaired($"no data connection within {Duration.Format(_settings.PendingTimeout)}"));
         Receive<Rejected>(_ => CloseUnpaired("rejected by the app"));
         Receive<AppGone>(_ => CloseUnpaired("app left before pairing"));
+        Receive<Abort>(_ => CloseUnpaired("the relay is stopping"));
         Receive<Terminated>(_ => Context.Stop(Self));
+        ReceiveStats();
     }
+
+    private void ReceiveStats() =>
+        Receive<GetStats>(_ => Sender.Tell(new Stats(_client.BytesRead, _data.BytesRead,
+            (_early?.Count ?? 0) + _client.Unacked + _data.Unacked)));
 
     private void CloseUnpaired(string why)
     {
@@ -137,6 +161,11 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         Receive<Tcp.ConnectionClosed>(_ => Context.Stop(Self));
         Receive<Terminated>(_ => Context.Stop(Self));
         Receive<CloseTimedOut>(_ =>
+        {
+            _client.Connection.Tell(Tcp.Abort.Instance);
+            Context.Stop(Self);
+        });
+        Receive<Abort>(_ =>
         {
             _client.Connection.Tell(Tcp.Abort.Instance);
             Context.Stop(Self);
@@ -189,6 +218,7 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
             if (SideOf(Sender) is not { } to)
                 return;
             to.Writing = false;
+            to.Unacked = 0;
             if (to.FinPending)
                 SendFinTo(to);
             RequestRead(Other(to));
@@ -246,6 +276,12 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
                     side.Connection.Tell(Tcp.Abort.Instance);
             Context.Stop(Self);
         });
+        Receive<Abort>(_ =>
+        {
+            AbortBecause(_client, "aborted: the relay's drain deadline passed");
+            AbortBecause(_data, "aborted: the relay's drain deadline passed");
+        });
+        ReceiveStats();
         Receive<Rejected>(_ => { });
         Receive<AppGone>(_ => { });
         Receive<DataConnected>(_ => { });
@@ -254,6 +290,7 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
     private void Write(Side to, ByteString data)
     {
         to.Writing = true;
+        to.Unacked = data.Count;
         to.Connection.Tell(Tcp.Write.Create(data, WriteAck.Instance));
     }
 

@@ -1,3 +1,4 @@
+using Akka;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Hosting;
@@ -17,12 +18,30 @@ public static class TcpRelayHostingExtensions
     public static AkkaConfigurationBuilder AddTcpRelay(this AkkaConfigurationBuilder builder, RelaySettings settings, Config? akkaConfig = null)
     {
         builder.AddHocon(akkaConfig ?? RelayConfiguration.LoadDefaults(), HoconAddMode.Append);
+        // The drain runs inside this phase, so the phase must outlast the drain timeout.
+        var phaseTimeout = (long)(settings.DrainTimeout + DrainMargin).TotalMilliseconds;
+        builder.AddHocon($"akka.coordinated-shutdown.phases.service-requests-done.timeout = {phaseTimeout}ms", HoconAddMode.Prepend);
         return builder.WithActors((system, registry) =>
         {
             var relay = system.ActorOf(RelayActor.CreateProps(settings), "relay");
             registry.Register<RelayActor>(relay);
+            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "tcprelay-drain", async () =>
+            {
+                try
+                {
+                    await relay.Ask<RelayActor.Drained>(RelayActor.Drain.Instance, settings.DrainTimeout + DrainMargin);
+                }
+                catch (AskTimeoutException)
+                {
+                    // The relay is stuck; the actor system's own shutdown ends every connection anyway.
+                }
+                return Done.Instance;
+            });
         });
     }
+
+    /// <summary>How long past the drain timeout shutdown waits for the resets to be confirmed.</summary>
+    public static readonly TimeSpan DrainMargin = TimeSpan.FromSeconds(10);
 
     /// <summary>Waits until the relay listens on its control and data ports.</summary>
     /// <exception cref="RelayBindException">A port could not be bound.</exception>
