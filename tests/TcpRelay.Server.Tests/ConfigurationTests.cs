@@ -78,10 +78,45 @@ public sealed class ConfigurationTests
     [InlineData("handshake-timeout", "ten seconds", "tcprelay.handshake-timeout")]
     [InlineData("secret-file", "/nonexistent/secret", "cannot read")]
     [InlineData("max-apps", "0", "tcprelay.max-apps")]
+    [InlineData("max-sessions-per-app", "-1", "tcprelay.max-sessions-per-app")]
+    [InlineData("max-pending-per-app", "100000", "is above tcprelay.max-sessions-per-app")]
+    [InlineData("max-handshakes-per-address", "5000", "is above tcprelay.max-handshakes")]
+    [InlineData("grace-period", "-1s", "tcprelay.grace-period")]
+    [InlineData("drain-timeout", "0s", "tcprelay.drain-timeout")]
+    [InlineData("allow-anonymous", "maybe", "tcprelay.allow-anonymous")]
+    [InlineData("data-port", "8080", "are both 8080")]
     public void Impossible_values_are_refused_with_the_key_named(string key, string value, string expected)
     {
         var e = Assert.Throws<UsageException>(() => Load(new Dictionary<string, string> { [key] = value }));
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void A_public_address_without_a_secret_is_refused_unless_anonymous_is_asked_for()
+    {
+        var e = Assert.Throws<UsageException>(() => Load(new Dictionary<string, string> { ["bind"] = "0.0.0.0" }));
+        Assert.Contains("without a shared secret", e.Message);
+        Assert.Contains("--allow-anonymous", e.Message);
+        Assert.True(Load(new Dictionary<string, string> { ["bind"] = "0.0.0.0", ["allow-anonymous"] = "on" }).AllowAnonymous);
+        var withSecret = Load(new Dictionary<string, string> { ["bind"] = "::" }, new Dictionary<string, string> { ["TCPRELAY_SECRET"] = "s" });
+        Assert.Equal("s", withSecret.Secret);
+        Assert.False(Load(new Dictionary<string, string> { ["bind"] = "::1" }).AllowAnonymous); // loopback needs neither
+    }
+
+    [Fact]
+    public void The_limits_and_drain_have_defaults_and_can_be_set()
+    {
+        var defaults = Load();
+        Assert.Equal(TimeSpan.FromSeconds(30), defaults.DrainTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), defaults.GracePeriod);
+        Assert.False(defaults.AllowAnonymous);
+        var set = Load(new Dictionary<string, string>
+        {
+            ["drain-timeout"] = "2m", ["max-sessions-per-app"] = "50", ["max-pending-per-app"] = "5",
+            ["max-handshakes-per-address"] = "7", ["max-handshakes"] = "70", ["grace-period"] = "0s",
+        });
+        Assert.Equal((TimeSpan.FromMinutes(2), 50, 5, 7, 70, TimeSpan.Zero),
+            (set.DrainTimeout, set.MaxSessionsPerApp, set.MaxPendingPerApp, set.MaxHandshakesPerAddress, set.MaxHandshakes, set.GracePeriod));
     }
 
     [Fact]
@@ -107,6 +142,9 @@ public sealed class ConfigurationTests
     [InlineData(new[] { "--secret", "x" }, "unknown flag '--secret'")]
     [InlineData(new[] { "--control-port", "0" }, "0 is not a port")]
     [InlineData(new[] { "--log-level", "loud" }, "--log-level")]
+    [InlineData(new[] { "--allow-anonymous=yes" }, "--allow-anonymous takes no value")]
+    [InlineData(new[] { "--bind", "0.0.0.0" }, "--allow-anonymous")]
+    [InlineData(new[] { "--drain-timeout", "-5s" }, "tcprelay.drain-timeout")]
     public async Task Bad_serve_flags_are_usage_errors(string[] args, string expected)
     {
         var e = await Assert.ThrowsAsync<UsageException>(() => ServeCommand.RunAsync(args));

@@ -1,0 +1,220 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using TcpRelay.Client;
+using TcpRelay.Protocol;
+using TcpRelay.Server.Actors;
+
+namespace TcpRelay.Server.Tests;
+
+/// <summary>
+/// Abuse and faults over loopback: limits, idle and garbage connections, failing actors, peers that
+/// stop reading or vanish. In each, the apps and clients that behave must go on being served.
+/// </summary>
+public sealed class FaultTests
+{
+    private static async Task EchoAllAsync(RelayListener listener)
+    {
+        try
+        {
+            while (true)
+            {
+                var session = await listener.AcceptAsync();
+                _ = Task.Run(async () =>
+                {
+                    await using (session)
+                    {
+                        try
+                        {
+                            await session.CopyToAsync(session);
+                            session.Socket.Shutdown(SocketShutdown.Send);
+                        }
+                        catch (IOException)
+                        {
+                            // Reset by a test.
+                        }
+                    }
+                });
+            }
+        }
+        catch (RelayRegistrationException)
+        {
+            // Disposed.
+        }
+    }
+
+    private static async Task AssertEchoesAsync(int port, string text = "still served")
+    {
+        using var client = await TestRelay.ConnectAsync(port);
+        var bytes = System.Text.Encoding.ASCII.GetBytes(text);
+        await client.SendAsync(bytes);
+        Assert.Equal(bytes, await SocketAssert.ReadExactlyAsync(client, bytes.Length));
+    }
+
+    /// <summary>A connection from another loopback address, so per-address limits tell it from the test's apps on 127.0.0.1.</summary>
+    private static async Task<Socket> ConnectFromAsync(IPAddress source, int port)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(source, 0));
+        await socket.ConnectAsync(IPAddress.Loopback, port);
+        return socket;
+    }
+
+    [Fact]
+    public async Task Hundreds_of_idle_and_garbage_connections_do_not_keep_an_app_from_registering_and_serving()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with
+        {
+            HandshakeTimeout = TimeSpan.FromMinutes(1), MaxHandshakesPerAddress = 100, MaxHandshakes = 1000,
+        });
+        var attacker = IPAddress.Parse("127.0.0.2");
+        var sockets = new List<Socket>();
+        try
+        {
+            // Idle connections on both ports (slowloris), and writers of endless garbage without a line end.
+            for (var i = 0; i < 150; i++)
+                sockets.Add(await ConnectFromAsync(attacker, i % 2 == 0 ? relay.Endpoints.Control.Port : relay.Endpoints.Data.Port));
+            var garbage = new byte[4000];
+            Random.Shared.NextBytes(garbage);
+            for (var i = 0; i < 150; i++)
+            {
+                var s = await ConnectFromAsync(IPAddress.Parse("127.0.0.3"), i % 2 == 0 ? relay.Endpoints.Control.Port : relay.Endpoints.Data.Port);
+                sockets.Add(s);
+                _ = s.SendAsync(garbage.Select(b => b == (byte)'\n' ? (byte)'x' : b).ToArray());
+            }
+
+            // Beyond 100 per address, connections are closed on arrival: the 101st idle one is.
+            using (var over = await ConnectFromAsync(attacker, relay.Endpoints.Control.Port))
+                await SocketAssert.ClosedAsync(over, TimeSpan.FromSeconds(5));
+
+            await using var app = await relay.StartListenerAsync("legit");
+            _ = EchoAllAsync(app);
+            await AssertEchoesAsync(app.PublicPort);
+        }
+        finally
+        {
+            sockets.ForEach(s => s.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task Clients_beyond_an_app_s_pending_and_session_limits_are_closed_at_once_and_others_go_on()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with { MaxPendingPerApp = 2, MaxSessionsPerApp = 3, PendingTimeout = TimeSpan.FromMinutes(1) });
+        await using var app = await relay.StartListenerAsync("limited");
+        await using var other = await relay.StartListenerAsync("other");
+        _ = EchoAllAsync(other);
+
+        using var waiting1 = await TestRelay.ConnectAsync(app.PublicPort);
+        using var waiting2 = await TestRelay.ConnectAsync(app.PublicPort);
+        using (var third = await TestRelay.ConnectAsync(app.PublicPort))
+            await SocketAssert.ClosedAsync(third, TimeSpan.FromSeconds(5)); // 2 pending already
+
+        // Take the two waiting ones: they are paired, so pending is free again but sessions count 2 of 3.
+        await using var s1 = await app.AcceptAsync();
+        await using var s2 = await app.AcceptAsync();
+        using var paired3 = await TestRelay.ConnectAsync(app.PublicPort);
+        await using var s3 = await app.AcceptAsync();
+        using (var fourth = await TestRelay.ConnectAsync(app.PublicPort))
+            await SocketAssert.ClosedAsync(fourth, TimeSpan.FromSeconds(5)); // 3 sessions open
+
+        await AssertEchoesAsync(other.PublicPort);
+        await waiting1.SendAsync("ok"u8.ToArray());
+        Assert.Equal("ok"u8.ToArray(), await SocketAssert.ReadExactlyAsync(s1.Socket, 2));
+    }
+
+    [Fact]
+    public async Task A_failing_session_does_not_take_its_app_down_nor_a_failing_app_the_others()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        await using var first = await relay.StartListenerAsync("first");
+        await using var second = await relay.StartListenerAsync("second");
+        _ = EchoAllAsync(first);
+        _ = EchoAllAsync(second);
+
+        using var victim = await TestRelay.ConnectAsync(first.PublicPort);
+        await victim.SendAsync("x"u8.ToArray());
+        Assert.Equal("x"u8.ToArray(), await SocketAssert.ReadExactlyAsync(victim, 1));
+        var session = await relay.System.ActorSelection("/user/relay/registry/app-first/session-*").ResolveOne(TestRelay.Wait);
+        session.Tell(Kill.Instance); // the supervisor sees an ActorKilledException, as for any failure
+        await SocketAssert.ClosedAsync(victim);
+        await AssertEchoesAsync(first.PublicPort, "the app goes on");
+
+        var firstApp = await relay.System.ActorSelection("/user/relay/registry/app-first").ResolveOne(TestRelay.Wait);
+        firstApp.Tell(Kill.Instance);
+        await AssertEchoesAsync(second.PublicPort, "the other app goes on");
+        // The failed app's control connection is closed and its port released; its listener registers
+        // again, asking for the same port. Nothing announces that to the test: poll the port.
+        for (var deadline = DateTime.UtcNow + TestRelay.Wait; ; await Task.Delay(50))
+        {
+            try
+            {
+                await AssertEchoesAsync(first.PublicPort, "and the failed one is back");
+                break;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+            }
+        }
+    }
+
+    [Fact]
+    public async Task An_app_that_never_reads_holds_the_client_back_and_the_relay_buffers_at_most_a_frame_each_way()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        await using var app = await relay.StartListenerAsync("stalled");
+        using var client = await TestRelay.ConnectAsync(app.PublicPort, bufferSize: 64 * 1024);
+        await using var session = await app.AcceptAsync(); // and never read
+        session.Socket.ReceiveBufferSize = 64 * 1024;
+
+        // Push until the client cannot hand the kernel more: the relay stopped reading it.
+        var chunk = new byte[64 * 1024];
+        long pushed = 0;
+        using (var stalled = new CancellationTokenSource())
+        {
+            while (true)
+            {
+                var send = client.SendAsync(chunk, stalled.Token).AsTask();
+                if (await Task.WhenAny(send, Task.Delay(TimeSpan.FromSeconds(1))) != send)
+                {
+                    await stalled.CancelAsync();
+                    break;
+                }
+                pushed += await send;
+                Assert.True(pushed < 256L << 20, "256 MiB went in without the app reading: no back-pressure");
+            }
+        }
+        var actor = await relay.System.ActorSelection("/user/relay/registry/app-stalled/session-*").ResolveOne(TestRelay.Wait);
+        var stats = await actor.Ask<SessionActor.Stats>(SessionActor.GetStats.Instance, TestRelay.Wait);
+        Assert.InRange(stats.BufferedBytes, 0, 2 * 64 * 1024);
+        Assert.True(stats.ClientBytes < pushed, $"relay read {stats.ClientBytes} of {pushed}: the rest waits in kernel buffers");
+    }
+
+    [Fact]
+    public async Task When_an_app_s_control_connection_dies_paired_sessions_go_on_and_waiting_ones_are_closed()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with { PendingTimeout = TimeSpan.FromMinutes(1) });
+        var control = await TestRelay.ConnectAsync(relay.Endpoints.Control.Port);
+        var lines = new LineFramer();
+        Assert.IsType<Hello>(await SocketAssert.ReadLineAsync(control, lines));
+        await control.SendAsync(ControlLine.ToBytes(new Register(AppName.Parse("dies").Value))); // no resume token
+        var registered = Assert.IsType<Registered>(await SocketAssert.ReadLineAsync(control, lines));
+
+        using var pairedClient = await TestRelay.ConnectAsync(registered.Port);
+        var connect = Assert.IsType<Connect>(await SocketAssert.ReadLineAsync(control, lines));
+        using var data = await TestRelay.ConnectAsync(relay.Endpoints.Data.Port);
+        await data.SendAsync(new Accept(connect.Id).ToBytes());
+        await data.SendAsync("paired"u8.ToArray());
+        Assert.Equal("paired"u8.ToArray(), await SocketAssert.ReadExactlyAsync(pairedClient, 6));
+        using var waiting = await TestRelay.ConnectAsync(registered.Port);
+        Assert.IsType<Connect>(await SocketAssert.ReadLineAsync(control, lines));
+
+        control.LingerState = new LingerOption(true, 0);
+        control.Dispose(); // the app's control connection dies (reset)
+        await SocketAssert.ClosedAsync(waiting, TimeSpan.FromSeconds(5)); // at once, not after the minute
+        await pairedClient.SendAsync("goes on"u8.ToArray());
+        Assert.Equal("goes on"u8.ToArray(), await SocketAssert.ReadExactlyAsync(data, 7));
+        await data.SendAsync("both ways"u8.ToArray());
+        Assert.Equal("both ways"u8.ToArray(), await SocketAssert.ReadExactlyAsync(pairedClient, 9));
+    }
+}
