@@ -8,29 +8,6 @@ namespace TcpRelay.Server.Tests;
 /// <summary>The relay hosted in-process, apps on the client library, clients on plain sockets, all over loopback.</summary>
 public sealed class EndToEndTests
 {
-    private static async Task EchoAllAsync(RelayListener listener)
-    {
-        try
-        {
-            while (true)
-            {
-                var session = await listener.AcceptAsync();
-                _ = Task.Run(async () =>
-                {
-                    await using (session)
-                    {
-                        await session.CopyToAsync(session);
-                        session.Socket.Shutdown(SocketShutdown.Send);
-                    }
-                });
-            }
-        }
-        catch (RelayRegistrationException)
-        {
-            // The listener was disposed.
-        }
-    }
-
     [Fact]
     public async Task Echo_through_the_client_library()
     {
@@ -39,7 +16,7 @@ public sealed class EndToEndTests
         Assert.Equal("echo", app.Name);
         Assert.True(relay.Settings.PublicPorts.Contains(app.PublicPort));
         Assert.Equal(relay.Endpoints.Data.Port, app.DataPort);
-        _ = EchoAllAsync(app);
+        _ = TestRelay.EchoAllAsync(app);
 
         using var client = await TestRelay.ConnectAsync(app.PublicPort);
         var payload = Payload.Make(1, 300_000);
@@ -54,7 +31,7 @@ public sealed class EndToEndTests
     {
         await using var relay = await TestRelay.StartAsync();
         await using var app = await relay.StartListenerAsync();
-        _ = EchoAllAsync(app);
+        _ = TestRelay.EchoAllAsync(app);
 
         await Task.WhenAll(Enumerable.Range(0, 32).Select(async i =>
         {

@@ -13,36 +13,6 @@ namespace TcpRelay.Server.Tests;
 /// </summary>
 public sealed class FaultTests
 {
-    private static async Task EchoAllAsync(RelayListener listener)
-    {
-        try
-        {
-            while (true)
-            {
-                var session = await listener.AcceptAsync();
-                _ = Task.Run(async () =>
-                {
-                    await using (session)
-                    {
-                        try
-                        {
-                            await session.CopyToAsync(session);
-                            session.Socket.Shutdown(SocketShutdown.Send);
-                        }
-                        catch (IOException)
-                        {
-                            // Reset by a test.
-                        }
-                    }
-                });
-            }
-        }
-        catch (RelayRegistrationException)
-        {
-            // Disposed.
-        }
-    }
-
     private static async Task AssertEchoesAsync(int port, string text = "still served")
     {
         using var client = await TestRelay.ConnectAsync(port);
@@ -88,7 +58,7 @@ public sealed class FaultTests
                 await SocketAssert.ClosedAsync(over, TimeSpan.FromSeconds(5));
 
             await using var app = await relay.StartListenerAsync("legit");
-            _ = EchoAllAsync(app);
+            _ = TestRelay.EchoAllAsync(app);
             await AssertEchoesAsync(app.PublicPort);
         }
         finally
@@ -103,7 +73,7 @@ public sealed class FaultTests
         await using var relay = await TestRelay.StartAsync(s => s with { MaxPendingPerApp = 2, MaxSessionsPerApp = 3, PendingTimeout = TimeSpan.FromMinutes(1) });
         await using var app = await relay.StartListenerAsync("limited");
         await using var other = await relay.StartListenerAsync("other");
-        _ = EchoAllAsync(other);
+        _ = TestRelay.EchoAllAsync(other);
 
         using var waiting1 = await TestRelay.ConnectAsync(app.PublicPort);
         using var waiting2 = await TestRelay.ConnectAsync(app.PublicPort);
@@ -129,8 +99,8 @@ public sealed class FaultTests
         await using var relay = await TestRelay.StartAsync();
         await using var first = await relay.StartListenerAsync("first");
         await using var second = await relay.StartListenerAsync("second");
-        _ = EchoAllAsync(first);
-        _ = EchoAllAsync(second);
+        _ = TestRelay.EchoAllAsync(first);
+        _ = TestRelay.EchoAllAsync(second);
 
         using var victim = await TestRelay.ConnectAsync(first.PublicPort);
         await victim.SendAsync("x"u8.ToArray());
@@ -216,5 +186,69 @@ public sealed class FaultTests
         Assert.Equal("goes on"u8.ToArray(), await SocketAssert.ReadExactlyAsync(data, 7));
         await data.SendAsync("both ways"u8.ToArray());
         Assert.Equal("both ways"u8.ToArray(), await SocketAssert.ReadExactlyAsync(pairedClient, 9));
+    }
+
+    [Fact]
+    public async Task Sessions_ended_normally_or_by_a_reset_mid_transfer_leave_no_actor_behind()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        await using var app = await relay.StartListenerAsync("churn");
+        _ = TestRelay.EchoAllAsync(app);
+        var baseline = ActorTree.Count(relay.System);
+
+        // Held open together, the sessions show up in the count (so the count can see them at all).
+        var held = new List<Socket>();
+        for (var i = 0; i < 20; i++)
+        {
+            held.Add(await TestRelay.ConnectAsync(app.PublicPort));
+            await held[i].SendAsync(new byte[] { 1 });
+            await SocketAssert.ReadExactlyAsync(held[i], 1);
+        }
+        Assert.True(ActorTree.Count(relay.System) >= baseline + 20, ActorTree.Render(relay.Relay));
+        held.ForEach(s => s.Dispose());
+
+        // 300 sessions, 30 at a time: two in three echo 64 KiB byte-exact; the rest reset mid-transfer.
+        var resets = 0;
+        await Parallel.ForAsync(0, 300, new ParallelOptions { MaxDegreeOfParallelism = 30 }, async (i, _) =>
+        {
+            using var client = await TestRelay.ConnectAsync(app.PublicPort);
+            var payload = Payload.Make((ulong)i, 64 * 1024);
+            if (i % 3 == 2)
+            {
+                await client.SendAsync(payload);
+                await SocketAssert.ReadExactlyAsync(client, 1024);
+                client.LingerState = new LingerOption(true, 0);
+                client.Close(); // RST with most of the echo still in flight
+                Interlocked.Increment(ref resets);
+                return;
+            }
+            var echoed = SocketAssert.ReadExactlyAsync(client, payload.Length);
+            await client.SendAsync(payload);
+            client.Shutdown(SocketShutdown.Send);
+            Assert.Equal(payload, await echoed);
+            await SocketAssert.ClosedAsync(client);
+        });
+        Assert.Equal(100, resets);
+
+        // An app that resets mid-transfer: its client sees the reset.
+        await using (var resetting = await relay.StartListenerAsync("resetting"))
+        {
+            using var client = await TestRelay.ConnectAsync(resetting.PublicPort);
+            await using var session = await resetting.AcceptAsync();
+            await client.SendAsync(new byte[256 * 1024]);
+            await SocketAssert.ReadExactlyAsync(session.Socket, 1024);
+            session.Socket.LingerState = new LingerOption(true, 0);
+            session.Socket.Close();
+            await SocketAssert.ResetAsync(client);
+        }
+
+        for (var deadline = DateTime.UtcNow + TestRelay.Wait; ; await Task.Delay(50))
+        {
+            var count = ActorTree.Count(relay.System);
+            if (count == baseline)
+                break;
+            Assert.True(DateTime.UtcNow < deadline, $"{count} actors, {baseline} before the sessions:\n{ActorTree.Render(relay.Relay)}");
+        }
+        await AssertEchoesAsync(app.PublicPort);
     }
 }

@@ -3,7 +3,7 @@ using Akka.Actor;
 
 namespace TcpRelay.Server.Actors;
 
-/// <summary>Renders the live actor hierarchy below an actor, one path element per line, for the log.</summary>
+/// <summary>The live actor hierarchy below an actor: rendered for the log, or counted.</summary>
 public static class ActorTree
 {
     /// <summary>The tree below <paramref name="root"/>, indented two spaces per level; children sorted by name.</summary>
@@ -13,6 +13,13 @@ public static class ActorTree
         Walk(root, 0, text);
         return text.ToString().TrimEnd('\n');
     }
+
+    /// <summary>How many actors live at and below <paramref name="root"/> (a snapshot, as for <see cref="Render"/>).</summary>
+    public static int Count(IActorRef root) =>
+        1 + (root is ActorRefWithCell withCell ? withCell.Children.Sum(Count) : 0);
+
+    /// <summary>Every actor of the system, Akka.IO's connection actors under /system included.</summary>
+    public static int Count(ActorSystem system) => Count(((ExtendedActorSystem)system).Provider.RootGuardian);
 
     private static void Walk(IActorRef actor, int depth, StringBuilder text)
     {
