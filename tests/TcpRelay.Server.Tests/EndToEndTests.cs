@@ -16,7 +16,7 @@ public sealed class EndToEndTests
         Assert.Equal("echo", app.Name);
         Assert.True(relay.Settings.PublicPorts.Contains(app.PublicPort));
         Assert.Equal(relay.Endpoints.Data.Port, app.DataPort);
-        _ = TestRelay.EchoAllAsync(app);
+        _ = EchoApp.ServeAsync(app);
 
         using var client = await TestRelay.ConnectAsync(app.PublicPort);
         var payload = Payload.Make(1, 300_000);
@@ -31,7 +31,7 @@ public sealed class EndToEndTests
     {
         await using var relay = await TestRelay.StartAsync();
         await using var app = await relay.StartListenerAsync();
-        _ = TestRelay.EchoAllAsync(app);
+        _ = EchoApp.ServeAsync(app);
 
         await Task.WhenAll(Enumerable.Range(0, 32).Select(async i =>
         {

@@ -58,7 +58,7 @@ public sealed class FaultTests
                 await SocketAssert.ClosedAsync(over, TimeSpan.FromSeconds(5));
 
             await using var app = await relay.StartListenerAsync("legit");
-            _ = TestRelay.EchoAllAsync(app);
+            _ = EchoApp.ServeAsync(app);
             await AssertEchoesAsync(app.PublicPort);
         }
         finally
@@ -73,24 +73,33 @@ public sealed class FaultTests
         await using var relay = await TestRelay.StartAsync(s => s with { MaxPendingPerApp = 2, MaxSessionsPerApp = 3, PendingTimeout = TimeSpan.FromMinutes(1) });
         await using var app = await relay.StartListenerAsync("limited");
         await using var other = await relay.StartListenerAsync("other");
-        _ = TestRelay.EchoAllAsync(other);
+        _ = EchoApp.ServeAsync(other);
 
+        // Each client's connection reaches the app's actor on its own, so wait for each CONNECT to
+        // know which client is the one over the limit.
         using var waiting1 = await TestRelay.ConnectAsync(app.PublicPort);
+        var offer1 = await app.AcceptOfferAsync();
         using var waiting2 = await TestRelay.ConnectAsync(app.PublicPort);
+        var offer2 = await app.AcceptOfferAsync();
         using (var third = await TestRelay.ConnectAsync(app.PublicPort))
             await SocketAssert.ClosedAsync(third, TimeSpan.FromSeconds(5)); // 2 pending already
 
         // Take the two waiting ones: they are paired, so pending is free again but sessions count 2 of 3.
-        await using var s1 = await app.AcceptAsync();
-        await using var s2 = await app.AcceptAsync();
+        await using var s1 = await offer1.ConnectAsync();
+        await using var s2 = await offer2.ConnectAsync();
+        foreach (var (client, session) in new[] { (waiting1, s1), (waiting2, s2) })
+        {
+            await client.SendAsync("ok"u8.ToArray()); // through, so the relay has paired it
+            Assert.Equal("ok"u8.ToArray(), await SocketAssert.ReadExactlyAsync(session.Socket, 2));
+        }
         using var paired3 = await TestRelay.ConnectAsync(app.PublicPort);
         await using var s3 = await app.AcceptAsync();
         using (var fourth = await TestRelay.ConnectAsync(app.PublicPort))
             await SocketAssert.ClosedAsync(fourth, TimeSpan.FromSeconds(5)); // 3 sessions open
 
         await AssertEchoesAsync(other.PublicPort);
-        await waiting1.SendAsync("ok"u8.ToArray());
-        Assert.Equal("ok"u8.ToArray(), await SocketAssert.ReadExactlyAsync(s1.Socket, 2));
+        await paired3.SendAsync("ok"u8.ToArray());
+        Assert.Equal("ok"u8.ToArray(), await SocketAssert.ReadExactlyAsync(s3.Socket, 2));
     }
 
     [Fact]
@@ -99,8 +108,8 @@ public sealed class FaultTests
         await using var relay = await TestRelay.StartAsync();
         await using var first = await relay.StartListenerAsync("first");
         await using var second = await relay.StartListenerAsync("second");
-        _ = TestRelay.EchoAllAsync(first);
-        _ = TestRelay.EchoAllAsync(second);
+        _ = EchoApp.ServeAsync(first);
+        _ = EchoApp.ServeAsync(second);
 
         using var victim = await TestRelay.ConnectAsync(first.PublicPort);
         await victim.SendAsync("x"u8.ToArray());
@@ -193,7 +202,7 @@ public sealed class FaultTests
     {
         await using var relay = await TestRelay.StartAsync();
         await using var app = await relay.StartListenerAsync("churn");
-        _ = TestRelay.EchoAllAsync(app);
+        _ = EchoApp.ServeAsync(app);
         var baseline = ActorTree.Count(relay.System);
 
         // Held open together, the sessions show up in the count (so the count can see them at all).

@@ -1,6 +1,5 @@
 using System.Net;
 using Akka.Actor;
-using Akka.IO;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using TcpRelay.Protocol;
@@ -154,19 +153,15 @@ public sealed class RegistryActorTests : TestKit
     {
         var session = CreateTestProbe();
         var dataChannel = CreateTestProbe();
-        var connection = CreateTestProbe();
         var id = SessionId.New();
         _registry.Tell(new RegistryActor.SessionOpened(id, session.Ref));
 
-        _registry.Tell(new RegistryActor.ClaimSession(id, connection.Ref, ByteString.FromString("banner")), dataChannel.Ref);
-        var connected = session.ExpectMsg<SessionActor.DataConnected>();
-        Assert.Equal(connection.Ref, connected.Connection);
-        Assert.Equal("banner", connected.Leftover.ToString());
+        _registry.Tell(new RegistryActor.ClaimSession(id), dataChannel.Ref);
         Assert.Equal(session.Ref, dataChannel.ExpectMsg<DataChannelActor.Claimed>().Session);
 
-        _registry.Tell(new RegistryActor.ClaimSession(id, connection.Ref, ByteString.Empty), dataChannel.Ref);
+        _registry.Tell(new RegistryActor.ClaimSession(id), dataChannel.Ref);
         dataChannel.ExpectMsg<DataChannelActor.UnknownSession>();
-        _registry.Tell(new RegistryActor.ClaimSession(SessionId.New(), connection.Ref, ByteString.Empty), dataChannel.Ref);
+        _registry.Tell(new RegistryActor.ClaimSession(SessionId.New()), dataChannel.Ref);
         dataChannel.ExpectMsg<DataChannelActor.UnknownSession>();
     }
 }

@@ -68,37 +68,6 @@ internal sealed class TestRelay : IAsyncDisposable
         return listener;
     }
 
-    /// <summary>Echoes every session the listener accepts, passing the client's half-close back, until it is disposed.</summary>
-    public static async Task EchoAllAsync(RelayListener listener)
-    {
-        try
-        {
-            while (true)
-            {
-                var session = await listener.AcceptAsync();
-                _ = Task.Run(async () =>
-                {
-                    await using (session)
-                    {
-                        try
-                        {
-                            await session.CopyToAsync(session);
-                            session.Socket.Shutdown(SocketShutdown.Send);
-                        }
-                        catch (Exception e) when (e is IOException or SocketException)
-                        {
-                            // Reset by the test's client.
-                        }
-                    }
-                });
-            }
-        }
-        catch (RelayRegistrationException)
-        {
-            // The listener was disposed.
-        }
-    }
-
     public static async Task<Socket> ConnectAsync(int port, int? bufferSize = null)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };

@@ -15,6 +15,7 @@ using TcpRelay.Server;
 using TcpRelay.Server.Actors;
 using TcpRelay.Server.Hosting;
 using TcpRelay.Soak;
+using TcpRelay.Tests.Shared;
 
 SoakOptions options;
 try
@@ -151,5 +152,7 @@ async Task<(int Actors, long Heap)> SettleAsync(string when)
     }
     var heap = Memory.HeapAfterFullGc();
     Console.WriteLine($"{when}: {actors} actors (baseline {baselineActors}), heap {Memory.MiB(heap)}, RSS {Memory.MiB(Memory.Rss())}");
+    if (actors != baselineActors)
+        Console.WriteLine(ActorTree.Render(((ExtendedActorSystem)system).Provider.RootGuardian));
     return (actors, heap);
 }

@@ -27,7 +27,7 @@ internal static class SoakClient
             }
             catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or InvalidDataException)
             {
-                tally.Fail($"port {port}: {e.GetType().Name}: {e.Message}");
+                tally.Fail($"port {port}, {(kind < 10 ? "leave" : kind < 25 ? "reset" : "echo")}: {e.GetType().Name}: {e.Message}");
             }
         }
     }

@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net.Sockets;
-using TcpRelay.Client;
 
 namespace TcpRelay.Soak;
 
@@ -37,40 +35,6 @@ internal sealed class Tally
     {
         if (Interlocked.Increment(ref _failed) <= 10)
             _failures.Enqueue(what);
-    }
-}
-
-/// <summary>The soak's apps: echo every session, passing the client's half-close back.</summary>
-internal static class EchoApp
-{
-    public static async Task ServeAsync(RelayListener listener)
-    {
-        try
-        {
-            while (true)
-            {
-                var session = await listener.AcceptAsync();
-                _ = Task.Run(async () =>
-                {
-                    await using (session)
-                    {
-                        try
-                        {
-                            await session.CopyToAsync(session);
-                            session.Socket.Shutdown(SocketShutdown.Send);
-                        }
-                        catch (Exception e) when (e is IOException or SocketException)
-                        {
-                            // The client reset the session.
-                        }
-                    }
-                });
-            }
-        }
-        catch (RelayRegistrationException)
-        {
-            // The listener was disposed.
-        }
     }
 }
 

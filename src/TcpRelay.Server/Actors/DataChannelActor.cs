@@ -31,6 +31,7 @@ internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
     private readonly IActorRef _registry;
     private readonly LineFramer _framer = new();
     private IActorRef _session = ActorRefs.Nobody;
+    private ByteString _leftover = ByteString.Empty;
 
     public DataChannelActor(IActorRef connection, IPEndPoint remote, RelaySettings settings, IActorRef registry)
     {
@@ -77,8 +78,9 @@ internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
                 return;
             }
             Context.Parent.Tell(new RelayActor.HandshakeDone(Self));
-            // Bytes after the ACCEPT line (an app's banner) travel with the claim: nothing is lost at the seam.
-            _registry.Tell(new RegistryActor.ClaimSession(accept.Value!.Id, _connection, ByteString.FromBytes(_framer.TakeRemainder())));
+            // Bytes after the ACCEPT line (an app's banner) go to the session with the connection: nothing is lost at the seam.
+            _leftover = ByteString.FromBytes(_framer.TakeRemainder());
+            _registry.Tell(new RegistryActor.ClaimSession(accept.Value!.Id));
             Become(Claiming);
         });
         Receive<HandshakeTimedOut>(_ => Refuse($"no ACCEPT line within {Duration.Format(_settings.HandshakeTimeout)}"));
@@ -94,6 +96,8 @@ internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
             // A session that ended in the meantime is reported at once, and this connection closed.
             Context.Watch(_session);
             Become(Forwarding);
+            // Only now may the session ask the connection for a read: its data must find us forwarding.
+            _session.Tell(new SessionActor.DataConnected(_connection, _leftover));
         });
         Receive<UnknownSession>(_ => Refuse("no session waits with that id"));
         Receive<HandshakeTimedOut>(_ => Refuse("the session was not found in time"));

@@ -1,7 +1,6 @@
 using System.Net;
 using Akka.Actor;
 using Akka.Event;
-using Akka.IO;
 using TcpRelay.Protocol;
 
 namespace TcpRelay.Server.Actors;
@@ -26,7 +25,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor
     public sealed record SessionOpened(SessionId Id, IActorRef Session);
 
     /// <summary>From a data channel (the sender): a data connection sent ACCEPT for this id.</summary>
-    public sealed record ClaimSession(SessionId Id, IActorRef Connection, ByteString Leftover);
+    public sealed record ClaimSession(SessionId Id);
 
     /// <summary>From the relay: it is stopping. Apps are told ERROR shutdown, registrations refused; <see cref="Drained"/> goes to the sender once every app's actor has stopped.</summary>
     public sealed class Drain
@@ -110,7 +109,9 @@ internal sealed class RegistryActor : LifecycleLoggingActor
             if (_waiting.Remove(claim.Id, out var session))
             {
                 Context.Unwatch(session);
-                session.Tell(new SessionActor.DataConnected(claim.Connection, claim.Leftover), Sender);
+                // The channel hands the connection to the session itself, once it forwards the
+                // connection's events: told from here, the session could ask for a read whose data
+                // reached the channel before the channel knew where it goes.
                 Sender.Tell(new DataChannelActor.Claimed(session));
             }
             else

@@ -1,0 +1,39 @@
+using System.Net.Sockets;
+using TcpRelay.Client;
+
+namespace TcpRelay.Tests.Shared;
+
+/// <summary>An app for tests and the soak run: echoes every session, passing the client's half-close back.</summary>
+internal static class EchoApp
+{
+    /// <summary>Serves the listener's sessions until it is disposed.</summary>
+    public static async Task ServeAsync(RelayListener listener)
+    {
+        try
+        {
+            while (true)
+            {
+                var session = await listener.AcceptAsync();
+                _ = Task.Run(async () =>
+                {
+                    await using (session)
+                    {
+                        try
+                        {
+                            await session.CopyToAsync(session);
+                            session.Socket.Shutdown(SocketShutdown.Send);
+                        }
+                        catch (Exception e) when (e is IOException or SocketException)
+                        {
+                            // The client reset the session.
+                        }
+                    }
+                });
+            }
+        }
+        catch (RelayRegistrationException)
+        {
+            // The listener was disposed.
+        }
+    }
+}
