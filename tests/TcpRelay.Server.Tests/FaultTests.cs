@@ -260,4 +260,48 @@ public sealed class FaultTests
         }
         await AssertEchoesAsync(app.PublicPort);
     }
+
+    [Fact]
+    public async Task When_the_public_range_is_exhausted_an_app_gets_limit_and_a_freed_port_is_handed_out_again()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with { PublicPorts = TestSettings.Relay(publicPorts: 3).PublicPorts });
+        var apps = new List<RelayListener>();
+        try
+        {
+            // Lowest free first; a port another test's relay holds is skipped, so up to three fit.
+            while (true)
+            {
+                var app = relay.Listener($"app-{apps.Count}");
+                try
+                {
+                    await app.StartAsync();
+                    apps.Add(app);
+                }
+                catch (RelayRegistrationException e)
+                {
+                    await app.DisposeAsync();
+                    Assert.Equal(ErrorCode.Limit, e.Code);
+                    break;
+                }
+            }
+            Assert.InRange(apps.Count, 1, 3);
+            _ = EchoApp.ServeAsync(apps[^1]);
+            await AssertEchoesAsync(apps[^1].PublicPort);
+
+            var freed = apps[0].PublicPort;
+            await apps[0].DisposeAsync(); // LEAVE: the port is free at once
+            apps.RemoveAt(0);
+            var next = relay.Listener("next");
+            apps.Add(next);
+            await next.StartAsync();
+            Assert.Equal(freed, next.PublicPort);
+            _ = EchoApp.ServeAsync(next);
+            await AssertEchoesAsync(next.PublicPort);
+        }
+        finally
+        {
+            foreach (var app in apps)
+                await app.DisposeAsync();
+        }
+    }
 }

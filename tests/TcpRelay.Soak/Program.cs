@@ -3,7 +3,7 @@
 // clients that leave before they are paired). Every interval it prints the live actor count and the
 // memory; at the end it checks that the actor count is back to its baseline and that memory stopped
 // growing. Not part of `dotnet test`:
-//   dotnet run -c Release --project tests/TcpRelay.Soak -- [--minutes 5] [--concurrency 64] [--apps 4]
+//   dotnet run -c Release --project tests/TcpRelay.Soak -- [--minutes 5] [--concurrency 64] [--apps 4] [--hold 1000]
 using System.Diagnostics;
 using System.Net;
 using Akka.Actor;
@@ -24,7 +24,7 @@ try
 }
 catch (FormatException e)
 {
-    Console.Error.WriteLine($"soak: {e.Message}\nusage: TcpRelay.Soak [--minutes 5] [--concurrency 64] [--apps 4] [--report-every 30s]");
+    Console.Error.WriteLine($"soak: {e.Message}\nusage: TcpRelay.Soak [--minutes 5] [--concurrency 64] [--apps 4] [--hold 1000] [--report-every 30s]");
     return 2;
 }
 
@@ -62,11 +62,15 @@ for (var i = 0; i < options.Apps; i++)
     apps.Add(app);
 }
 
+var ports = apps.Select(a => a.PublicPort).ToArray();
+var idleActors = ActorTree.Count(system);
+// Held sessions stay open through the whole run, idle, and must still echo at the end.
+var held = await SoakClient.HoldAsync(ports, options.Hold);
 var baselineActors = ActorTree.Count(system);
 var baselineHeap = Memory.HeapAfterFullGc();
 Console.WriteLine($"relay: control {endpoints.Control.Port}, data {endpoints.Data.Port}; {options.Apps} apps; " +
-                  $"{options.Concurrency} clients for {options.Duration.TotalMinutes:0.#} min");
-Console.WriteLine($"baseline: {baselineActors} actors, heap {Memory.MiB(baselineHeap)}, RSS {Memory.MiB(Memory.Rss())}");
+                  $"{options.Concurrency} clients for {options.Duration.TotalMinutes:0.#} min; {held.Count} sessions held");
+Console.WriteLine($"baseline: {baselineActors} actors ({idleActors} with no session), heap {Memory.MiB(baselineHeap)}, RSS {Memory.MiB(Memory.Rss())}");
 Console.WriteLine();
 Console.WriteLine($"{"elapsed",8} {"sessions",9} {"per s",7} {"echoed",9} {"reset",8} {"left",8} {"failed",6} {"actors",7} {"heap",9} {"RSS",9}");
 
@@ -75,7 +79,6 @@ var clock = Stopwatch.StartNew();
 var heapSamples = new List<long>();
 var lastSessions = 0L;
 var lastReport = TimeSpan.Zero;
-var ports = apps.Select(a => a.PublicPort).ToArray();
 
 // A warm-up fifth of the run fills the pools (Akka.IO buffers, sockets, thread pool) that a process
 // keeps for good; the quiet state after it is the baseline the end of the run is held to.
@@ -84,6 +87,8 @@ await LoadAsync(warmUp);
 var warm = await SettleAsync("after warm-up");
 await LoadAsync(options.Duration - warmUp);
 var end = await SettleAsync("after the load");
+var heldFailed = await SoakClient.CheckAndCloseAsync(held);
+var heldClosed = await SettleAsync("held sessions closed", idleActors);
 
 Console.WriteLine($"sessions: {tally.Sessions} ({tally.Echoed} echoed byte-exact, {tally.Reset} reset mid-transfer, " +
                   $"{tally.Left} left before pairing), {tally.Failed} failed; {Memory.MiB(tally.BytesEchoed)} echoed");
@@ -99,8 +104,10 @@ var late = heapSamples.TakeLast(third).Average();
 var verdicts = new (bool Ok, string What)[]
 {
     (tally.Failed == 0, $"no failed session ({tally.Failed})"),
-    (warm.Actors == baselineActors && end.Actors == baselineActors,
-        $"actor count back to baseline after warm-up and at the end ({warm.Actors}, {end.Actors} vs {baselineActors})"),
+    (heldFailed == 0, $"every held session still echoes ({held.Count - heldFailed} of {held.Count})"),
+    (warm.Actors == baselineActors && end.Actors == baselineActors && heldClosed.Actors == idleActors,
+        $"actor count back to baseline after warm-up and at the end ({warm.Actors}, {end.Actors} vs {baselineActors}; " +
+        $"{heldClosed.Actors} vs {idleActors} once the held sessions closed)"),
     (late <= early * 1.25 + (2 << 20), $"heap under load not growing (first third {Memory.MiB((long)early)}, last third {Memory.MiB((long)late)})"),
     (end.Heap <= warm.Heap * 1.25 + (4 << 20), $"quiet heap not growing ({Memory.MiB(warm.Heap)} after warm-up, {Memory.MiB(end.Heap)} at the end)"),
 };
@@ -141,18 +148,19 @@ async Task LoadAsync(TimeSpan duration)
 }
 
 // With no load, every session's actors must stop, bringing the count back to what it was before.
-async Task<(int Actors, long Heap)> SettleAsync(string when)
+async Task<(int Actors, long Heap)> SettleAsync(string when, int? target = null)
 {
+    var expected = target ?? baselineActors;
     var settled = Stopwatch.StartNew();
     var actors = ActorTree.Count(system);
-    while (actors != baselineActors && settled.Elapsed < TimeSpan.FromSeconds(30))
+    while (actors != expected && settled.Elapsed < TimeSpan.FromSeconds(30))
     {
         await Task.Delay(100);
         actors = ActorTree.Count(system);
     }
     var heap = Memory.HeapAfterFullGc();
-    Console.WriteLine($"{when}: {actors} actors (baseline {baselineActors}), heap {Memory.MiB(heap)}, RSS {Memory.MiB(Memory.Rss())}");
-    if (actors != baselineActors)
+    Console.WriteLine($"{when}: {actors} actors (expected {expected}), heap {Memory.MiB(heap)}, RSS {Memory.MiB(Memory.Rss())}");
+    if (actors != expected)
         Console.WriteLine(ActorTree.Render(((ExtendedActorSystem)system).Provider.RootGuardian));
     return (actors, heap);
 }

@@ -32,6 +32,46 @@ internal static class SoakClient
         }
     }
 
+    /// <summary>Opens sessions that each echo one byte, so they are paired, and then stay idle.</summary>
+    public static async Task<List<Socket>> HoldAsync(int[] ports, int count)
+    {
+        var held = new Socket[count];
+        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, ct) =>
+        {
+            held[i] = await ConnectAsync(ports[i % ports.Length]);
+            await held[i].SendAsync(new byte[] { (byte)i }, ct);
+            await ReceiveExactlyAsync(held[i], new byte[1], ct);
+        });
+        return [.. held];
+    }
+
+    /// <summary>Each held session must still echo; then all are closed. Returns how many did not echo.</summary>
+    public static async Task<int> CheckAndCloseAsync(List<Socket> held)
+    {
+        var failed = 0;
+        await Parallel.ForEachAsync(held, new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (socket, _) =>
+        {
+            using (socket)
+            {
+                try
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                    var probe = "still here"u8.ToArray();
+                    await socket.SendAsync(probe, timeout.Token);
+                    var echo = new byte[probe.Length];
+                    await ReceiveExactlyAsync(socket, echo, timeout.Token);
+                    if (!echo.AsSpan().SequenceEqual(probe))
+                        Interlocked.Increment(ref failed);
+                }
+                catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or InvalidDataException)
+                {
+                    Interlocked.Increment(ref failed);
+                }
+            }
+        });
+        return failed;
+    }
+
     private static async Task<Socket> ConnectAsync(int port)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
