@@ -56,7 +56,7 @@ public sealed record RelaySettings
     public int MaxSessionsPerApp { get; init; } = 10_000;
 
     /// <summary>Most sessions of one app waiting for their data connection; a client beyond it is closed at once.</summary>
-    public int MaxPendingPerApp { get; init; } = 256;
+    public int MaxPendingPerApp { get; init; } = 1024;
 
     /// <summary>Most control and data connections from one address that have not sent their first line yet.</summary>
     public int MaxHandshakesPerAddress { get; init; } = 256;

@@ -110,6 +110,8 @@ public sealed class ConfigurationTests
         Assert.Equal(TimeSpan.FromSeconds(30), defaults.DrainTimeout);
         Assert.Equal(TimeSpan.FromSeconds(30), defaults.GracePeriod);
         Assert.False(defaults.AllowAnonymous);
+        // A burst of hundreds of new clients (a browser, wrk) must not hit the pending limit.
+        Assert.Equal(1024, defaults.MaxPendingPerApp);
         var set = Load(new Dictionary<string, string>
         {
             ["drain-timeout"] = "2m", ["max-sessions-per-app"] = "50", ["max-pending-per-app"] = "5",
