@@ -22,7 +22,14 @@ public sealed class RelayListenerTests
         Assert.Null(firstRegister.Name); // the first time, the relay picks the name
 
         // PINGs arrive and go unanswered; after 3 intervals the listener gives up on this connection.
-        Assert.IsType<Ping>(await SocketAssert.ReadLineAsync(first, firstLines));
+        // It gives up with a reset, which discards a PING not read yet: on a slow machine that comes first.
+        try
+        {
+            Assert.IsType<Ping>(await SocketAssert.ReadLineAsync(first, firstLines));
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
         using var second = await relay.AcceptAsync().WaitAsync(TestRelay.Wait);
         var again = await HandshakeAsync(second, new LineFramer(), new Registered(AppName.Parse("quiet").Value, 40001, 40002));
         Assert.Equal("quiet", again.Name?.Value); // and asks for what it had

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TcpRelay.Protocol;
+using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Actors;
 
@@ -60,6 +61,10 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
 
     private readonly Spec _spec;
     private readonly RelaySettings _settings;
+    private readonly RelayTelemetry _telemetry;
+    // On the status board from REGISTERED until the actor stops.
+    private AppStatus? _status;
+    private IPEndPoint _controlRemote;
     // Sessions no data connection has claimed yet: a returning app is told about them again.
     private readonly Dictionary<IActorRef, Connect> _unpaired = [];
     private IActorRef _channel;
@@ -73,6 +78,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     {
         _spec = spec;
         _settings = settings;
+        _telemetry = RelayTelemetry.Get(Context.System);
+        _controlRemote = spec.Remote;
         _channel = spec.Channel;
         _port = spec.Port;
         Binding();
@@ -115,6 +122,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
                 return;
             }
             Log.Info("App {App} listening on {Endpoint}", _spec.Name, bound.LocalAddress);
+            _status = _telemetry.Status.AppRegistered(_spec.Name, _port, _controlRemote);
             AnswerRegistered();
             Become(Serving);
         });
@@ -202,6 +210,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
                     _spec.Name, _port, Duration.Format(_settings.GracePeriod), _sessions);
                 Timers.StartSingleTimer(GraceExpired.Instance, GraceExpired.Instance, _settings.GracePeriod);
                 _channel = ActorRefs.Nobody;
+                _status?.ControlFrom(null);
                 Become(Detached);
                 return;
             }
@@ -243,6 +252,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         Context.Unwatch(_channel);
         _channel.Tell(ControlChannelActor.Superseded.Instance);
         _channel = resume.Channel;
+        _controlRemote = resume.Remote;
+        _status?.ControlFrom(resume.Remote);
         Context.Watch(_channel);
         return true;
     }
@@ -266,6 +277,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             {
                 // protocol.md: closed at once, and the app is not told (an ERROR would end its control connection).
                 Sender.Tell(Tcp.Close.Instance);
+                CountRefused(SessionEndCause.Limit);
                 if (_refused++ == 0)
                     Log.Warning("App {App}: clients are closed on arrival from {Client} on: {Limit}", _spec.Name, client, limit);
                 return;
@@ -276,7 +288,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
                 _refused = 0;
             }
             var id = SessionId.New();
-            var session = Context.ActorOf(SessionActor.CreateProps(id, _spec.Name, Sender, client, _settings), $"session-{id}");
+            var session = Context.ActorOf(SessionActor.CreateProps(id, _spec.Name, Sender, client, _settings, _status), $"session-{id}");
             Context.Watch(session);
             _sessions++;
             var connect = new Connect(id, client);
@@ -298,6 +310,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     private void Depart(string why)
     {
         _departed = true;
+        _status?.Depart();
         Timers.CancelAll();
         Log.Info("App {App} {Why}: {Sessions} sessions open", _spec.Name, why, _sessions);
         Context.Parent.Tell(new RegistryActor.AppDeparted(_spec.Name));
@@ -310,7 +323,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     /// <summary>No new clients; paired sessions go on and hold the port until the last one ends.</summary>
     private void Draining()
     {
-        Receive<Tcp.Connected>(_ => Sender.Tell(Tcp.Close.Instance));
+        Receive<Tcp.Connected>(_ => CloseOnArrival());
         Receive<Terminated>(t =>
         {
             SessionEnded(t.ActorRef);
@@ -325,6 +338,28 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             foreach (var child in Context.GetChildren())
                 child.Tell(SessionActor.Abort.Instance);
         });
+    }
+
+    /// <summary>A client of an app that is leaving: closed at once, counted as a session that ended so.</summary>
+    private void CloseOnArrival()
+    {
+        Sender.Tell(Tcp.Close.Instance);
+        CountRefused(_telemetry.Status.Draining ? SessionEndCause.Shutdown : SessionEndCause.AppLeft);
+    }
+
+    // A client closed on arrival counts as a session that started and ended at once, so that
+    // sessions started always equals sessions ended plus sessions active.
+    private void CountRefused(SessionEndCause cause)
+    {
+        _telemetry.Metrics.SessionStarted();
+        _telemetry.Metrics.SessionEnded(cause);
+    }
+
+    protected override void PostStop()
+    {
+        if (_status is not null)
+            _telemetry.Status.AppStopped(_status);
+        base.PostStop();
     }
 
     private void SessionEnded(IActorRef session)
@@ -349,7 +384,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     private void Unbinding()
     {
         Receive<Tcp.Unbound>(_ => Context.Stop(Self));
-        Receive<Tcp.Connected>(_ => Sender.Tell(Tcp.Close.Instance));
+        Receive<Tcp.Connected>(_ => CloseOnArrival());
         ReceiveAny(_ => { });
     }
 }

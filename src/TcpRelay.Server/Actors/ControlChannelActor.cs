@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TcpRelay.Protocol;
+using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Actors;
 
@@ -87,6 +88,7 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
                 case Register register:
                     if (_settings.Secret is { } secret && !RelayAuth.Verify(secret, _nonce, register.Auth))
                     {
+                        RelayTelemetry.Get(Context.System).Metrics.AuthFailed(register.Auth is null ? "missing" : "mismatch");
                         Fail(ErrorCode.AuthFailed, register.Auth is null ? "auth required" : "auth does not match");
                         return;
                     }
@@ -240,6 +242,9 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
     private void Fail(ErrorCode code, string text)
     {
         Log.Info("Control connection from {Remote} refused: {Code} {Reason}", _remote, code, text);
+        // Refusals of a registered app (heartbeat timeout, shutdown) are not handshake failures.
+        if (_app is null)
+            RelayTelemetry.Get(Context.System).Metrics.HandshakeFailed(code.Value);
         Enqueue(new Protocol.Error(code, text));
         Close(null);
     }

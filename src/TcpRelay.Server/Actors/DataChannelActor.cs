@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TcpRelay.Protocol;
+using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Actors;
 
@@ -68,13 +69,13 @@ internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
                     _connection.Tell(Tcp.ResumeReading.Instance);
                     return;
                 case FramerStatus.TooLong:
-                    Refuse($"first line longer than {ProtocolDefaults.MaxLineLength} bytes");
+                    Refuse("bad-request", $"first line longer than {ProtocolDefaults.MaxLineLength} bytes");
                     return;
             }
             var accept = AcceptLine.Parse(line.Span);
             if (!accept.IsOk)
             {
-                Refuse(accept.Error!);
+                Refuse("bad-request", accept.Error!);
                 return;
             }
             Context.Parent.Tell(new RelayActor.HandshakeDone(Self));
@@ -83,7 +84,7 @@ internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
             _registry.Tell(new RegistryActor.ClaimSession(accept.Value!.Id));
             Become(Claiming);
         });
-        Receive<HandshakeTimedOut>(_ => Refuse($"no ACCEPT line within {Duration.Format(_settings.HandshakeTimeout)}"));
+        Receive<HandshakeTimedOut>(_ => Refuse("timeout", $"no ACCEPT line within {Duration.Format(_settings.HandshakeTimeout)}"));
         ReceiveClosed();
     }
 
@@ -99,8 +100,8 @@ internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
             // Only now may the session ask the connection for a read: its data must find us forwarding.
             _session.Tell(new SessionActor.DataConnected(_connection, _leftover));
         });
-        Receive<UnknownSession>(_ => Refuse("no session waits with that id"));
-        Receive<HandshakeTimedOut>(_ => Refuse("the session was not found in time"));
+        Receive<UnknownSession>(_ => Refuse("unknown-session", "no session waits with that id"));
+        Receive<HandshakeTimedOut>(_ => Refuse("timeout", "the session was not found in time"));
         ReceiveClosed();
     }
 
@@ -118,8 +119,10 @@ internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
         });
     }
 
-    private void Refuse(string why)
+    // reason: the tag of tcprelay.handshake.failures; why: the log's words.
+    private void Refuse(string reason, string why)
     {
+        RelayTelemetry.Get(Context.System).Metrics.HandshakeFailed(reason);
         Log.Info("Data connection from {Remote} refused: {Reason}", _remote, why);
         Timers.CancelAll();
         _connection.Tell(Tcp.Close.Instance);

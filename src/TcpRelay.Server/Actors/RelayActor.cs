@@ -2,6 +2,7 @@ using System.Net;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
+using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Actors;
 
@@ -142,6 +143,7 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
             foreach (var asker in _waitingForEndpoints)
                 asker.Tell(new RelayEndpoints(_control, _data!));
             _waitingForEndpoints.Clear();
+            RelayTelemetry.Get(Context.System).Status.MarkReady();
             Become(Listening);
         });
         ReceiveBindFailure("control", _settings.ControlPort);
@@ -180,6 +182,7 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
             if (HandshakeLimit(remote.Address) is { } limit)
             {
                 Sender.Tell(Tcp.Close.Instance);
+                RelayTelemetry.Get(Context.System).Metrics.HandshakeFailed("limit");
                 if (_handshakesRefused++ == 0)
                     Log.Warning("Connections are closed on arrival from {Remote} on: {Limit}", remote, limit);
                 return;
@@ -214,6 +217,7 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
                 return;
             // The control and data listeners stay bound: unbinding would reset the connections they accepted.
             _draining = true;
+            RelayTelemetry.Get(Context.System).Status.MarkDraining();
             Log.Info("Relay stopping: apps are told ERROR shutdown; paired sessions have {DrainTimeout} to finish",
                 Duration.Format(_settings.DrainTimeout));
             _registry.Tell(RegistryActor.Drain.Instance);

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TcpRelay.Protocol;
+using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Actors;
 
@@ -78,27 +79,37 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
     private readonly Side _client;
     private readonly Side _data = new("app", ActorRefs.Nobody);
     private readonly Stopwatch _age = Stopwatch.StartNew();
+    private readonly RelayMetrics _metrics;
+    private readonly AppStatus? _appStatus;
+    private readonly SessionStatus _status;
     private ByteString? _early;
     private string _outcome = "open";
+    private SessionEndCause _cause = SessionEndCause.Normal;
 
-    public SessionActor(SessionId id, AppName app, IActorRef client, IPEndPoint clientAddress, RelaySettings settings)
+    public SessionActor(SessionId id, AppName app, IActorRef client, IPEndPoint clientAddress, RelaySettings settings, AppStatus? appStatus)
     {
         _id = id;
         _app = app;
         _clientAddress = clientAddress;
         _settings = settings;
         _client = new Side("client", client);
+        _metrics = RelayTelemetry.Get(Context.System).Metrics;
+        _appStatus = appStatus;
+        _status = appStatus?.SessionStarted(id, clientAddress) ?? new SessionStatus(id, clientAddress);
         Pending();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props CreateProps(SessionId id, AppName app, IActorRef client, IPEndPoint clientAddress, RelaySettings settings) =>
-        Props.Create<SessionActor>(id, app, client, clientAddress, settings);
+    // appStatus: the app's entry on the status board, which lists this session while it lives.
+    public static Props CreateProps(SessionId id, AppName app, IActorRef client, IPEndPoint clientAddress, RelaySettings settings,
+        AppStatus? appStatus = null) =>
+        Props.Create<SessionActor>(id, app, client, clientAddress, settings, appStatus);
 
     protected override void PreStart()
     {
         base.PreStart();
+        _metrics.SessionStarted();
         _client.Connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: true, useResumeWriting: false));
         Context.Watch(_client.Connection);
         // One read while waiting: it lets a client's reset or FIN be seen, and holds at most one
@@ -109,6 +120,8 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
 
     protected override void PostStop()
     {
+        _appStatus?.SessionEnded(_status);
+        _metrics.SessionEnded(_cause);
         Log.Info("Session {SessionId} of app {App} ended ({Outcome}): client {Client}, {ClientBytes} bytes from client, {AppBytes} bytes from app, {Duration}",
             new object[] { _id.Value, _app.Value, _outcome, _clientAddress, _client.BytesRead, _data.BytesRead, _age.Elapsed });
         base.PostStop();
@@ -121,6 +134,7 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         {
             _client.Reading = false;
             _client.BytesRead += r.Data.Count;
+            _status.AddFromClient(r.Data.Count);
             _early = r.Data;
         });
         Receive<Tcp.PeerClosed>(_ =>
@@ -131,14 +145,19 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         Receive<Tcp.ConnectionClosed>(closed =>
         {
             _outcome = $"client left before pairing: {Describe(closed)}";
+            _cause = SessionEndCause.ClientLeft;
             Context.Stop(Self);
         });
         Receive<DataConnected>(Pair);
-        Receive<PendingTimedOut>(_ => CloseUnpaired($"no data connection within {Duration.Format(_settings.PendingTimeout)}"));
-        Receive<Rejected>(_ => CloseUnpaired("rejected by the app"));
-        Receive<AppGone>(_ => CloseUnpaired("app left before pairing"));
-        Receive<Abort>(_ => CloseUnpaired("the relay is stopping"));
-        Receive<Terminated>(_ => Context.Stop(Self));
+        Receive<PendingTimedOut>(_ => CloseUnpaired($"no data connection within {Duration.Format(_settings.PendingTimeout)}", SessionEndCause.PendingTimeout));
+        Receive<Rejected>(_ => CloseUnpaired("rejected by the app", SessionEndCause.Rejected));
+        Receive<AppGone>(_ => CloseUnpaired("app left before pairing", SessionEndCause.AppLeft));
+        Receive<Abort>(_ => CloseUnpaired("the relay is stopping", SessionEndCause.Shutdown));
+        Receive<Terminated>(_ =>
+        {
+            _cause = SessionEndCause.ClientLeft;
+            Context.Stop(Self);
+        });
         ReceiveStats();
     }
 
@@ -146,9 +165,10 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         Receive<GetStats>(_ => Sender.Tell(new Stats(_client.BytesRead, _data.BytesRead,
             (_early?.Count ?? 0) + _client.Unacked + _data.Unacked)));
 
-    private void CloseUnpaired(string why)
+    private void CloseUnpaired(string why, SessionEndCause cause)
     {
         _outcome = why;
+        _cause = cause;
         Log.Debug("Session {SessionId} closing its client: {Reason}", _id, why);
         _client.Connection.Tell(Tcp.Close.Instance);
         Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _settings.CloseTimeout);
@@ -181,11 +201,14 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         _data.Connection = connected.Connection;
         Context.Watch(_data.Connection);
         _outcome = "paired";
+        _status.MarkPaired();
+        _metrics.SessionPaired(_age.Elapsed);
         Context.Parent.Tell(new AppActor.SessionPaired(_id));
         Log.Debug("Session {SessionId} paired: client {Client}", _id, _clientAddress);
         Become(Relaying);
 
         _data.BytesRead += connected.Leftover.Count;
+        _status.AddFromApp(connected.Leftover.Count);
         if (!connected.Leftover.IsEmpty)
             Write(_client, connected.Leftover);
         else
@@ -211,6 +234,10 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
                 return;
             from.Reading = false;
             from.BytesRead += r.Data.Count;
+            if (ReferenceEquals(from, _client))
+                _status.AddFromClient(r.Data.Count);
+            else
+                _status.AddFromApp(r.Data.Count);
             Write(Other(from), r.Data);
         });
         Receive<WriteAck>(_ =>
@@ -278,6 +305,7 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         });
         Receive<Abort>(_ =>
         {
+            _cause = SessionEndCause.Shutdown;
             AbortBecause(_client, "aborted: the relay's drain deadline passed");
             AbortBecause(_data, "aborted: the relay's drain deadline passed");
         });
@@ -330,6 +358,8 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
     {
         if (_outcome is "paired" or "open")
             _outcome = why;
+        if (_cause == SessionEndCause.Normal)
+            _cause = SessionEndCause.Reset;
         if (side.Closed)
             return;
         side.FinSent = true;

@@ -1,0 +1,60 @@
+using System.Diagnostics.Metrics;
+
+namespace TcpRelay.Server.Telemetry;
+
+/// <summary>
+/// The relay's instruments on the <c>TcpRelay</c> meter (dotnet-counters, OpenTelemetry). Byte
+/// totals and live counts are observed from <see cref="RelayStatus"/> when a reader asks, so the
+/// byte path pays no message and no lock for them.
+/// </summary>
+public sealed class RelayMetrics : IDisposable
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "TcpRelay";
+
+    private readonly Counter<long> _sessionsStarted;
+    private readonly Counter<long> _sessionsEnded;
+    private readonly Counter<long> _handshakeFailures;
+    private readonly Counter<long> _authFailures;
+    private readonly Histogram<double> _setup;
+
+    internal RelayMetrics(RelayStatus status)
+    {
+        Meter = new Meter(MeterName, typeof(RelayMetrics).Assembly.GetName().Version?.ToString(3));
+        Meter.CreateObservableUpDownCounter("tcprelay.apps", () => status.AppCount, "{app}", "Apps registered (held through a grace period included)");
+        Meter.CreateObservableUpDownCounter("tcprelay.sessions.active", () => status.SessionCount, "{session}", "Sessions open, waiting or paired");
+        _sessionsStarted = Meter.CreateCounter<long>("tcprelay.sessions.started", "{session}", "Sessions started: clients accepted on a public port");
+        _sessionsEnded = Meter.CreateCounter<long>("tcprelay.sessions.ended", "{session}", "Sessions ended, by cause");
+        Meter.CreateObservableCounter("tcprelay.bytes", () =>
+        {
+            var (fromClients, fromApps) = status.TotalBytes();
+            return new[]
+            {
+                new Measurement<long>(fromClients, new KeyValuePair<string, object?>("direction", "client-to-app")),
+                new Measurement<long>(fromApps, new KeyValuePair<string, object?>("direction", "app-to-client")),
+            };
+        }, "By", "Bytes relayed, by direction");
+        _handshakeFailures = Meter.CreateCounter<long>("tcprelay.handshake.failures", "{connection}", "Control and data connections refused before or at their first line, by reason");
+        _authFailures = Meter.CreateCounter<long>("tcprelay.auth.failures", "{connection}", "REGISTERs refused for their auth, by reason");
+        _setup = Meter.CreateHistogram<double>("tcprelay.session.setup.duration", "s", "From a client's accept to its pairing with the app's data connection");
+    }
+
+    /// <summary>The meter, for a listener that wants this relay's figures only.</summary>
+    public Meter Meter { get; }
+
+    internal void SessionStarted() => _sessionsStarted.Add(1);
+
+    internal void SessionEnded(SessionEndCause cause) =>
+        _sessionsEnded.Add(1, new KeyValuePair<string, object?>("cause", cause.Tag()));
+
+    internal void SessionPaired(TimeSpan setup) => _setup.Record(setup.TotalSeconds);
+
+    internal void HandshakeFailed(string reason) =>
+        _handshakeFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    internal void AuthFailed(string reason) =>
+        _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    /// <inheritdoc />
+    public void Dispose() => Meter.Dispose();
+}

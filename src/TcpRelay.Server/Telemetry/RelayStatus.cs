@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using TcpRelay.Protocol;
+
+namespace TcpRelay.Server.Telemetry;
+
+/// <summary>
+/// The relay's live status board. Each entry is written only by the actor it describes (an app's
+/// actor its <see cref="AppStatus"/>, a session's actor its <see cref="SessionStatus"/>) and read by
+/// anyone, so a scrape or a status page needs no message to the actors and never holds one up.
+/// </summary>
+public sealed class RelayStatus
+{
+    private readonly ConcurrentDictionary<AppStatus, byte> _apps = new();
+    private long _endedFromClients;
+    private long _endedFromApps;
+    private volatile bool _ready;
+    private volatile bool _draining;
+
+    /// <summary>Both the control and the data port are bound.</summary>
+    public bool Ready => _ready;
+
+    /// <summary>The relay is draining for shutdown: no new apps or clients.</summary>
+    public bool Draining => _draining;
+
+    internal int AppCount => _apps.Keys.Count(a => !a.Departed);
+
+    internal int SessionCount => _apps.Keys.Sum(a => a.SessionCount);
+
+    internal void MarkReady() => _ready = true;
+
+    internal void MarkDraining() => _draining = true;
+
+    internal AppStatus AppRegistered(AppName name, int port, IPEndPoint control)
+    {
+        var app = new AppStatus(this, name, port, control);
+        _apps[app] = 0;
+        return app;
+    }
+
+    internal void AppStopped(AppStatus app) => _apps.TryRemove(app, out _);
+
+    internal void AddEnded(long fromClient, long fromApp)
+    {
+        Interlocked.Add(ref _endedFromClients, fromClient);
+        Interlocked.Add(ref _endedFromApps, fromApp);
+    }
+
+    /// <summary>Bytes relayed since start, each way: sessions that ended plus those still open.</summary>
+    public (long FromClients, long FromApps) TotalBytes()
+    {
+        long fromClients = Interlocked.Read(ref _endedFromClients), fromApps = Interlocked.Read(ref _endedFromApps);
+        foreach (var app in _apps.Keys)
+        foreach (var session in app.LiveSessions)
+        {
+            fromClients += session.BytesFromClient;
+            fromApps += session.BytesFromApp;
+        }
+        return (fromClients, fromApps);
+    }
+
+    /// <summary>A consistent-enough copy for a status page: each figure is exact, taken a moment apart.</summary>
+    public RelaySnapshot Snapshot()
+    {
+        var now = DateTimeOffset.UtcNow;
+        var apps = _apps.Keys
+            .OrderBy(a => a.Name.Value, StringComparer.Ordinal).ThenBy(a => a.Departed)
+            .Select(a => a.Snapshot(now))
+            .ToList();
+        var (fromClients, fromApps) = TotalBytes();
+        return new RelaySnapshot(Ready, Draining, apps.Count(a => !a.Leaving), apps.Sum(a => a.SessionsActive), fromClients, fromApps, apps);
+    }
+}
+
+/// <summary>One app's entry on the board, written by its actor.</summary>
+public sealed class AppStatus
+{
+    private readonly RelayStatus _relay;
+    private readonly ConcurrentDictionary<SessionId, SessionStatus> _sessions = new();
+    private long _endedFromClients;
+    private long _endedFromApp;
+    private volatile IPEndPoint? _control;
+    private volatile bool _departed;
+
+    internal AppStatus(RelayStatus relay, AppName name, int port, IPEndPoint control)
+    {
+        _relay = relay;
+        Name = name;
+        Port = port;
+        _control = control;
+        RegisteredAt = DateTimeOffset.UtcNow;
+    }
+
+    /// <summary>The app's name.</summary>
+    public AppName Name { get; }
+
+    /// <summary>Its public port.</summary>
+    public int Port { get; }
+
+    /// <summary>When it registered.</summary>
+    public DateTimeOffset RegisteredAt { get; }
+
+    internal bool Departed => _departed;
+
+    internal int SessionCount => _sessions.Count;
+
+    internal IEnumerable<SessionStatus> LiveSessions => _sessions.Values;
+
+    /// <summary>The app's control connection is (back) on this address; null while it is away in its grace period.</summary>
+    internal void ControlFrom(IPEndPoint? control) => _control = control;
+
+    /// <summary>The name is free again; paired sessions may still be finishing.</summary>
+    internal void Depart() => _departed = true;
+
+    internal SessionStatus SessionStarted(SessionId id, IPEndPoint client)
+    {
+        var session = new SessionStatus(id, client);
+        _sessions[id] = session;
+        return session;
+    }
+
+    internal void SessionEnded(SessionStatus session)
+    {
+        if (!_sessions.TryRemove(session.Id, out _))
+            return;
+        Interlocked.Add(ref _endedFromClients, session.BytesFromClient);
+        Interlocked.Add(ref _endedFromApp, session.BytesFromApp);
+        _relay.AddEnded(session.BytesFromClient, session.BytesFromApp);
+    }
+
+    internal AppSnapshot Snapshot(DateTimeOffset now)
+    {
+        var sessions = _sessions.Values.OrderBy(s => s.Age).Select(s => s.Snapshot()).ToList();
+        return new AppSnapshot(Name.Value, Port, _control is { } c ? Connect.FormatEndPoint(c) : null, RegisteredAt,
+            _departed, sessions.Count,
+            Interlocked.Read(ref _endedFromClients) + sessions.Sum(s => s.BytesFromClient),
+            Interlocked.Read(ref _endedFromApp) + sessions.Sum(s => s.BytesFromApp),
+            sessions);
+    }
+}
+
+/// <summary>One session's entry on the board. Its byte counts are written by the session's actor alone.</summary>
+public sealed class SessionStatus
+{
+    private readonly Stopwatch _age = Stopwatch.StartNew();
+    private long _fromClient;
+    private long _fromApp;
+    private volatile bool _paired;
+
+    internal SessionStatus(SessionId id, IPEndPoint client)
+    {
+        Id = id;
+        Client = client;
+    }
+
+    /// <summary>The session's id.</summary>
+    public SessionId Id { get; }
+
+    /// <summary>The client's address.</summary>
+    public IPEndPoint Client { get; }
+
+    internal TimeSpan Age => _age.Elapsed;
+
+    /// <summary>Bytes read from the client so far.</summary>
+    public long BytesFromClient => Volatile.Read(ref _fromClient);
+
+    /// <summary>Bytes read from the app so far.</summary>
+    public long BytesFromApp => Volatile.Read(ref _fromApp);
+
+    // One writer (the session's actor), so a plain add published with a volatile write suffices.
+    internal void AddFromClient(int bytes) => Volatile.Write(ref _fromClient, _fromClient + bytes);
+
+    internal void AddFromApp(int bytes) => Volatile.Write(ref _fromApp, _fromApp + bytes);
+
+    internal void MarkPaired() => _paired = true;
+
+    internal SessionSnapshot Snapshot() =>
+        new(Id.Value, Connect.FormatEndPoint(Client), Math.Round(Age.TotalSeconds, 3), _paired, BytesFromClient, BytesFromApp);
+}
+
+/// <summary>The relay as <c>/status</c> shows it.</summary>
+public sealed record RelaySnapshot(
+    bool Ready, bool Draining, int Apps, int SessionsActive, long BytesFromClients, long BytesFromApps,
+    IReadOnlyList<AppSnapshot> AppList);
+
+/// <summary>One app in <see cref="RelaySnapshot"/>; <paramref name="Control"/> is null while the app is away in its grace period.</summary>
+public sealed record AppSnapshot(
+    string Name, int Port, string? Control, DateTimeOffset RegisteredSince, bool Leaving, int SessionsActive,
+    long BytesFromClients, long BytesFromApp, IReadOnlyList<SessionSnapshot> Sessions);
+
+/// <summary>One session in <see cref="AppSnapshot"/>.</summary>
+public sealed record SessionSnapshot(string Id, string Client, double AgeSeconds, bool Paired, long BytesFromClient, long BytesFromApp);
