@@ -119,8 +119,8 @@ public sealed class MetricsTests
         Assert.Equal(5, readings.Sum("tcprelay.sessions.ended|cause=normal"));
         Assert.Equal(1, readings.Sum("tcprelay.sessions.ended|cause=rejected"));
         Assert.Equal(1, readings.Sum("tcprelay.sessions.ended|cause=reset"));
-        Assert.Equal(5 * 1000 + 10, readings.Observe("tcprelay.bytes|direction=client-to-app"));
-        Assert.Equal(5 * 1000 + 10, readings.Observe("tcprelay.bytes|direction=app-to-client"));
+        Assert.Equal(5 * 1000 + 10, readings.Observe("tcprelay.relayed|direction=client-to-app"));
+        Assert.Equal(5 * 1000 + 10, readings.Observe("tcprelay.relayed|direction=app-to-client"));
         Assert.Equal(6, readings.Recorded("tcprelay.session.setup.duration"));
         Assert.Equal(1, readings.Sum("tcprelay.auth.failures|reason=mismatch"));
         Assert.Equal(1, readings.Sum("tcprelay.handshake.failures|reason=auth-failed"));

@@ -3,7 +3,10 @@ using Akka.Actor;
 
 namespace TcpRelay.Server.Actors;
 
-/// <summary>The live actor hierarchy below an actor: rendered for the log, or counted.</summary>
+/// <summary>One actor of a snapshot of the actor tree, with the actors below it.</summary>
+public sealed record ActorNode(string Name, string Path, IReadOnlyList<ActorNode> Children);
+
+/// <summary>The live actor hierarchy below an actor: rendered for the log, copied, or counted.</summary>
 public static class ActorTree
 {
     /// <summary>The tree below <paramref name="root"/>, indented two spaces per level; children sorted by name.</summary>
@@ -13,6 +16,16 @@ public static class ActorTree
         Walk(root, 0, text);
         return text.ToString().TrimEnd('\n');
     }
+
+    /// <summary>The tree below <paramref name="root"/> as data (the admin endpoint's <c>/actors</c>); children sorted by name.</summary>
+    public static ActorNode Snapshot(IActorRef root) =>
+        new(root.Path.Name, root.Path.ToStringWithoutAddress(),
+            root is ActorRefWithCell withCell
+                ? withCell.Children.OrderBy(c => c.Path.Name, StringComparer.Ordinal).Select(Snapshot).ToList()
+                : []);
+
+    /// <summary>Every actor of the system from its root.</summary>
+    public static ActorNode Snapshot(ActorSystem system) => Snapshot(((ExtendedActorSystem)system).Provider.RootGuardian);
 
     /// <summary>How many actors live at and below <paramref name="root"/> (a snapshot, as for <see cref="Render"/>).</summary>
     public static int Count(IActorRef root) =>

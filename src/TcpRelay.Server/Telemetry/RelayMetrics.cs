@@ -25,7 +25,7 @@ public sealed class RelayMetrics : IDisposable
         Meter.CreateObservableUpDownCounter("tcprelay.sessions.active", () => status.SessionCount, "{session}", "Sessions open, waiting or paired");
         _sessionsStarted = Meter.CreateCounter<long>("tcprelay.sessions.started", "{session}", "Sessions started: clients accepted on a public port");
         _sessionsEnded = Meter.CreateCounter<long>("tcprelay.sessions.ended", "{session}", "Sessions ended, by cause");
-        Meter.CreateObservableCounter("tcprelay.bytes", () =>
+        Meter.CreateObservableCounter("tcprelay.relayed", () =>
         {
             var (fromClients, fromApps) = status.TotalBytes();
             return new[]

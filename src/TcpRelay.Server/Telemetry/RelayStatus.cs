@@ -179,10 +179,10 @@ public sealed class SessionStatus
         new(Id.Value, Connect.FormatEndPoint(Client), Math.Round(Age.TotalSeconds, 3), _paired, BytesFromClient, BytesFromApp);
 }
 
-/// <summary>The relay as <c>/status</c> shows it.</summary>
+/// <summary>The relay as <c>/status</c> shows it; <paramref name="AppsRegistered"/> does not count apps that are leaving.</summary>
 public sealed record RelaySnapshot(
-    bool Ready, bool Draining, int Apps, int SessionsActive, long BytesFromClients, long BytesFromApps,
-    IReadOnlyList<AppSnapshot> AppList);
+    bool Ready, bool Draining, int AppsRegistered, int SessionsActive, long BytesFromClients, long BytesFromApps,
+    IReadOnlyList<AppSnapshot> Apps);
 
 /// <summary>One app in <see cref="RelaySnapshot"/>; <paramref name="Control"/> is null while the app is away in its grace period.</summary>
 public sealed record AppSnapshot(
