@@ -160,7 +160,7 @@ internal static class AgentCommand
         return (relay, exposed, level);
     }
 
-    private static string? ReadSecret(Func<string, string?> environment, string secretFile)
+    internal static string? ReadSecret(Func<string, string?> environment, string secretFile)
     {
         if (environment("TCPRELAY_SECRET") is { Length: > 0 } secret)
             return secret;

@@ -1,25 +1,39 @@
 using Serilog;
 using Serilog.Events;
+using Serilog.Formatting.Compact;
 
 namespace TcpRelay.Cli;
 
 /// <summary>The commands' log: Serilog to standard error, one line per event, level from a flag or TCPRELAY_LOG_LEVEL.</summary>
 internal static class ConsoleLog
 {
-    public static ILogger Create(LogEventLevel level) =>
-        new LoggerConfiguration()
-            .MinimumLevel.Is(level)
-            .WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
-                standardErrorFromLevel: LogEventLevel.Verbose)
+    /// <param name="level">The least severe level written.</param>
+    /// <param name="json">Serilog's compact JSON, one object per line (for log shippers), instead of text.</param>
+    public static ILogger Create(LogEventLevel level, bool json = false)
+    {
+        var logger = new LoggerConfiguration().MinimumLevel.Is(level);
+        return (json
+                ? logger.WriteTo.Console(new CompactJsonFormatter(), standardErrorFromLevel: LogEventLevel.Verbose)
+                : logger.WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
+                    standardErrorFromLevel: LogEventLevel.Verbose))
             .CreateLogger();
+    }
 
-    public static LogEventLevel ParseLevel(string? flag) =>
-        (flag ?? Environment.GetEnvironmentVariable("TCPRELAY_LOG_LEVEL") ?? "info").ToLowerInvariant() switch
+    public static LogEventLevel ParseLevel(string? text, string source = "--log-level") =>
+        (text ?? Environment.GetEnvironmentVariable("TCPRELAY_LOG_LEVEL") ?? "info").ToLowerInvariant() switch
         {
             "debug" => LogEventLevel.Debug,
             "info" or "information" => LogEventLevel.Information,
             "warning" or "warn" => LogEventLevel.Warning,
             "error" => LogEventLevel.Error,
-            var other => throw new UsageException($"--log-level: '{other}' is not one of debug, info, warning, error"),
+            var other => throw new UsageException($"{source}: '{other}' is not one of debug, info, warning, error"),
         };
+
+    /// <summary>Whether the log is JSON: "json", or "text" (the default).</summary>
+    public static bool ParseFormat(string text) => text.ToLowerInvariant() switch
+    {
+        "text" => false,
+        "json" => true,
+        var other => throw new UsageException($"log-format: '{other}' is not text or json"),
+    };
 }

@@ -6,6 +6,8 @@ const string usage =
     "commands:\n" +
     "  serve      run a relay (tcprelay serve --help)\n" +
     "  agent      expose local services through a relay (tcprelay agent --help)\n" +
+    "  status     show a running relay's apps and sessions (tcprelay status --help)\n" +
+    "  config     print the effective relay configuration (tcprelay config print --help)\n" +
     "  --version  print the version";
 
 try
@@ -22,6 +24,16 @@ try
             return 0;
         case ["agent", .. var rest]:
             return await AgentCommand.RunAsync(rest);
+        case ["status", "--help"] or ["status", "-h"]:
+            Console.WriteLine(StatusCommand.Usage);
+            return 0;
+        case ["status", .. var rest]:
+            return await StatusCommand.RunAsync(rest, Console.Out);
+        case ["config", "print", "--help"] or ["config", "print", "-h"] or ["config"] or ["config", "--help"]:
+            Console.WriteLine(ConfigCommand.Usage);
+            return 0;
+        case ["config", "print", .. var rest]:
+            return await ConfigCommand.RunAsync(rest, Console.Out);
         case ["--version"]:
             Console.WriteLine(Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]);
             return 0;

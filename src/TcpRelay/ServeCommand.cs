@@ -1,3 +1,4 @@
+using System.Net;
 using System.Runtime.InteropServices;
 using Akka.Actor;
 using Akka.Configuration;
@@ -10,6 +11,7 @@ using Serilog;
 using Serilog.Events;
 using TcpRelay.Server;
 using TcpRelay.Server.Actors;
+using TcpRelay.Server.Admin;
 using TcpRelay.Server.Hosting;
 
 namespace TcpRelay.Cli;
@@ -19,11 +21,12 @@ internal static class ServeCommand
 {
     public const string Usage =
         "usage: tcprelay serve [--bind ADDR] [--control-port N] [--data-port N] [--public-ports A-B]\n" +
-        "                      [--config FILE] [--secret-file PATH] [--log-level LEVEL]\n" +
+        "                      [--config FILE] [--secret-file PATH] [--log-level LEVEL] [--log-format text|json]\n" +
         "                      [--handshake-timeout D] [--pending-timeout D] [--heartbeat-interval D]\n" +
         "                      [--grace-period D] [--drain-timeout D] [--close-timeout D] [--backlog N]\n" +
         "                      [--max-apps N] [--max-sessions-per-app N] [--max-pending-per-app N]\n" +
         "                      [--max-handshakes-per-address N] [--max-handshakes N] [--allow-anonymous]\n" +
+        "                      [--admin HOST:PORT]\n" +
         "  The shared secret comes from TCPRELAY_SECRET or --secret-file; durations are written 500ms, 10s, 2m.";
 
     // Keys set by a bare flag (--allow-anonymous) rather than --key value.
@@ -31,34 +34,14 @@ internal static class ServeCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var defaults = Akka.Configuration.ConfigurationFactory.Empty;
-        Config config;
-        RelaySettings settings;
-        LogEventLevel level;
+        var (config, settings) = LoadConfig(args);
+        var level = ConsoleLog.ParseLevel(config.GetString("tcprelay.log-level"), "log-level");
+        var json = ConsoleLog.ParseFormat(config.GetString("tcprelay.log-format"));
+        var admin = AdminAddress(config.GetString("tcprelay.admin"), settings);
+        Log.Logger = ConsoleLog.Create(level, json);
         try
         {
-            defaults = RelayConfiguration.LoadDefaults();
-            var flagKeys = RelayConfigLoader.FlagKeys(defaults);
-            var flags = new FlagReader(args, flagKeys.Where(k => !SwitchKeys.Contains(k)).Append("config").Append("log-level").ToHashSet(), SwitchKeys);
-            level = ConsoleLog.ParseLevel(flags.Value("log-level"));
-            var relayFlags = flags.Values.Where(kv => flagKeys.Contains(kv.Key)).ToDictionary();
-            foreach (var key in SwitchKeys.Where(flags.Switch))
-                relayFlags[key] = "on";
-            foreach (var (key, value) in relayFlags)
-                if (key.EndsWith("-port", StringComparison.Ordinal) && value == "0")
-                    throw new UsageException($"--{key}: 0 is not a port (1-65535)");
-            config = RelayConfigLoader.Load(flags.Value("config"), relayFlags, Environment.GetEnvironmentVariable);
-            settings = RelayConfigLoader.Settings(config);
-        }
-        catch (RelayConfigException e)
-        {
-            throw new UsageException(e.Message);
-        }
-
-        Log.Logger = ConsoleLog.Create(level);
-        try
-        {
-            return await RunRelayAsync(settings, config, level);
+            return await RunRelayAsync(settings, config, level, admin);
         }
         finally
         {
@@ -66,7 +49,44 @@ internal static class ServeCommand
         }
     }
 
-    private static async Task<int> RunRelayAsync(RelaySettings settings, Config config, LogEventLevel level)
+    /// <summary>The effective configuration: hocon/relay.hocon, then --config FILE, then TCPRELAY_* variables, then flags.</summary>
+    public static (Config Config, RelaySettings Settings) LoadConfig(string[] args)
+    {
+        try
+        {
+            var defaults = RelayConfiguration.LoadDefaults();
+            var flagKeys = RelayConfigLoader.FlagKeys(defaults);
+            var flags = new FlagReader(args, flagKeys.Where(k => !SwitchKeys.Contains(k)).Append("config").ToHashSet(), SwitchKeys);
+            var relayFlags = flags.Values.Where(kv => flagKeys.Contains(kv.Key)).ToDictionary();
+            foreach (var key in SwitchKeys.Where(flags.Switch))
+                relayFlags[key] = "on";
+            foreach (var (key, value) in relayFlags)
+                if (key.EndsWith("-port", StringComparison.Ordinal) && value == "0")
+                    throw new UsageException($"--{key}: 0 is not a port (1-65535)");
+            var config = RelayConfigLoader.Load(flags.Value("config"), relayFlags, Environment.GetEnvironmentVariable);
+            return (config, RelayConfigLoader.Settings(config));
+        }
+        catch (RelayConfigException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    /// <summary>The admin endpoint's address, or null when it is off; it must not take one of the relay's own ports.</summary>
+    private static IPEndPoint? AdminAddress(string text, RelaySettings settings)
+    {
+        if (text.Length == 0)
+            return null;
+        if (!IPEndPoint.TryParse(text, out var endPoint) || endPoint.Port == 0 || !text.Contains(':'))
+            throw new UsageException($"admin: '{text}' is not IP:PORT (e.g. 127.0.0.1:9090)");
+        if (endPoint.Port == settings.ControlPort || endPoint.Port == settings.DataPort || settings.PublicPorts.Contains(endPoint.Port))
+            throw new UsageException($"admin: port {endPoint.Port} is one of the relay's own ports");
+        if (!IPAddress.IsLoopback(endPoint.Address) && settings.Secret is null)
+            throw new UsageException($"admin: {endPoint} is not a loopback address, so the endpoint needs the shared secret as its bearer token; set TCPRELAY_SECRET or --secret-file");
+        return endPoint;
+    }
+
+    private static async Task<int> RunRelayAsync(RelaySettings settings, Config config, LogEventLevel level, IPEndPoint? adminAddress)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddAkka("tcprelay", akka =>
@@ -101,6 +121,23 @@ internal static class ServeCommand
             await host.StopAsync();
             return 1;
         }
+        AdminServer? admin = null;
+        if (adminAddress is not null)
+        {
+            try
+            {
+                admin = await AdminServer.StartAsync(adminAddress, host.Services.GetRequiredService<ActorSystem>(), settings.Secret,
+                    new Serilog.Extensions.Logging.SerilogLoggerProvider(Log.Logger));
+                Log.Information("Admin endpoint on http://{Admin}/ (/metrics, /healthz, /status, /actors)", admin.EndPoint);
+            }
+            catch (IOException e)
+            {
+                await Console.Error.WriteLineAsync($"tcprelay: cannot listen on the admin address {adminAddress}: {e.Message}");
+                await host.StopAsync();
+                return 1;
+            }
+        }
+        await using var _ = admin;
         // The first SIGTERM or SIGINT drains (CoordinatedShutdown, through the host); a second one
         // resets what is left at once instead of waiting for the drain deadline.
         var stopSignals = 0;

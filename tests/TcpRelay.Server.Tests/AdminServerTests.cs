@@ -94,6 +94,7 @@ public sealed class AdminServerTests
             Assert.True(sample.IsMatch(line) || comment.IsMatch(line), $"not Prometheus text: {line}");
         foreach (var name in new[] { "tcprelay_sessions_started_total", "tcprelay_relayed_bytes_total", "tcprelay_apps", "tcprelay_session_setup_duration_seconds_bucket" })
             Assert.Contains("\n" + name, "\n" + text);
+        Assert.Contains("le=\"0.001\"", text); // setup buckets sized for seconds, not the milliseconds default
     }
 
     [Fact]
@@ -114,5 +115,42 @@ public sealed class AdminServerTests
             Assert.Equal(HttpStatusCode.Unauthorized, (await wrong.GetAsync("healthz")).StatusCode);
         using (var right = Client(admin, "s3cret"))
             Assert.Equal(HttpStatusCode.OK, (await right.GetAsync("status")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Tcprelay_status_prints_the_apps_sessions_and_actor_tree()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        await using var admin = await AdminServer.StartAsync(new IPEndPoint(IPAddress.Loopback, 0), relay.System, secret: null);
+        await using var app = await relay.StartListenerAsync("tabled");
+        using var client = await TestRelay.ConnectAsync(app.PublicPort);
+        await using var session = await app.AcceptAsync();
+        await client.SendAsync(new byte[2048]);
+        await SocketAssert.ReadExactlyAsync(session.Socket, 2048);
+        var flags = new[] { "--admin", $"127.0.0.1:{admin.EndPoint.Port}" };
+
+        var table = new StringWriter();
+        Assert.Equal(0, await Cli.StatusCommand.RunAsync(flags, table));
+        var lines = table.ToString().Split('\n');
+        Assert.StartsWith("relay ready: 1 apps, 1 sessions, 2.0 KiB from clients, 0 B from apps", lines[0]);
+        Assert.Matches($@"^tabled +{app.PublicPort} +127\.0\.0\.1:\d+ +.* 1 +2\.0 KiB +0 B$", lines[2]);
+        Assert.StartsWith($"  {session.SessionId.Value[..8]}  127.0.0.1:{((IPEndPoint)client.LocalEndPoint!).Port}", lines[3]);
+
+        var json = new StringWriter();
+        Assert.Equal(0, await Cli.StatusCommand.RunAsync([.. flags, "--json"], json));
+        Assert.Equal("tabled", JsonSerializer.Deserialize<RelaySnapshot>(json.ToString(), Json)!.Apps.Single().Name);
+
+        var tree = new StringWriter();
+        Assert.Equal(0, await Cli.StatusCommand.RunAsync([.. flags, "--tree"], tree));
+        Assert.Contains($"\n        app-tabled\n          session-{session.SessionId}\n", tree.ToString());
+    }
+
+    [Fact]
+    public async Task Tcprelay_status_says_where_it_looked_when_no_relay_answers()
+    {
+        using var unused = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        unused.Bind(new IPEndPoint(IPAddress.Loopback, 0)); // bound, never listening: a port nothing answers on
+        var port = ((IPEndPoint)unused.LocalEndPoint!).Port;
+        Assert.Equal(1, await Cli.StatusCommand.RunAsync(["--admin", $"127.0.0.1:{port}"], new StringWriter()));
     }
 }

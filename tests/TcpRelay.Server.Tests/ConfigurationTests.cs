@@ -143,7 +143,11 @@ public sealed class ConfigurationTests
     [InlineData(new[] { "stray" }, "unexpected argument 'stray'")]
     [InlineData(new[] { "--secret", "x" }, "unknown flag '--secret'")]
     [InlineData(new[] { "--control-port", "0" }, "0 is not a port")]
-    [InlineData(new[] { "--log-level", "loud" }, "--log-level")]
+    [InlineData(new[] { "--log-level", "loud" }, "log-level: 'loud' is not one of")]
+    [InlineData(new[] { "--log-format", "xml" }, "log-format: 'xml' is not text or json")]
+    [InlineData(new[] { "--admin", "localhost" }, "admin: 'localhost' is not IP:PORT")]
+    [InlineData(new[] { "--admin", "10.1.2.3:9090" }, "needs the shared secret")]
+    [InlineData(new[] { "--admin", "127.0.0.1:8080" }, "one of the relay's own ports")]
     [InlineData(new[] { "--allow-anonymous=yes" }, "--allow-anonymous takes no value")]
     [InlineData(new[] { "--bind", "0.0.0.0" }, "--allow-anonymous")]
     [InlineData(new[] { "--drain-timeout", "-5s" }, "tcprelay.drain-timeout")]
@@ -180,4 +184,26 @@ public sealed class ConfigurationTests
     [InlineData("10 s")]
     [InlineData("10d")]
     public void Malformed_durations_are_null(string text) => Assert.Null(Duration.Parse(text));
+
+    [Fact]
+    public async Task Config_print_shows_the_merged_configuration_and_never_the_secret()
+    {
+        var secretFile = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllTextAsync(secretFile, "do-not-print-me\n");
+            var output = new StringWriter();
+            Assert.Equal(0, await ConfigCommand.RunAsync(["--pending-timeout", "5s", "--secret-file", secretFile, "--log-format", "json"], output));
+            var text = output.ToString();
+            Assert.Contains("  pending-timeout = \"5s\"\n", text);
+            Assert.Contains("  log-format = \"json\"\n", text);
+            Assert.Contains("  handshake-timeout = \"10s\"\n", text); // a default
+            Assert.Contains("# secret: set", text);
+            Assert.DoesNotContain("do-not-print-me", text);
+        }
+        finally
+        {
+            File.Delete(secretFile);
+        }
+    }
 }

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using TcpRelay.Client;
 using TcpRelay.Protocol;
+using TcpRelay.Server.Actors;
 
 namespace TcpRelay.Server.Tests;
 
@@ -66,6 +67,16 @@ public sealed class ShutdownTests
         {
             // The relay stopped.
         }
+    }
+
+    [Fact]
+    public async Task A_drain_asked_for_again_after_it_finished_is_answered_at_once()
+    {
+        // The relay is drained once by whoever asks first (an operator's tool, a test), then again
+        // by the host's shutdown, which must not wait out the drain timeout for nothing.
+        await using var relay = await TestRelay.StartAsync(s => s with { DrainTimeout = TimeSpan.FromMinutes(5) });
+        await relay.Relay.Ask<RelayActor.Drained>(RelayActor.Drain.Instance, TestRelay.Wait);
+        await relay.Relay.Ask<RelayActor.Drained>(RelayActor.Drain.Instance, TimeSpan.FromSeconds(2));
     }
 
     [Fact]

@@ -79,6 +79,7 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     private int _handshakesRefused;
     private readonly List<IActorRef> _waitingForDrain = [];
     private bool _draining;
+    private bool _drained;
     private bool _aborted;
     private IActorRef _registry = ActorRefs.Nobody;
     private IPEndPoint? _data;
@@ -212,6 +213,12 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
         Receive<LogActorTree>(_ => LogTree());
         Receive<Drain>(_ =>
         {
+            if (_drained)
+            {
+                // Drained once already (a test, then the host's own shutdown): nothing is left to wait for.
+                Sender.Tell(Drained.Instance);
+                return;
+            }
             _waitingForDrain.Add(Sender);
             if (_draining)
                 return;
@@ -228,6 +235,7 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
         Receive<RegistryActor.Drained>(_ =>
         {
             Timers.Cancel(DrainDeadline.Instance);
+            _drained = true;
             Log.Info("Relay drained: {Outcome}", _aborted ? "sessions left at the deadline were reset" : "every session ended on its own");
             foreach (var asker in _waitingForDrain)
                 asker.Tell(Drained.Instance);

@@ -36,7 +36,13 @@ public sealed class RelayMetrics : IDisposable
         }, "By", "Bytes relayed, by direction");
         _handshakeFailures = Meter.CreateCounter<long>("tcprelay.handshake.failures", "{connection}", "Control and data connections refused before or at their first line, by reason");
         _authFailures = Meter.CreateCounter<long>("tcprelay.auth.failures", "{connection}", "REGISTERs refused for their auth, by reason");
-        _setup = Meter.CreateHistogram<double>("tcprelay.session.setup.duration", "s", "From a client's accept to its pairing with the app's data connection");
+        // Setups take from well under a millisecond (app close by) to the pending timeout (seconds):
+        // the default buckets, made for milliseconds, would put them all in the first one.
+        _setup = Meter.CreateHistogram("tcprelay.session.setup.duration", "s", "From a client's accept to its pairing with the app's data connection",
+            tags: null, advice: new InstrumentAdvice<double>
+            {
+                HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+            });
     }
 
     /// <summary>The meter, for a listener that wants this relay's figures only.</summary>

@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using TcpRelay.Server.Actors;
+using TcpRelay.Server.Telemetry;
+
+namespace TcpRelay.Cli;
+
+/// <summary><c>tcprelay status</c>: a running relay's apps and sessions, read from its admin endpoint.</summary>
+internal static class StatusCommand
+{
+    public const string Usage =
+        "usage: tcprelay status [--admin HOST:PORT] [--json] [--tree] [--secret-file PATH]\n" +
+        "  Reads the relay's admin endpoint (tcprelay serve --admin; default 127.0.0.1:9090, or TCPRELAY_ADMIN).\n" +
+        "  --json prints /status as it is; --tree prints the live actor tree. Beyond loopback the\n" +
+        "  endpoint wants the shared secret: TCPRELAY_SECRET or --secret-file.";
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output)
+    {
+        var flags = new FlagReader(args, new HashSet<string> { "admin", "secret-file" }, new HashSet<string> { "json", "tree" });
+        var admin = flags.Value("admin") ?? Environment.GetEnvironmentVariable("TCPRELAY_ADMIN") ?? "127.0.0.1:9090";
+        if (!IPEndPoint.TryParse(admin, out var endPoint) || endPoint.Port == 0 || !admin.Contains(':'))
+            throw new UsageException($"--admin: '{admin}' is not IP:PORT (e.g. 127.0.0.1:9090)");
+        var secret = AgentCommand.ReadSecret(Environment.GetEnvironmentVariable, flags.Value("secret-file") ?? "");
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://{admin}/"), Timeout = TimeSpan.FromSeconds(10) };
+        if (secret is not null)
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", secret);
+        var path = flags.Switch("tree") ? "actors" : "status";
+        string body;
+        try
+        {
+            using var response = await http.GetAsync(path);
+            body = await response.Content.ReadAsStringAsync();
+            if (response.StatusCode == HttpStatusCode.Unauthorized)
+            {
+                await Console.Error.WriteLineAsync($"tcprelay: the admin endpoint at {admin} wants the shared secret (TCPRELAY_SECRET or --secret-file)");
+                return 1;
+            }
+            response.EnsureSuccessStatusCode();
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            await Console.Error.WriteLineAsync($"tcprelay: cannot read {path} from the admin endpoint at {admin}: {e.Message} (is the relay running with --admin {admin}?)");
+            return 1;
+        }
+
+        if (flags.Switch("json"))
+            await output.WriteLineAsync(body);
+        else if (flags.Switch("tree"))
+            await output.WriteAsync(RenderTree(JsonSerializer.Deserialize<ActorNode>(body, Json)!));
+        else
+            await output.WriteAsync(RenderStatus(JsonSerializer.Deserialize<RelaySnapshot>(body, Json)!));
+        return 0;
+    }
+
+    /// <summary>The status as a table: one row per app, its sessions indented below it.</summary>
+    public static string RenderStatus(RelaySnapshot status)
+    {
+        var text = new StringBuilder();
+        var state = status.Draining ? "draining" : status.Ready ? "ready" : "starting";
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"relay {state}: {status.AppsRegistered} apps, {status.SessionsActive} sessions, {Bytes(status.BytesFromClients)} from clients, {Bytes(status.BytesFromApps)} from apps");
+        if (status.Apps.Count == 0)
+            return text.ToString();
+        var rows = new List<string[]> { new[] { "APP", "PORT", "CONTROL", "SINCE", "SESSIONS", "FROM CLIENTS", "FROM APP" } };
+        foreach (var app in status.Apps)
+        {
+            rows.Add([app.Leaving ? app.Name + " (leaving)" : app.Name, app.Port.ToString(CultureInfo.InvariantCulture),
+                app.Control ?? "away", app.RegisteredSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+                app.SessionsActive.ToString(CultureInfo.InvariantCulture), Bytes(app.BytesFromClients), Bytes(app.BytesFromApp)]);
+            foreach (var session in app.Sessions)
+                rows.Add(["  " + session.Id[..8] + (session.Paired ? "" : " waiting"), session.Client, "",
+                    $"{session.AgeSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s old", "", Bytes(session.BytesFromClient), Bytes(session.BytesFromApp)]);
+        }
+        var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
+        foreach (var row in rows)
+            text.AppendLine(string.Join("  ", row.Select((cell, c) => c >= 4 ? cell.PadLeft(widths[c]) : cell.PadRight(widths[c]))).TrimEnd());
+        return text.ToString();
+    }
+
+    private static string RenderTree(ActorNode node, int depth = 0) =>
+        new string(' ', depth * 2) + (depth == 0 ? node.Path : node.Name) + "\n" +
+        string.Concat(node.Children.Select(child => RenderTree(child, depth + 1)));
+
+    private static string Bytes(long bytes) => bytes switch
+    {
+        < 1024 => $"{bytes} B",
+        < 1024 * 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.0} KiB"),
+        < 1024L * 1024 * 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0:0.0} MiB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1073741824.0:0.00} GiB"),
+    };
+}
