@@ -276,8 +276,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             if (OverLimit() is { } limit)
             {
                 // protocol.md: closed at once, and the app is not told (an ERROR would end its control connection).
-                Sender.Tell(Tcp.Close.Instance);
                 CountRefused(SessionEndCause.Limit);
+                Sender.Tell(Tcp.Close.Instance);
                 if (_refused++ == 0)
                     Log.Warning("App {App}: clients are closed on arrival from {Client} on: {Limit}", _spec.Name, client, limit);
                 return;
@@ -288,7 +288,10 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
                 _refused = 0;
             }
             var id = SessionId.New();
-            var session = Context.ActorOf(SessionActor.CreateProps(id, _spec.Name, Sender, client, _settings, _status), $"session-{id}");
+            // Counted and on the board before CONNECT goes out, so that no reader sees the app told of a session it does not list.
+            _telemetry.Metrics.SessionStarted();
+            var status = _status?.SessionStarted(id, client);
+            var session = Context.ActorOf(SessionActor.CreateProps(id, _spec.Name, Sender, client, _settings, status), $"session-{id}");
             Context.Watch(session);
             _sessions++;
             var connect = new Connect(id, client);
@@ -343,12 +346,13 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     /// <summary>A client of an app that is leaving: closed at once, counted as a session that ended so.</summary>
     private void CloseOnArrival()
     {
-        Sender.Tell(Tcp.Close.Instance);
         CountRefused(_telemetry.Status.Draining ? SessionEndCause.Shutdown : SessionEndCause.AppLeft);
+        Sender.Tell(Tcp.Close.Instance);
     }
 
     // A client closed on arrival counts as a session that started and ended at once, so that
-    // sessions started always equals sessions ended plus sessions active.
+    // sessions started always equals sessions ended plus sessions active. Counted before the close,
+    // so the client cannot see it before a reader of the metrics does.
     private void CountRefused(SessionEndCause cause)
     {
         _telemetry.Metrics.SessionStarted();

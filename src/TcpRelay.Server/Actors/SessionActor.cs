@@ -80,13 +80,12 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
     private readonly Side _data = new("app", ActorRefs.Nobody);
     private readonly Stopwatch _age = Stopwatch.StartNew();
     private readonly RelayMetrics _metrics;
-    private readonly AppStatus? _appStatus;
     private readonly SessionStatus _status;
     private ByteString? _early;
     private string _outcome = "open";
     private SessionEndCause _cause = SessionEndCause.Normal;
 
-    public SessionActor(SessionId id, AppName app, IActorRef client, IPEndPoint clientAddress, RelaySettings settings, AppStatus? appStatus)
+    public SessionActor(SessionId id, AppName app, IActorRef client, IPEndPoint clientAddress, RelaySettings settings, SessionStatus? status)
     {
         _id = id;
         _app = app;
@@ -94,22 +93,21 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         _settings = settings;
         _client = new Side("client", client);
         _metrics = RelayTelemetry.Get(Context.System).Metrics;
-        _appStatus = appStatus;
-        _status = appStatus?.SessionStarted(id, clientAddress) ?? new SessionStatus(id, clientAddress);
+        _status = status ?? new SessionStatus(null, id, clientAddress);
         Pending();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    // appStatus: the app's entry on the status board, which lists this session while it lives.
+    // status: the session's entry on the status board, put there (and counted as started) by its
+    // app's actor before the app can hear of the session.
     public static Props CreateProps(SessionId id, AppName app, IActorRef client, IPEndPoint clientAddress, RelaySettings settings,
-        AppStatus? appStatus = null) =>
-        Props.Create<SessionActor>(id, app, client, clientAddress, settings, appStatus);
+        SessionStatus? status = null) =>
+        Props.Create<SessionActor>(id, app, client, clientAddress, settings, status);
 
     protected override void PreStart()
     {
         base.PreStart();
-        _metrics.SessionStarted();
         _client.Connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: true, useResumeWriting: false));
         Context.Watch(_client.Connection);
         // One read while waiting: it lets a client's reset or FIN be seen, and holds at most one
@@ -120,8 +118,9 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
 
     protected override void PostStop()
     {
-        _appStatus?.SessionEnded(_status);
+        // Counted before it leaves the board: whoever sees it gone finds its cause counted.
         _metrics.SessionEnded(_cause);
+        _status.End();
         Log.Info("Session {SessionId} of app {App} ended ({Outcome}): client {Client}, {ClientBytes} bytes from client, {AppBytes} bytes from app, {Duration}",
             new object[] { _id.Value, _app.Value, _outcome, _clientAddress, _client.BytesRead, _data.BytesRead, _age.Elapsed });
         base.PostStop();

@@ -115,7 +115,7 @@ public sealed class AppStatus
 
     internal SessionStatus SessionStarted(SessionId id, IPEndPoint client)
     {
-        var session = new SessionStatus(id, client);
+        var session = new SessionStatus(this, id, client);
         _sessions[id] = session;
         return session;
     }
@@ -143,13 +143,18 @@ public sealed class AppStatus
 /// <summary>One session's entry on the board. Its byte counts are written by the session's actor alone.</summary>
 public sealed class SessionStatus
 {
+    private readonly AppStatus? _app;
     private readonly Stopwatch _age = Stopwatch.StartNew();
     private long _fromClient;
     private long _fromApp;
     private volatile bool _paired;
 
-    internal SessionStatus(SessionId id, IPEndPoint client)
+    /// <param name="app">The app whose board lists the session; none for a session tested on its own.</param>
+    /// <param name="id">The session's id.</param>
+    /// <param name="client">The client's address.</param>
+    internal SessionStatus(AppStatus? app, SessionId id, IPEndPoint client)
     {
+        _app = app;
         Id = id;
         Client = client;
     }
@@ -174,6 +179,9 @@ public sealed class SessionStatus
     internal void AddFromApp(int bytes) => Volatile.Write(ref _fromApp, _fromApp + bytes);
 
     internal void MarkPaired() => _paired = true;
+
+    /// <summary>Off the board; its bytes move to the app's and the relay's totals.</summary>
+    internal void End() => _app?.SessionEnded(this);
 
     internal SessionSnapshot Snapshot() =>
         new(Id.Value, Connect.FormatEndPoint(Client), Math.Round(Age.TotalSeconds, 3), _paired, BytesFromClient, BytesFromApp);
