@@ -1,0 +1,162 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace TcpRelay.Bench;
+
+/// <summary>
+/// The relayed setup: <c>tcprelay serve</c> and <c>tcprelay agent</c> as processes of their own,
+/// so the relay's memory and CPU are its own, the agent exposing the echo server and the sink.
+/// </summary>
+public sealed class RelayProcesses : IAsyncDisposable
+{
+    private readonly Process _relay;
+    private readonly Process _agent;
+
+    private RelayProcesses(Process relay, Process agent, int echoPort, int sinkPort)
+    {
+        _relay = relay;
+        _agent = agent;
+        EchoPort = echoPort;
+        SinkPort = sinkPort;
+    }
+
+    /// <summary>The relay's public port for the echo server.</summary>
+    public int EchoPort { get; }
+
+    /// <summary>The relay's public port for the sink that never reads.</summary>
+    public int SinkPort { get; }
+
+    public int RelayPid => _relay.Id;
+
+    public static async Task<RelayProcesses> StartAsync(string tcprelayDll, LocalServices services)
+    {
+        var control = LocalServices.FreePort();
+        var data = LocalServices.FreePort();
+        var first = FreePair();
+        var relay = Start(tcprelayDll,
+            $"serve --control-port {control} --data-port {data} --public-ports {first}-{first + 1} --log-level warning " +
+            "--max-sessions-per-app 100000 --max-pending-per-app 10000 --max-handshakes-per-address 10000 --max-handshakes 20000");
+        await WaitUntilAsync(() => Connects(control), relay, "the relay's control port");
+        var agent = Start(tcprelayDll,
+            $"agent --relay 127.0.0.1:{control} --log-level warning " +
+            $"--to 127.0.0.1:{services.EchoPort} --name bench-echo --port {first} " +
+            $"--to 127.0.0.1:{services.SinkPort} --name bench-sink --port {first + 1}");
+        await WaitUntilAsync(() => Echoes(first), agent, "the echo server through the relay");
+        return new RelayProcesses(relay, agent, first, first + 1);
+    }
+
+    /// <summary>The relay process's resident memory, threads and CPU time, now.</summary>
+    public ProcessSample SampleRelay()
+    {
+        _relay.Refresh();
+        return new ProcessSample(_relay.WorkingSet64, _relay.Threads.Count, _relay.TotalProcessorTime);
+    }
+
+    public ProcessSample SampleAgent()
+    {
+        _agent.Refresh();
+        return new ProcessSample(_agent.WorkingSet64, _agent.Threads.Count, _agent.TotalProcessorTime);
+    }
+
+    private static Process Start(string dll, string arguments)
+    {
+        var info = new ProcessStartInfo("dotnet", $"\"{dll}\" {arguments}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start dotnet");
+        // Warnings and errors only; shown so that a relay problem is not silent.
+        process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Console.Error.WriteLine($"  [{Path.GetFileNameWithoutExtension(dll)}] {line}"); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Console.Error.WriteLine($"  [{Path.GetFileNameWithoutExtension(dll)}] {line}"); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static int FreePair()
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var first = Random.Shared.Next(20000, 30000);
+            if (Free(first) && Free(first + 1))
+                return first;
+            if (attempt > 100)
+                throw new InvalidOperationException("no two free adjacent ports in 20000-30000");
+        }
+    }
+
+    private static bool Free(int port)
+    {
+        try
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<bool> Connects(int port)
+    {
+        try
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task<bool> Echoes(int port)
+    {
+        try
+        {
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(IPAddress.Loopback, port);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await socket.SendAsync(new byte[] { 42 }, timeout.Token);
+            var one = new byte[1];
+            return await socket.ReceiveAsync(one, timeout.Token) == 1 && one[0] == 42;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> ready, Process process, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!await ready())
+        {
+            if (process.HasExited)
+                throw new InvalidOperationException($"waiting for {what}: the process exited with {process.ExitCode}");
+            if (deadline.Elapsed > TimeSpan.FromSeconds(60))
+                throw new TimeoutException($"{what} not ready after 60 s");
+            await Task.Delay(100);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in new[] { _agent, _relay })
+        {
+            if (!process.HasExited)
+                process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            process.Dispose();
+        }
+    }
+}
+
+/// <summary>A process's resident memory, thread count and CPU time at one moment.</summary>
+public readonly record struct ProcessSample(long Rss, int Threads, TimeSpan Cpu);
