@@ -54,6 +54,7 @@ public sealed record BenchOptions
                 },
                 "--stream-mib" => options with { StreamBytes = long.Parse(Next(), CultureInfo.InvariantCulture) << 20 },
                 "--held" => options with { HeldSessions = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--setup-sessions" => options with { SetupSessions = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 var other => throw new FormatException($"unknown argument '{other}'"),
             };
         }
@@ -62,6 +63,6 @@ public sealed record BenchOptions
 
     public const string Usage =
         "usage: dotnet run -c Release --project bench/TcpRelay.Bench -- [--quick] [--scenario NAME] [--json FILE]\n" +
-        "                                                           [--stream-mib N] [--held N]\n" +
+        "                                                           [--stream-mib N] [--held N] [--setup-sessions N]\n" +
         "  scenarios: throughput, setup, roundtrip, held, stalled (default: all)";
 }

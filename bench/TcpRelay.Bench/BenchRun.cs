@@ -43,10 +43,13 @@ public static class BenchRun
         if (options.Runs("setup"))
         {
             var direct = await Phase("setup direct", options.SetupSessions, p => Scenarios.SetupAsync(services.EchoPort, options.SetupSessions, options.SetupConcurrency, () => p(1)));
+            var before = relay.SampleRelay();
             var relayed = await Phase("setup relayed", options.SetupSessions, p => Scenarios.SetupAsync(relay.EchoPort, options.SetupSessions, options.SetupConcurrency, () => p(1)));
+            var cpu = relay.SampleRelay().Cpu - before.Cpu;
             figures.Add(new Figure("setup", $"sessions/s at concurrency {options.SetupConcurrency}", "1/s", direct.PerSecond, relayed.PerSecond));
             figures.Add(new Figure("setup", "p50 latency", "ms", Scenarios.Percentile(direct.LatencyMs, 0.5), Scenarios.Percentile(relayed.LatencyMs, 0.5)));
             figures.Add(new Figure("setup", "p99 latency", "ms", Scenarios.Percentile(direct.LatencyMs, 0.99), Scenarios.Percentile(relayed.LatencyMs, 0.99)));
+            figures.Add(new Figure("setup", "relay CPU per session", "ms", null, cpu.TotalMilliseconds / options.SetupSessions));
         }
 
         if (options.Runs("roundtrip"))

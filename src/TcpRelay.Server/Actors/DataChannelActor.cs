@@ -14,7 +14,7 @@ namespace TcpRelay.Server.Actors;
 /// the sender, and the session writes to the connection directly, so only the app-to-client
 /// direction pays this hop.
 /// </summary>
-internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
+internal sealed class DataChannelActor : LifecycleLoggingUntypedActor, IWithTimers
 {
     /// <summary>From the registry: the session this connection now belongs to.</summary>
     public sealed record Claimed(IActorRef Session);
@@ -40,7 +40,6 @@ internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
         _remote = remote;
         _settings = settings;
         _registry = registry;
-        AwaitingAccept();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -57,66 +56,94 @@ internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
         Timers.StartSingleTimer(HandshakeTimedOut.Instance, HandshakeTimedOut.Instance, _settings.HandshakeTimeout);
     }
 
+    protected override void OnReceive(object message) => AwaitingAccept(message);
+
     /// <summary>Reading the ACCEPT line; nothing else is read until a session takes the connection.</summary>
-    private void AwaitingAccept()
+    private void AwaitingAccept(object message)
     {
-        Receive<Tcp.Received>(received =>
+        switch (message)
         {
-            _framer.Append(received.Data.ToArray());
-            switch (_framer.TryTakeLine(out var line))
-            {
-                case FramerStatus.NeedMore:
-                    _connection.Tell(Tcp.ResumeReading.Instance);
-                    return;
-                case FramerStatus.TooLong:
-                    Refuse("bad-request", $"first line longer than {ProtocolDefaults.MaxLineLength} bytes");
-                    return;
-            }
-            var accept = AcceptLine.Parse(line.Span);
-            if (!accept.IsOk)
-            {
-                Refuse("bad-request", accept.Error!);
-                return;
-            }
-            Context.Parent.Tell(new RelayActor.HandshakeDone(Self));
-            // Bytes after the ACCEPT line (an app's banner) go to the session with the connection: nothing is lost at the seam.
-            _leftover = ByteString.FromBytes(_framer.TakeRemainder());
-            _registry.Tell(new RegistryActor.ClaimSession(accept.Value!.Id));
-            Become(Claiming);
-        });
-        Receive<HandshakeTimedOut>(_ => Refuse("timeout", $"no ACCEPT line within {Duration.Format(_settings.HandshakeTimeout)}"));
-        ReceiveClosed();
+            case Tcp.Received received:
+                ReadAcceptLine(received);
+                break;
+            case HandshakeTimedOut:
+                Refuse("timeout", $"no ACCEPT line within {Duration.Format(_settings.HandshakeTimeout)}");
+                break;
+            default:
+                Closed(message);
+                break;
+        }
     }
 
-    private void Claiming()
+    private void ReadAcceptLine(Tcp.Received received)
     {
-        Receive<Claimed>(claimed =>
+        _framer.Append(received.Data.ToArray());
+        switch (_framer.TryTakeLine(out var line))
         {
-            Timers.Cancel(HandshakeTimedOut.Instance);
-            _session = claimed.Session;
-            // A session that ended in the meantime is reported at once, and this connection closed.
-            Context.Watch(_session);
-            Become(Forwarding);
-            // Only now may the session ask the connection for a read: its data must find us forwarding.
-            _session.Tell(new SessionActor.DataConnected(_connection, _leftover));
-        });
-        Receive<UnknownSession>(_ => Refuse("unknown-session", "no session waits with that id"));
-        Receive<HandshakeTimedOut>(_ => Refuse("timeout", "the session was not found in time"));
-        ReceiveClosed();
+            case FramerStatus.NeedMore:
+                _connection.Tell(Tcp.ResumeReading.Instance);
+                return;
+            case FramerStatus.TooLong:
+                Refuse("bad-request", $"first line longer than {ProtocolDefaults.MaxLineLength} bytes");
+                return;
+        }
+        var accept = AcceptLine.Parse(line.Span);
+        if (!accept.IsOk)
+        {
+            Refuse("bad-request", accept.Error!);
+            return;
+        }
+        Context.Parent.Tell(new RelayActor.HandshakeDone(Self));
+        // Bytes after the ACCEPT line (an app's banner) go to the session with the connection: nothing is lost at the seam.
+        _leftover = ByteString.FromBytes(_framer.TakeRemainder());
+        _registry.Tell(new RegistryActor.ClaimSession(accept.Value!.Id));
+        Become(Claiming);
+    }
+
+    private void Claiming(object message)
+    {
+        switch (message)
+        {
+            case Claimed claimed:
+                Timers.Cancel(HandshakeTimedOut.Instance);
+                _session = claimed.Session;
+                // A session that ended in the meantime is reported at once, and this connection closed.
+                Context.Watch(_session);
+                Become(Forwarding);
+                // Only now may the session ask the connection for a read: its data must find us forwarding.
+                _session.Tell(new SessionActor.DataConnected(_connection, _leftover));
+                break;
+            case UnknownSession:
+                Refuse("unknown-session", "no session waits with that id");
+                break;
+            case HandshakeTimedOut:
+                Refuse("timeout", "the session was not found in time");
+                break;
+            default:
+                Closed(message);
+                break;
+        }
     }
 
     /// <summary>Paired: every event of the connection goes to the session, with the connection as sender.</summary>
-    private void Forwarding()
+    private void Forwarding(object message)
     {
-        // Not even a closed event ends this actor: PeerClosed is one, yet the connection lives on
-        // half-closed, and a connection whose handler stops is torn down. Its Terminated ends us.
-        Receive<Tcp.Event>(e => _session.Forward(e));
-        Receive<Terminated>(t =>
+        switch (message)
         {
-            if (t.ActorRef.Equals(_session))
-                _connection.Tell(Tcp.Abort.Instance);
-            Context.Stop(Self);
-        });
+            // Not even a closed event ends this actor: PeerClosed is one, yet the connection lives on
+            // half-closed, and a connection whose handler stops is torn down. Its Terminated ends us.
+            case Tcp.Event e:
+                _session.Forward(e);
+                break;
+            case Terminated t:
+                if (t.ActorRef.Equals(_session))
+                    _connection.Tell(Tcp.Abort.Instance);
+                Context.Stop(Self);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
     // reason: the tag of tcprelay.handshake.failures; why: the log's words.
@@ -126,12 +153,14 @@ internal sealed class DataChannelActor : LifecycleLoggingActor, IWithTimers
         Log.Info("Data connection from {Remote} refused: {Reason}", _remote, why);
         Timers.CancelAll();
         _connection.Tell(Tcp.Close.Instance);
-        Become(() => ReceiveClosed());
+        Become(Closed);
     }
 
-    private void ReceiveClosed()
+    private void Closed(object message)
     {
-        Receive<Tcp.ConnectionClosed>(_ => Context.Stop(Self));
-        Receive<Terminated>(_ => Context.Stop(Self));
+        if (message is Tcp.ConnectionClosed or Terminated)
+            Context.Stop(Self);
+        else
+            Unhandled(message);
     }
 }

@@ -22,3 +22,22 @@ public abstract class LifecycleLoggingActor : ReceiveActor
     /// <inheritdoc />
     protected override void PostStop() => Log.Log(LifecycleLevel, null, "Actor stopped {ActorPath}", Self.Path.ToStringWithoutAddress());
 }
+
+/// <summary>
+/// <see cref="LifecycleLoggingActor"/> for the actors created per connection: an untyped actor,
+/// because building a ReceiveActor's message matchers dominated the cost of creating one.
+/// </summary>
+public abstract class LifecycleLoggingUntypedActor : UntypedActor
+{
+    /// <summary>The actor's Serilog-backed logger.</summary>
+    protected ILoggingAdapter Log { get; } = Logging.GetLogger(Context);
+
+    /// <summary>The level of the start and stop lines.</summary>
+    protected virtual LogLevel LifecycleLevel => LogLevel.DebugLevel;
+
+    /// <inheritdoc />
+    protected override void PreStart() => Log.Log(LifecycleLevel, null, "Actor started {ActorPath}", Self.Path.ToStringWithoutAddress());
+
+    /// <inheritdoc />
+    protected override void PostStop() => Log.Log(LifecycleLevel, null, "Actor stopped {ActorPath}", Self.Path.ToStringWithoutAddress());
+}

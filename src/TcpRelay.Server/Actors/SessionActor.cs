@@ -15,7 +15,7 @@ namespace TcpRelay.Server.Actors;
 /// side is requested only after the other side acked the last write, so a session buffers at most
 /// one frame per direction whatever the peers do. Half-close and reset cross over as protocol.md says.
 /// </summary>
-internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
+internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
 {
     /// <summary>The app dialled in for this session; <paramref name="Leftover"/> are the bytes it sent after its ACCEPT line.</summary>
     public sealed record DataConnected(IActorRef Connection, ByteString Leftover);
@@ -94,8 +94,11 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
         _client = new Side("client", client);
         _metrics = RelayTelemetry.Get(Context.System).Metrics;
         _status = status ?? new SessionStatus(null, id, clientAddress);
-        Pending();
     }
+
+    // States are methods switched with Become: an untyped actor builds no message matchers, which
+    // for an actor created per client was most of what creating it cost (docs/performance.md).
+    protected override void OnReceive(object message) => Pending(message);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -127,42 +130,55 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
     }
 
     /// <summary>The client is connected; the app has been sent CONNECT and has not dialled in yet.</summary>
-    private void Pending()
+    private void Pending(object message)
     {
-        Receive<Tcp.Received>(r =>
+        switch (message)
         {
-            _client.Reading = false;
-            _client.BytesRead += r.Data.Count;
-            _status.AddFromClient(r.Data.Count);
-            _early = r.Data;
-        });
-        Receive<Tcp.PeerClosed>(_ =>
-        {
-            _client.Reading = false;
-            _client.FinReceived = true;
-        });
-        Receive<Tcp.ConnectionClosed>(closed =>
-        {
-            _outcome = $"client left before pairing: {Describe(closed)}";
-            _cause = SessionEndCause.ClientLeft;
-            Context.Stop(Self);
-        });
-        Receive<DataConnected>(Pair);
-        Receive<PendingTimedOut>(_ => CloseUnpaired($"no data connection within {Duration.Format(_settings.PendingTimeout)}", SessionEndCause.PendingTimeout));
-        Receive<Rejected>(_ => CloseUnpaired("rejected by the app", SessionEndCause.Rejected));
-        Receive<AppGone>(_ => CloseUnpaired("app left before pairing", SessionEndCause.AppLeft));
-        Receive<Abort>(_ => CloseUnpaired("the relay is stopping", SessionEndCause.Shutdown));
-        Receive<Terminated>(_ =>
-        {
-            _cause = SessionEndCause.ClientLeft;
-            Context.Stop(Self);
-        });
-        ReceiveStats();
+            case Tcp.Received r:
+                _client.Reading = false;
+                _client.BytesRead += r.Data.Count;
+                _status.AddFromClient(r.Data.Count);
+                _early = r.Data;
+                break;
+            case Tcp.PeerClosed:
+                _client.Reading = false;
+                _client.FinReceived = true;
+                break;
+            case Tcp.ConnectionClosed closed:
+                _outcome = $"client left before pairing: {Describe(closed)}";
+                _cause = SessionEndCause.ClientLeft;
+                Context.Stop(Self);
+                break;
+            case DataConnected connected:
+                Pair(connected);
+                break;
+            case PendingTimedOut:
+                CloseUnpaired($"no data connection within {Duration.Format(_settings.PendingTimeout)}", SessionEndCause.PendingTimeout);
+                break;
+            case Rejected:
+                CloseUnpaired("rejected by the app", SessionEndCause.Rejected);
+                break;
+            case AppGone:
+                CloseUnpaired("app left before pairing", SessionEndCause.AppLeft);
+                break;
+            case Abort:
+                CloseUnpaired("the relay is stopping", SessionEndCause.Shutdown);
+                break;
+            case Terminated:
+                _cause = SessionEndCause.ClientLeft;
+                Context.Stop(Self);
+                break;
+            case GetStats:
+                ReplyStats();
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
-    private void ReceiveStats() =>
-        Receive<GetStats>(_ => Sender.Tell(new Stats(_client.BytesRead, _data.BytesRead,
-            (_early?.Count ?? 0) + _client.Unacked + _data.Unacked)));
+    private void ReplyStats() =>
+        Sender.Tell(new Stats(_client.BytesRead, _data.BytesRead, (_early?.Count ?? 0) + _client.Unacked + _data.Unacked));
 
     private void CloseUnpaired(string why, SessionEndCause cause)
     {
@@ -175,23 +191,20 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
     }
 
     /// <summary>Waiting for the client connection to confirm it closed; nothing is paired any more.</summary>
-    private void ClosingUnpaired()
+    private void ClosingUnpaired(object message)
     {
-        Receive<Tcp.ConnectionClosed>(_ => Context.Stop(Self));
-        Receive<Terminated>(_ => Context.Stop(Self));
-        Receive<CloseTimedOut>(_ =>
+        switch (message)
         {
-            _client.Connection.Tell(Tcp.Abort.Instance);
-            Context.Stop(Self);
-        });
-        Receive<Abort>(_ =>
-        {
-            _client.Connection.Tell(Tcp.Abort.Instance);
-            Context.Stop(Self);
-        });
-        // A data connection that races with the close is closed by its own actor once this one stops.
-        Receive<DataConnected>(_ => { });
-        ReceiveAny(_ => { });
+            case Tcp.ConnectionClosed or Terminated:
+                Context.Stop(Self);
+                break;
+            case CloseTimedOut or Abort:
+                _client.Connection.Tell(Tcp.Abort.Instance);
+                Context.Stop(Self);
+                break;
+            // Anything else, a data connection racing with the close included, is dropped: that
+            // connection is closed by its own actor once this one stops.
+        }
     }
 
     private void Pair(DataConnected connected)
@@ -225,93 +238,81 @@ internal sealed class SessionActor : LifecycleLoggingActor, IWithTimers
     }
 
     /// <summary>Both connections are live and paired: bytes flow both ways.</summary>
-    private void Relaying()
+    private void Relaying(object message)
     {
-        Receive<Tcp.Received>(r =>
+        switch (message)
         {
-            if (SideOf(Sender) is not { } from)
-                return;
-            from.Reading = false;
-            from.BytesRead += r.Data.Count;
-            if (ReferenceEquals(from, _client))
-                _status.AddFromClient(r.Data.Count);
-            else
-                _status.AddFromApp(r.Data.Count);
-            Write(Other(from), r.Data);
-        });
-        Receive<WriteAck>(_ =>
-        {
-            if (SideOf(Sender) is not { } to)
-                return;
-            to.Writing = false;
-            to.Unacked = 0;
-            if (to.FinPending)
-                SendFinTo(to);
-            RequestRead(Other(to));
-        });
-        Receive<Tcp.PeerClosed>(_ =>
-        {
-            if (SideOf(Sender) is not { } side)
-                return;
-            side.Reading = false;
-            side.FinReceived = true;
-            SendFinTo(Other(side));
-            StopWhenDone();
-        });
-        Receive<Tcp.ConfirmedClosed>(_ =>
-        {
-            // After our FIN to this side, its own FIN arrives as ConfirmedClosed, not PeerClosed.
-            if (SideOf(Sender) is not { } side)
-                return;
-            side.Reading = false;
-            side.FinReceived = true;
-            side.Closed = true;
-            SendFinTo(Other(side));
-            StopWhenDone();
-        });
-        Receive<Tcp.ConnectionClosed>(closed =>
-        {
-            if (SideOf(Sender) is not { } side)
-                return;
-            side.Closed = true;
-            if (closed is Tcp.ErrorClosed)
-                AbortBecause(Other(side), $"{side.Name} reset: {Describe(closed)}");
-            StopWhenDone();
-        });
-        Receive<Tcp.CommandFailed>(failed =>
-        {
-            var side = SideOf(Sender);
-            Log.Warning("Session {SessionId}: {Side} connection refused {Command}; aborting both", _id, side?.Name ?? "?", failed.Cmd.GetType().Name);
-            AbortBecause(_client, "command failed");
-            AbortBecause(_data, "command failed");
-        });
-        Receive<Terminated>(t =>
-        {
-            var side = t.ActorRef.Equals(_client.Connection) ? _client : t.ActorRef.Equals(_data.Connection) ? _data : null;
-            if (side is null || side.Closed)
-                return;
-            side.Closed = true;
-            AbortBecause(Other(side), $"{side.Name} connection stopped");
-            StopWhenDone();
-        });
-        Receive<CloseTimedOut>(_ =>
-        {
-            _outcome += ", close timed out";
-            foreach (var side in new[] { _client, _data })
-                if (!side.Closed)
-                    side.Connection.Tell(Tcp.Abort.Instance);
-            Context.Stop(Self);
-        });
-        Receive<Abort>(_ =>
-        {
-            _cause = SessionEndCause.Shutdown;
-            AbortBecause(_client, "aborted: the relay's drain deadline passed");
-            AbortBecause(_data, "aborted: the relay's drain deadline passed");
-        });
-        ReceiveStats();
-        Receive<Rejected>(_ => { });
-        Receive<AppGone>(_ => { });
-        Receive<DataConnected>(_ => { });
+            case Tcp.Received r when SideOf(Sender) is { } from:
+                from.Reading = false;
+                from.BytesRead += r.Data.Count;
+                if (ReferenceEquals(from, _client))
+                    _status.AddFromClient(r.Data.Count);
+                else
+                    _status.AddFromApp(r.Data.Count);
+                Write(Other(from), r.Data);
+                break;
+            case WriteAck when SideOf(Sender) is { } to:
+                to.Writing = false;
+                to.Unacked = 0;
+                if (to.FinPending)
+                    SendFinTo(to);
+                RequestRead(Other(to));
+                break;
+            case Tcp.PeerClosed when SideOf(Sender) is { } side:
+                side.Reading = false;
+                side.FinReceived = true;
+                SendFinTo(Other(side));
+                StopWhenDone();
+                break;
+            // After our FIN to a side, its own FIN arrives as ConfirmedClosed, not PeerClosed.
+            case Tcp.ConfirmedClosed when SideOf(Sender) is { } side:
+                side.Reading = false;
+                side.FinReceived = true;
+                side.Closed = true;
+                SendFinTo(Other(side));
+                StopWhenDone();
+                break;
+            case Tcp.ConnectionClosed closed when SideOf(Sender) is { } side:
+                side.Closed = true;
+                if (closed is Tcp.ErrorClosed)
+                    AbortBecause(Other(side), $"{side.Name} reset: {Describe(closed)}");
+                StopWhenDone();
+                break;
+            case Tcp.CommandFailed failed:
+                Log.Warning("Session {SessionId}: {Side} connection refused {Command}; aborting both", _id, SideOf(Sender)?.Name ?? "?", failed.Cmd.GetType().Name);
+                AbortBecause(_client, "command failed");
+                AbortBecause(_data, "command failed");
+                break;
+            case Terminated t:
+                var stopped = t.ActorRef.Equals(_client.Connection) ? _client : t.ActorRef.Equals(_data.Connection) ? _data : null;
+                if (stopped is null || stopped.Closed)
+                    break;
+                stopped.Closed = true;
+                AbortBecause(Other(stopped), $"{stopped.Name} connection stopped");
+                StopWhenDone();
+                break;
+            case CloseTimedOut:
+                _outcome += ", close timed out";
+                foreach (var side in new[] { _client, _data })
+                    if (!side.Closed)
+                        side.Connection.Tell(Tcp.Abort.Instance);
+                Context.Stop(Self);
+                break;
+            case Abort:
+                _cause = SessionEndCause.Shutdown;
+                AbortBecause(_client, "aborted: the relay's drain deadline passed");
+                AbortBecause(_data, "aborted: the relay's drain deadline passed");
+                break;
+            case GetStats:
+                ReplyStats();
+                break;
+            // Events of a connection that is not (or no longer) ours, and news that no longer matters once paired.
+            case Tcp.Event or Rejected or AppGone or DataConnected:
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
     private void Write(Side to, ByteString data)
