@@ -32,12 +32,15 @@ public static class BenchRun
             {
                 var streamed = sessions * options.StreamBytes;
                 var direct = await Phase($"throughput x{sessions} direct", streamed, p => Scenarios.ThroughputAsync(services.EchoPort, sessions, options.StreamBytes, p));
-                var before = relay.SampleRelay();
+                var before = (Relay: relay.SampleRelay(), Agent: relay.SampleAgent());
                 var relayed = await Phase($"throughput x{sessions} relayed", streamed, p => Scenarios.ThroughputAsync(relay.EchoPort, sessions, options.StreamBytes, p));
-                var cpu = relay.SampleRelay().Cpu - before.Cpu;
+                var relayCpu = relay.SampleRelay().Cpu - before.Relay.Cpu;
+                var agentCpu = relay.SampleAgent().Cpu - before.Agent.Cpu;
                 figures.Add(new Figure($"throughput x{sessions}", "each way", "MiB/s", direct, relayed));
                 // Bytes through the relay: every byte crosses it twice (client to app, app to client).
-                figures.Add(new Figure($"throughput x{sessions}", "relay CPU per GiB relayed", "s", null, cpu.TotalSeconds / (2.0 * streamed / (1 << 30))));
+                var gib = 2.0 * streamed / (1 << 30);
+                figures.Add(new Figure($"throughput x{sessions}", "relay CPU per GiB relayed", "s", null, relayCpu.TotalSeconds / gib));
+                figures.Add(new Figure($"throughput x{sessions}", "agent CPU per GiB relayed", "s", null, agentCpu.TotalSeconds / gib));
             }
 
         if (options.Runs("setup"))
@@ -62,10 +65,12 @@ public static class BenchRun
 
         if (options.Runs("held"))
         {
-            var before = relay.SampleRelay();
-            var held = await Phase($"held {options.HeldSessions} sessions", options.HeldSessions, p => Scenarios.HoldAsync(relay.EchoPort, options.HeldSessions, () => p(1)));
+            // A relay of its own: what the phases before left in the heap would blur what a session costs.
+            await using var fresh = await RelayProcesses.StartAsync(tcprelay, services);
+            var before = fresh.SampleRelay();
+            var held = await Phase($"held {options.HeldSessions} sessions", options.HeldSessions, p => Scenarios.HoldAsync(fresh.EchoPort, options.HeldSessions, () => p(1)));
             await Task.Delay(TimeSpan.FromSeconds(options.Quick ? 1 : 3)); // idle: what stays is what a session costs
-            var after = relay.SampleRelay();
+            var after = fresh.SampleRelay();
             figures.Add(new Figure($"held {options.HeldSessions}", "relay RSS per session", "KiB", null, (after.Rss - before.Rss) / 1024.0 / options.HeldSessions));
             figures.Add(new Figure($"held {options.HeldSessions}", "relay RSS total", "MiB", null, after.Rss / 1048576.0));
             figures.Add(new Figure($"held {options.HeldSessions}", "relay threads", "", null, after.Threads));
@@ -75,9 +80,10 @@ public static class BenchRun
 
         if (options.Runs("stalled"))
         {
-            var before = relay.SampleRelay();
-            var pushed = await Phase($"stalled reader for {options.StallFor.TotalSeconds:0.#} s", 0, _ => Scenarios.PushIntoStallAsync(relay.SinkPort, options.StalledSessions, options.StallFor));
-            var after = relay.SampleRelay();
+            await using var fresh = await RelayProcesses.StartAsync(tcprelay, services);
+            var before = fresh.SampleRelay();
+            var pushed = await Phase($"stalled reader for {options.StallFor.TotalSeconds:0.#} s", 0, _ => Scenarios.PushIntoStallAsync(fresh.SinkPort, options.StalledSessions, options.StallFor));
+            var after = fresh.SampleRelay();
             services.ReleaseSink();
             figures.Add(new Figure($"stalled reader x{options.StalledSessions}", "relay RSS growth per session", "MiB", null, (after.Rss - before.Rss) / 1048576.0 / options.StalledSessions));
             figures.Add(new Figure($"stalled reader x{options.StalledSessions}", "bytes taken before the stall, per session", "MiB", null, pushed / 1048576.0 / options.StalledSessions));
