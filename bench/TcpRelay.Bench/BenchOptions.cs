@@ -27,6 +27,9 @@ public sealed record BenchOptions
     public TimeSpan StallFor { get; init; } = TimeSpan.FromSeconds(10);
     public int StalledSessions { get; init; } = 4;
 
+    /// <summary>Environment variables for the relay process only (experiments: GC modes, tiering).</summary>
+    public IReadOnlyDictionary<string, string> RelayEnvironment { get; init; } = new Dictionary<string, string>();
+
     public bool Runs(string scenario) => Scenario is null || Scenario == scenario;
 
     public static BenchOptions Parse(string[] args)
@@ -54,6 +57,11 @@ public sealed record BenchOptions
                 },
                 "--stream-mib" => options with { StreamBytes = long.Parse(Next(), CultureInfo.InvariantCulture) << 20 },
                 "--held" => options with { HeldSessions = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                "--relay-env" when Next().Split('=', 2) is [var key, var value] => options with
+                {
+                    RelayEnvironment = new Dictionary<string, string>(options.RelayEnvironment) { [key] = value },
+                },
+                "--relay-env" => throw new FormatException("--relay-env takes KEY=VALUE"),
                 "--setup-sessions" => options with { SetupSessions = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 var other => throw new FormatException($"unknown argument '{other}'"),
             };
@@ -64,5 +72,6 @@ public sealed record BenchOptions
     public const string Usage =
         "usage: dotnet run -c Release --project bench/TcpRelay.Bench -- [--quick] [--scenario NAME] [--json FILE]\n" +
         "                                                           [--stream-mib N] [--held N] [--setup-sessions N]\n" +
+        "                                                           [--relay-env KEY=VALUE]...\n" +
         "  scenarios: throughput, setup, roundtrip, held, stalled (default: all)";
 }

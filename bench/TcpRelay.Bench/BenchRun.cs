@@ -23,7 +23,7 @@ public static class BenchRun
         var tcprelay = await TcprelayDllAsync(root);
         var machine = Machine.Describe(tcprelay, root);
         await using var services = new LocalServices();
-        await using var relay = await RelayProcesses.StartAsync(tcprelay, services);
+        await using var relay = await RelayProcesses.StartAsync(tcprelay, services, options.RelayEnvironment);
         var figures = new List<Figure>();
         var total = Stopwatch.StartNew();
 
@@ -66,7 +66,7 @@ public static class BenchRun
         if (options.Runs("held"))
         {
             // A relay of its own: what the phases before left in the heap would blur what a session costs.
-            await using var fresh = await RelayProcesses.StartAsync(tcprelay, services);
+            await using var fresh = await RelayProcesses.StartAsync(tcprelay, services, options.RelayEnvironment);
             var before = fresh.SampleRelay();
             var held = await Phase($"held {options.HeldSessions} sessions", options.HeldSessions, p => Scenarios.HoldAsync(fresh.EchoPort, options.HeldSessions, () => p(1)));
             await Task.Delay(TimeSpan.FromSeconds(options.Quick ? 1 : 3)); // idle: what stays is what a session costs
@@ -80,7 +80,7 @@ public static class BenchRun
 
         if (options.Runs("stalled"))
         {
-            await using var fresh = await RelayProcesses.StartAsync(tcprelay, services);
+            await using var fresh = await RelayProcesses.StartAsync(tcprelay, services, options.RelayEnvironment);
             var before = fresh.SampleRelay();
             var pushed = await Phase($"stalled reader for {options.StallFor.TotalSeconds:0.#} s", 0, _ => Scenarios.PushIntoStallAsync(fresh.SinkPort, options.StalledSessions, options.StallFor));
             var after = fresh.SampleRelay();

@@ -29,14 +29,15 @@ public sealed class RelayProcesses : IAsyncDisposable
 
     public int RelayPid => _relay.Id;
 
-    public static async Task<RelayProcesses> StartAsync(string tcprelayDll, LocalServices services)
+    public static async Task<RelayProcesses> StartAsync(string tcprelayDll, LocalServices services, IReadOnlyDictionary<string, string>? relayEnvironment = null)
     {
         var control = LocalServices.FreePort();
         var data = LocalServices.FreePort();
         var first = FreePair();
         var relay = Start(tcprelayDll,
             $"serve --control-port {control} --data-port {data} --public-ports {first}-{first + 1} --log-level warning " +
-            "--max-sessions-per-app 100000 --max-pending-per-app 10000 --max-handshakes-per-address 10000 --max-handshakes 20000");
+            "--max-sessions-per-app 100000 --max-pending-per-app 10000 --max-handshakes-per-address 10000 --max-handshakes 20000",
+            relayEnvironment);
         await WaitUntilAsync(() => Connects(control), relay, "the relay's control port");
         var agent = Start(tcprelayDll,
             $"agent --relay 127.0.0.1:{control} --log-level warning " +
@@ -59,7 +60,7 @@ public sealed class RelayProcesses : IAsyncDisposable
         return new ProcessSample(_agent.WorkingSet64, _agent.Threads.Count, _agent.TotalProcessorTime);
     }
 
-    private static Process Start(string dll, string arguments)
+    private static Process Start(string dll, string arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("dotnet", $"\"{dll}\" {arguments}")
         {
@@ -67,6 +68,8 @@ public sealed class RelayProcesses : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+            info.Environment[key] = value;
         var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start dotnet");
         // Warnings and errors only; shown so that a relay problem is not silent.
         process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Console.Error.WriteLine($"  [{Path.GetFileNameWithoutExtension(dll)}] {line}"); };

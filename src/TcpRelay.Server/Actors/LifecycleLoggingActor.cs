@@ -24,8 +24,8 @@ public abstract class LifecycleLoggingActor : ReceiveActor
 }
 
 /// <summary>
-/// <see cref="LifecycleLoggingActor"/> for the actors created per connection: an untyped actor,
-/// because building a ReceiveActor's message matchers dominated the cost of creating one.
+/// <see cref="LifecycleLoggingActor"/> for the actors created per connection: an untyped actor
+/// builds no message matchers for each new instance, and these are created by the thousand.
 /// </summary>
 public abstract class LifecycleLoggingUntypedActor : UntypedActor
 {

@@ -96,8 +96,8 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
         _status = status ?? new SessionStatus(null, id, clientAddress);
     }
 
-    // States are methods switched with Become: an untyped actor builds no message matchers, which
-    // for an actor created per client was most of what creating it cost (docs/performance.md).
+    // States are methods switched with Become: an untyped actor builds no message matchers for
+    // each new instance, and one is created per client.
     protected override void OnReceive(object message) => Pending(message);
 
     public ITimerScheduler Timers { get; set; } = null!;
