@@ -52,33 +52,40 @@ public sealed class SessionActorTests : TestKit
     }
 
     [Fact]
-    public void Client_bytes_are_written_to_the_data_side_and_reading_resumes_only_after_the_ack()
+    public void Client_bytes_are_written_to_the_data_side_and_two_writes_in_flight_hold_reading_back()
     {
-        var session = StartPaired();
+        var session = StartPaired(); // the client's read from before pairing is still outstanding
         _data.ExpectMsg<Tcp.ResumeReading>();
 
         session.Tell(new Tcp.Received(Bytes("hello")), _client.Ref);
-        var write = _data.ExpectMsg<Tcp.Write>();
-        Assert.Equal("hello", write.Data.ToString());
-        Assert.IsType<WriteAck>(write.Ack);
-        _client.ExpectNoMsg(Quiet); // back-pressure: nothing more is read from the client until the app's side acked
+        var first = _data.ExpectMsg<Tcp.Write>();
+        Assert.Equal("hello", first.Data.ToString());
+        Assert.IsType<WriteAck>(first.Ack);
+        _client.ExpectMsg<Tcp.ResumeReading>(); // the next frame is read while this one is written
 
-        session.Tell(write.Ack, _data.Ref);
+        session.Tell(new Tcp.Received(Bytes("world")), _client.Ref);
+        Assert.Equal("world", _data.ExpectMsg<Tcp.Write>().Data.ToString());
+        _client.ExpectNoMsg(Quiet); // back-pressure: two writes in flight, nothing more is read until one is acked
+
+        session.Tell(first.Ack, _data.Ref);
         _client.ExpectMsg<Tcp.ResumeReading>();
     }
 
     [Fact]
     public void App_bytes_are_written_to_the_client_with_the_same_back_pressure()
     {
-        var session = StartPaired();
+        var session = StartPaired(); // the client's read from before pairing is still outstanding
         _data.ExpectMsg<Tcp.ResumeReading>();
 
         session.Tell(new Tcp.Received(Bytes("from app")), _data.Ref);
-        var write = _client.ExpectMsg<Tcp.Write>();
-        Assert.Equal("from app", write.Data.ToString());
+        var first = _client.ExpectMsg<Tcp.Write>();
+        Assert.Equal("from app", first.Data.ToString());
+        _data.ExpectMsg<Tcp.ResumeReading>();
+        session.Tell(new Tcp.Received(Bytes("more")), _data.Ref);
+        Assert.Equal("more", _client.ExpectMsg<Tcp.Write>().Data.ToString());
         _data.ExpectNoMsg(Quiet);
 
-        session.Tell(write.Ack, _client.Ref);
+        session.Tell(first.Ack, _client.Ref);
         _data.ExpectMsg<Tcp.ResumeReading>();
     }
 
@@ -91,7 +98,9 @@ public sealed class SessionActorTests : TestKit
 
         Assert.Equal("banner", _client.ExpectMsg<Tcp.Write>().Data.ToString());
         Assert.Equal("early", _data.ExpectMsg<Tcp.Write>().Data.ToString());
-        // Neither side is read again before its opposite acked.
+        // With one write in flight each way, each side is read once more, and no further.
+        _data.ExpectMsg<Tcp.ResumeReading>();
+        _client.ExpectMsg<Tcp.ResumeReading>();
         _client.ExpectNoMsg(Quiet);
         _data.ExpectNoMsg(TimeSpan.Zero);
     }
@@ -126,8 +135,8 @@ public sealed class SessionActorTests : TestKit
         session.Tell(Tcp.PeerClosed.Instance, _client.Ref);
         session.Tell(new SessionActor.DataConnected(_data.Ref, ByteString.Empty), _channel.Ref);
 
-        _data.ExpectMsg<Tcp.ResumeReading>(); // the app side is read while the client's bytes are in flight
         var write = _data.ExpectMsg<Tcp.Write>(m => m.Data.ToString() == "last words");
+        _data.ExpectMsg<Tcp.ResumeReading>(); // the app side is read while the client's bytes are in flight
         _data.ExpectNoMsg(Quiet); // no FIN before the write is acked
         session.Tell(write.Ack, _data.Ref);
         _data.ExpectMsg<Tcp.ConfirmedClose>();

@@ -11,9 +11,10 @@ namespace TcpRelay.Server.Actors;
 /// <summary>
 /// One client of one app. It holds the client connection from the moment it is accepted, waits
 /// for the app to dial the data port (<see cref="Pending"/>), then copies bytes both ways
-/// (<see cref="Relaying"/>). Each direction has at most one write in flight: the next read from a
-/// side is requested only after the other side acked the last write, so a session buffers at most
-/// one frame per direction whatever the peers do. Half-close and reset cross over as protocol.md says.
+/// (<see cref="Relaying"/>). Each direction has at most <see cref="MaxWritesInFlight"/> writes in
+/// flight: the next read from a side is requested only while the other side has room, so a session
+/// buffers at most that many frames per direction whatever the peers do. Half-close and reset cross
+/// over as protocol.md says.
 /// </summary>
 internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
 {
@@ -64,13 +65,17 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
         public IActorRef Connection = connection;
         public bool FinReceived;  // the peer shut down its sending direction
         public bool FinSent;      // we shut down sending towards the peer
-        public bool FinPending;   // shut down once the write in flight is acked
+        public bool FinPending;   // shut down once the writes in flight are acked
         public bool Closed;       // the connection reported its final closed event
-        public bool Writing;      // a write to this side waits for its ack
         public bool Reading;      // a ResumeReading to this side is outstanding
         public long BytesRead;
-        public int Unacked;       // bytes of the write to this side in flight
+        public int Unacked;       // bytes of the writes to this side in flight
+        public readonly Queue<int> InFlight = new(MaxWritesInFlight); // their sizes; acks come in order
     }
+
+    // Two, not one: the next frame is read while the last one is still being written, so neither
+    // socket waits on the ack round trip; the bound on what a session holds stays fixed.
+    private const int MaxWritesInFlight = 2;
 
     private readonly SessionId _id;
     private readonly AppName _app;
@@ -223,9 +228,6 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
         _status.AddFromApp(connected.Leftover.Count);
         if (!connected.Leftover.IsEmpty)
             Write(_client, connected.Leftover);
-        else
-            RequestRead(_data);
-
         if (_early is { } early)
         {
             _early = null;
@@ -233,8 +235,8 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
         }
         if (_client.FinReceived)
             SendFinTo(_data);
-        else
-            RequestRead(_client);
+        RequestRead(_data);
+        RequestRead(_client);
     }
 
     /// <summary>Both connections are live and paired: bytes flow both ways.</summary>
@@ -250,10 +252,11 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
                 else
                     _status.AddFromApp(r.Data.Count);
                 Write(Other(from), r.Data);
+                RequestRead(from);
                 break;
             case WriteAck when SideOf(Sender) is { } to:
-                to.Writing = false;
-                to.Unacked = 0;
+                if (to.InFlight.TryDequeue(out var acked))
+                    to.Unacked -= acked;
                 if (to.FinPending)
                     SendFinTo(to);
                 RequestRead(Other(to));
@@ -317,8 +320,8 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
 
     private void Write(Side to, ByteString data)
     {
-        to.Writing = true;
-        to.Unacked = data.Count;
+        to.InFlight.Enqueue(data.Count);
+        to.Unacked += data.Count;
         to.Connection.Tell(Tcp.Write.Create(data, WriteAck.Instance));
     }
 
@@ -326,7 +329,7 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
     private void RequestRead(Side from)
     {
         var to = Other(from);
-        if (from.Reading || from.FinReceived || from.Closed || to.Writing || to.Closed)
+        if (from.Reading || from.FinReceived || from.Closed || to.InFlight.Count >= MaxWritesInFlight || to.Closed)
             return;
         from.Reading = true;
         from.Connection.Tell(Tcp.ResumeReading.Instance);
@@ -337,7 +340,7 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
     {
         if (to.Closed || to.FinSent)
             return;
-        if (to.Writing)
+        if (to.InFlight.Count > 0)
         {
             to.FinPending = true;
             return;
