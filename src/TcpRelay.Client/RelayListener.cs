@@ -135,9 +135,10 @@ public sealed class RelayListener : IAsyncDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.ConnectTimeout);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var (host, port) = offer.Data is { } data ? (data.Host, data.Port) : (_options.RelayHost, Registration.DataPort);
         try
         {
-            await socket.ConnectAsync(_options.RelayHost, Registration.DataPort, timeout.Token);
+            await socket.ConnectAsync(host, port, timeout.Token);
             await socket.SendAsync(new Accept(offer.Id).ToBytes(), timeout.Token);
             return new RelayStream(socket, offer.Id, offer.Client);
         }
@@ -146,7 +147,7 @@ public sealed class RelayListener : IAsyncDisposable
             socket.Dispose();
             // Tell the relay at once so that the client is closed instead of waiting for the pending timeout.
             await RejectAsync(offer.Id);
-            throw new IOException($"cannot reach the relay's data port {_options.RelayHost}:{Registration.DataPort}: {e.Message}", e);
+            throw new IOException($"cannot reach the relay's data port {new HostPort(host, port)}: {e.Message}", e);
         }
         catch
         {
@@ -341,7 +342,8 @@ public sealed class RelayListener : IAsyncDisposable
             throw new RelayRegistrationException($"the relay speaks {hello.Version}, this library {ProtocolDefaults.Version}");
         var appName = name is null ? (AppName?)null : AppName.Parse(name).GetValueOrThrow();
         var auth = _options.Secret is null ? null : RelayAuth.Compute(_options.Secret, hello.Nonce);
-        await control.WriteAsync(new Register(appName, port, auth, _resumeToken), ct);
+        // features=redirect: this library dials whatever data port a CONNECT names.
+        await control.WriteAsync(new Register(appName, port, auth, _resumeToken, Redirect: true), ct);
         while (true)
         {
             switch (await control.ReadAsync(ct))

@@ -17,6 +17,7 @@ public sealed class RelaySessionOffer
         _listener = listener;
         Id = connect.Id;
         Client = connect.Client;
+        Data = connect.Data;
     }
 
     /// <summary>The session's id as the relay announced it.</summary>
@@ -26,7 +27,13 @@ public sealed class RelaySessionOffer
     public IPEndPoint Client { get; }
 
     /// <summary>
-    /// Dials the relay's data port and sends ACCEPT; the stream returned is the session's bytes.
+    /// The data port to dial for this session when the relay named one (<c>CONNECT … data=</c>: the
+    /// client arrived at another node of a relay cluster); null means the one REGISTERED named.
+    /// </summary>
+    public HostPort? Data { get; }
+
+    /// <summary>
+    /// Dials the relay's data port (or <see cref="Data"/>) and sends ACCEPT; the stream returned is the session's bytes.
     /// When the dial fails the offer is rejected, so the client is not left waiting.
     /// </summary>
     /// <exception cref="IOException">The relay's data port could not be reached.</exception>

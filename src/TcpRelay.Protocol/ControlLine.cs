@@ -82,7 +82,16 @@ public static class ControlLine
                     return ParseResult<ControlMessage>.Fail(parsed.Error!);
                 resume = parsed.Value;
             }
-            return ParseResult<ControlMessage>.Ok(new Register(name, port, auth, resume));
+            var redirect = false;
+            if (args.TryGetValue("features", out var f))
+            {
+                // A list of words, so that later features need no new argument; unknown ones are ignored.
+                var features = f.Split(',');
+                if (features.Any(word => word.Length == 0 || word.Any(c => c is not (>= 'a' and <= 'z' or >= '0' and <= '9' or '-'))))
+                    return ParseResult<ControlMessage>.Fail("features must be words of a-z, 0-9 and '-' separated by commas");
+                redirect = features.Contains(Register.RedirectFeature);
+            }
+            return ParseResult<ControlMessage>.Ok(new Register(name, port, auth, resume, redirect));
         });
 
     private static ParseResult<ControlMessage> ParseRegistered(LineWords words) =>
@@ -95,8 +104,15 @@ public static class ControlLine
     private static ParseResult<ControlMessage> ParseConnect(LineWords words) =>
         WithArguments(words, 0, args =>
             Required(args, "id", SessionId.Parse, "CONNECT", id =>
-                Required(args, "client", ParseEndPoint, "CONNECT",
-                    client => (ControlMessage)new Connect(id, client))));
+                Required(args, "client", ParseEndPoint, "CONNECT", client =>
+                {
+                    if (!args.TryGetValue("data", out var d))
+                        return ParseResult<ControlMessage>.Ok(new Connect(id, client));
+                    var data = HostPort.Parse(d, "data");
+                    return data.IsOk
+                        ? ParseResult<ControlMessage>.Ok(new Connect(id, client, data.Value))
+                        : ParseResult<ControlMessage>.Fail(data.Error!);
+                })));
 
     private static ParseResult<ControlMessage> ParseError(LineWords words)
     {

@@ -25,8 +25,12 @@ public sealed record Hello(Nonce Nonce, string Version = ProtocolDefaults.Versio
 /// <param name="Port">The public port wanted; the relay allocates one when absent.</param>
 /// <param name="Auth">HMAC-SHA256 of the HELLO nonce under the shared secret, as 64 lowercase hex.</param>
 /// <param name="Resume">Extension: the app's token for keeping its name and port through a reconnect (see <see cref="ResumeToken"/>).</param>
-public sealed record Register(AppName? Name = null, int? Port = null, string? Auth = null, ResumeToken? Resume = null) : ControlMessage
+/// <param name="Redirect">Extension (<c>features=redirect</c>): the app honours <c>data=</c> in CONNECT, so a relay node may send it clients that arrived at another node.</param>
+public sealed record Register(AppName? Name = null, int? Port = null, string? Auth = null, ResumeToken? Resume = null, bool Redirect = false) : ControlMessage
 {
+    /// <summary>The feature word of <see cref="Redirect"/> in <c>features=</c>.</summary>
+    public const string RedirectFeature = "redirect";
+
     /// <inheritdoc />
     public override string Format()
     {
@@ -39,6 +43,8 @@ public sealed record Register(AppName? Name = null, int? Port = null, string? Au
             line += $" auth={auth}";
         if (Resume is { } resume)
             line += $" resume={resume}";
+        if (Redirect)
+            line += $" features={RedirectFeature}";
         return line;
     }
 }
@@ -52,10 +58,14 @@ public sealed record Registered(AppName Name, int Port, int DataPort) : ControlM
 }
 
 /// <summary>relay → app: a client arrived; dial the data port and send ACCEPT with this id.</summary>
-public sealed record Connect(SessionId Id, IPEndPoint Client) : ControlMessage
+/// <param name="Id">The session's id, for the ACCEPT line.</param>
+/// <param name="Client">The client's address.</param>
+/// <param name="Data">Extension: the data port to dial for this session, when it is not the one REGISTERED named (another relay node); only sent to apps that registered with <c>features=redirect</c>.</param>
+public sealed record Connect(SessionId Id, IPEndPoint Client, HostPort? Data = null) : ControlMessage
 {
     /// <inheritdoc />
-    public override string Format() => $"CONNECT id={Id} client={FormatEndPoint(Client)}";
+    public override string Format() =>
+        Data is { } data ? $"CONNECT id={Id} client={FormatEndPoint(Client)} data={data}" : $"CONNECT id={Id} client={FormatEndPoint(Client)}";
 
     /// <summary>ip:port, with IPv4-mapped IPv6 addresses written as plain IPv4.</summary>
     public static string FormatEndPoint(IPEndPoint endPoint) =>

@@ -33,6 +33,10 @@ public sealed class ControlLineTests
     [InlineData("REGISTERED name=echo port=8081 data=8082")]
     [InlineData("CONNECT id=" + Id + " client=127.0.0.1:53412")]
     [InlineData("CONNECT id=" + Id + " client=[::1]:5000")]
+    [InlineData("CONNECT id=" + Id + " client=127.0.0.1:53412 data=relay-2.example.net:8082")]
+    [InlineData("CONNECT id=" + Id + " client=127.0.0.1:53412 data=127.0.0.2:8082")]
+    [InlineData("CONNECT id=" + Id + " client=127.0.0.1:53412 data=[2001:db8::2]:8082")]
+    [InlineData("REGISTER name=echo features=redirect")]
     [InlineData("REJECT id=" + Id)]
     [InlineData("PING")]
     [InlineData("PONG")]
@@ -93,7 +97,7 @@ public sealed class ControlLineTests
     {
         Assert.Equal(new Register(AppName.Parse("a").Value), Parsed("REGISTER name=a\r"));
         Assert.Equal(new Register(AppName.Parse("a").Value), Parsed("REGISTER   future-key=1    name=a  "));
-        Assert.Equal(new Register(Port: 9000), Parsed("REGISTER port=9000 features=redirect x=y"));
+        Assert.Equal(new Register(Port: 9000), Parsed("REGISTER port=9000 compress=on x=y"));
         Assert.Same(Ping.Instance, Parsed("PING later=1"));
     }
 
@@ -104,6 +108,23 @@ public sealed class ControlLineTests
         Assert.Equal(new Register(AppName.Parse("a").Value, Resume: ResumeToken.Parse(Id).Value), parsed);
         Assert.Equal($"REGISTER name=a resume={Id}", parsed.Format());
         Assert.NotEqual(ResumeToken.New(), ResumeToken.New());
+    }
+
+    [Fact]
+    public void Register_opts_into_redirects_with_a_feature_word_and_ignores_words_it_does_not_know()
+    {
+        Assert.Equal(new Register(Redirect: true), Parsed("REGISTER features=redirect"));
+        Assert.Equal(new Register(Redirect: true), Parsed("REGISTER features=compress,redirect,future-2"));
+        Assert.Equal(new Register(), Parsed("REGISTER features=compress"));
+        Assert.Equal("REGISTER features=redirect", new Register(Redirect: true).Format());
+    }
+
+    [Fact]
+    public void Connect_may_name_the_data_port_to_dial_for_that_session()
+    {
+        var connect = Assert.IsType<Connect>(Parsed($"CONNECT id={Id} client=203.0.113.7:51234 data=[2001:db8::2]:8082"));
+        Assert.Equal(new HostPort("2001:db8::2", 8082), connect.Data);
+        Assert.Null(Assert.IsType<Connect>(Parsed($"CONNECT id={Id} client=203.0.113.7:51234")).Data);
     }
 
     [Fact]
@@ -144,6 +165,15 @@ public sealed class ControlLineTests
     [InlineData("REJECT id=" + Id + "0", "id")]
     [InlineData("CONNECT id=" + Id, "CONNECT needs client=")]
     [InlineData("CONNECT id=" + Id + " client=nohost", "client")]
+    [InlineData("CONNECT id=" + Id + " client=1.2.3.4:5 data=relay", "data must be <host>:<port>")]
+    [InlineData("CONNECT id=" + Id + " client=1.2.3.4:5 data=relay:0", "data must be <host>:<port> with a port")]
+    [InlineData("CONNECT id=" + Id + " client=1.2.3.4:5 data=2001:db8::2:8082", "IPv6 goes in brackets")]
+    [InlineData("CONNECT id=" + Id + " client=1.2.3.4:5 data=[relay]:8082", "not an IPv6 address")]
+    [InlineData("CONNECT id=" + Id + " client=1.2.3.4:5 data=-bad.example:8082", "not a host name")]
+    [InlineData("CONNECT id=" + Id + " client=1.2.3.4:5 data=a..b:8082", "not a host name")]
+    [InlineData("REGISTER features=", "features must be words")]
+    [InlineData("REGISTER features=redirect,,x", "features must be words")]
+    [InlineData("REGISTER features=Redirect", "features must be words")]
     [InlineData("HELLO nonce=" + Nonce32, "version")]
     [InlineData("HELLO tcprelay/1 nonce=short", "nonce")]
     [InlineData("REGISTERED name=a port=1", "data=")]

@@ -30,6 +30,8 @@ public sealed class ParserPropertyTests
         ["port"] = Rule("port must be a decimal number from 1 to 65535"),
         ["hex"] = Rule("(id|nonce|resume) must be 32 lowercase hex digits|auth must be 64 lowercase hex digits"),
         ["client"] = Rule("client must be <ip>:<port>"),
+        ["data"] = Rule("data must be <host>:<port>( with a port from 1 to 65535|: '.*' is not (an IPv6 address|a host name or IPv4 address \\(IPv6 goes in brackets\\)))?"),
+        ["features"] = Rule("features must be words of a-z, 0-9 and '-' separated by commas"),
         ["error-code"] = Rule("ERROR needs a code|error code may contain only a-z and '-'"),
     };
 
@@ -60,14 +62,18 @@ public sealed class ParserPropertyTests
         Gen.Select(Gen.Byte.Array[4], Ports, (b, p) => new IPEndPoint(new IPAddress(b), p)),
         Gen.Select(Gen.Byte.Array[16], Ports, (b, p) => new IPEndPoint(new IPAddress(b), p)));
 
+    private static readonly Gen<HostPort> DataAddresses = Gen.OneOf(
+        Gen.Select(Gen.OneOf("relay-2", "node3.example.net", "10.0.0.7", "2001:db8::2", "::1"), Ports, (host, port) => new HostPort(host, port)),
+        Gen.Select(Clients, c => new HostPort(c.Address.ToString(), c.Port)));
+
     private static readonly Gen<ControlMessage> Messages = Gen.OneOf<ControlMessage>(
         Hex32.Select(n => (ControlMessage)new Hello(Nonce.Parse(n).Value)),
-        Gen.Select(Names.Nullable(), Ports.Nullable(), Hex64.Null(), Hex32.Null(),
-            (name, port, auth, resume) => (ControlMessage)new Register(
+        Gen.Select(Names.Nullable(), Ports.Nullable(), Hex64.Null(), Hex32.Null(), Gen.Bool,
+            (name, port, auth, resume, redirect) => (ControlMessage)new Register(
                 name, port, auth,
-                resume is null ? null : ResumeToken.Parse(resume).Value)),
+                resume is null ? null : ResumeToken.Parse(resume).Value, redirect)),
         Gen.Select(Names, Ports, Ports, (n, p, d) => (ControlMessage)new Registered(n, p, d)),
-        Gen.Select(Ids, Clients, (id, c) => (ControlMessage)new Connect(id, c)),
+        Gen.Select(Ids, Clients, DataAddresses.Nullable(), (id, c, data) => (ControlMessage)new Connect(id, c, data)),
         Ids.Select(id => (ControlMessage)new Reject(id)),
         Gen.OneOf<ControlMessage>(Ping.Instance, Pong.Instance, Leave.Instance),
         Gen.Select(
@@ -82,10 +88,11 @@ public sealed class ParserPropertyTests
     /// <summary>Values a peer might send, valid and nearly valid, to reach deep into the parsers.</summary>
     private static readonly Gen<string> Values = Gen.OneOf(Hex32, Hex64, Ports.Select(p => p.ToString()),
         Gen.String[0, 8],
-        Gen.OneOf("127.0.0.1:9", "[::1]:80", "127.0.0.1:0", "1.2.3.4", "app-1", "App", "-a", "0", "65536"));
+        Gen.OneOf("127.0.0.1:9", "[::1]:80", "127.0.0.1:0", "1.2.3.4", "app-1", "App", "-a", "0", "65536",
+            "redirect", "redirect,x", ",", "[x]:1", "a..b:1", "::1:80"));
 
     private static readonly Gen<string> Arguments = Gen.Select(
-        Gen.OneOf("id=", "nonce=", "name=", "port=", "data=", "auth=", "client=", "resume=", "future="),
+        Gen.OneOf("id=", "nonce=", "name=", "port=", "data=", "auth=", "client=", "resume=", "features=", "future="),
         Values, (key, value) => key + value);
 
     /// <summary>Any word at all: protocol words, separators, control characters, random text.</summary>

@@ -56,6 +56,30 @@ public sealed class RelayListenerTests
         Assert.Equal(ErrorCode.AuthFailed, ended.Code);
     }
 
+    [Fact]
+    public async Task The_listener_opts_into_redirects_and_dials_the_data_port_a_connect_names()
+    {
+        using var relay = ListenAsRelay();
+        using var otherNode = ListenAsRelay(); // the data port of another relay node
+        await using var listener = new RelayListener(OptionsFor(relay));
+        var starting = listener.StartAsync();
+        using var control = await relay.AcceptAsync();
+        var lines = new LineFramer();
+        var register = await HandshakeAsync(control, lines, new Registered(AppName.Parse("moved").Value, 40001, 40002));
+        await starting;
+        Assert.True(register.Redirect, "REGISTER should carry features=redirect");
+
+        var id = SessionId.New();
+        var elsewhere = new HostPort("127.0.0.1", ((IPEndPoint)otherNode.LocalEndPoint!).Port);
+        await control.SendAsync(ControlLine.ToBytes(new Connect(id, new IPEndPoint(IPAddress.Parse("203.0.113.7"), 51234), elsewhere)));
+        var offer = await listener.AcceptOfferAsync().AsTask().WaitAsync(TestRelay.Wait);
+        Assert.Equal(elsewhere, offer.Data);
+        var dialling = offer.ConnectAsync();
+        using var data = await otherNode.AcceptAsync().WaitAsync(TestRelay.Wait);
+        await using var session = await dialling;
+        Assert.Equal(new Accept(id), AcceptLine.Parse((await SocketAssert.ReadExactlyAsync(data, new Accept(id).ToBytes().Length)).AsSpan()[..^1]).Value);
+    }
+
     private static Socket ListenAsRelay()
     {
         var relay = new Socket(SocketType.Stream, ProtocolType.Tcp);
