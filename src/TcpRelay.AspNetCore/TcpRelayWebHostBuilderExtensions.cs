@@ -22,10 +22,10 @@ public static class TcpRelayWebHostBuilderExtensions
         configure(options);
         if (string.IsNullOrWhiteSpace(options.Relay))
             throw new ArgumentException("TcpRelayTransportOptions.Relay (host[:port] of the relay) is required", nameof(configure));
-        (string Host, int Port) address;
+        IReadOnlyList<TcpRelay.Protocol.HostPort> nodes;
         try
         {
-            address = RelayListenerOptions.ParseAddress(options.Relay);
+            nodes = RelayListenerOptions.ParseNodes(options.Relay);
         }
         catch (FormatException e)
         {
@@ -35,8 +35,9 @@ public static class TcpRelayWebHostBuilderExtensions
             throw new ArgumentException($"TcpRelayTransportOptions.Name: {bad.Error}", nameof(configure));
         var endPoint = new RelayEndPoint(new RelayListenerOptions
         {
-            RelayHost = address.Host,
-            ControlPort = address.Port,
+            RelayHost = nodes[0].Host,
+            ControlPort = nodes[0].Port,
+            OtherNodes = nodes.Skip(1).ToList(),
             Name = options.Name,
             Port = options.Port,
             Secret = options.Secret,

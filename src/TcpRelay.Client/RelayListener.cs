@@ -28,12 +28,16 @@ public sealed class RelayListener : IAsyncDisposable
     private volatile bool _leaving;
     private int _disposed;
     private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(1);
+    // The relay's nodes; _node is the one registered with, or to try next.
+    private readonly HostPort[] _nodes;
+    private volatile int _node;
 
     /// <summary>A listener for the relay and registration given; nothing happens until <see cref="StartAsync"/>.</summary>
     public RelayListener(RelayListenerOptions options, ILogger? logger = null)
     {
         _options = options;
         _logger = logger ?? NullLogger.Instance;
+        _nodes = [new HostPort(options.RelayHost, options.ControlPort), .. options.OtherNodes];
     }
 
     /// <summary>The name the relay registered this app under.</summary>
@@ -45,8 +49,8 @@ public sealed class RelayListener : IAsyncDisposable
     /// <summary>The relay's data port, dialled once per session.</summary>
     public int DataPort => Registration.DataPort;
 
-    /// <summary>Where the relay is, as host:port of its control port.</summary>
-    public string Relay => $"{_options.RelayHost}:{_options.ControlPort}";
+    /// <summary>Where the relay is, as host:port of the control port of the node in use.</summary>
+    public string Relay => _nodes[_node].ToString();
 
     private Registered Registration => _registered ?? throw new InvalidOperationException("call StartAsync first");
 
@@ -56,7 +60,7 @@ public sealed class RelayListener : IAsyncDisposable
     {
         if (_registered is not null)
             throw new InvalidOperationException("already started");
-        var (control, registered) = await RegisterAsync(_options.Name, _options.Port, cancellationToken);
+        var (control, registered) = await RegisterWithSomeNodeAsync(_options.Name, _options.Port, cancellationToken);
         _control = control;
         _registered = registered;
         _logger.LogInformation("Registered with relay {Relay} as {App}: clients connect to public port {Port}", Relay, registered.Name.Value, registered.Port);
@@ -135,7 +139,7 @@ public sealed class RelayListener : IAsyncDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.ConnectTimeout);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        var (host, port) = offer.Data is { } data ? (data.Host, data.Port) : (_options.RelayHost, Registration.DataPort);
+        var (host, port) = offer.Data is { } data ? (data.Host, data.Port) : (_nodes[_node].Host, Registration.DataPort);
         try
         {
             await socket.ConnectAsync(host, port, timeout.Token);
@@ -211,7 +215,7 @@ public sealed class RelayListener : IAsyncDisposable
             try
             {
                 await Task.Delay(delay, ct);
-                var (control, registered) = await RegisterAsync(previous.Name.Value, previous.Port, ct);
+                var (control, registered) = await RegisterWithSomeNodeAsync(previous.Name.Value, previous.Port, ct);
                 _registered = registered;
                 _control = control;
                 backoff.Reset();
@@ -304,6 +308,27 @@ public sealed class RelayListener : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Registers with the node in use, or, when it cannot be reached, with the next ones in turn.
+    /// A node that answers decides: its refusal is not taken to another node.
+    /// </summary>
+    private async Task<(ControlConnection Control, Registered Registered)> RegisterWithSomeNodeAsync(string? name, int? port, CancellationToken cancellationToken)
+    {
+        for (var tried = 1; ; tried++)
+        {
+            try
+            {
+                return await RegisterAsync(name, port, cancellationToken);
+            }
+            catch (RelayRegistrationException e) when (e.Code is null && e.Unreachable && tried < _nodes.Length)
+            {
+                var next = (_node + 1) % _nodes.Length;
+                _logger.LogWarning("Relay node {Relay} cannot be reached ({Reason}); trying {Next}", Relay, e.Message, _nodes[next]);
+                _node = next;
+            }
+        }
+    }
+
     private async Task<(ControlConnection Control, Registered Registered)> RegisterAsync(string? name, int? port, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -311,12 +336,12 @@ public sealed class RelayListener : IAsyncDisposable
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
-            await socket.ConnectAsync(_options.RelayHost, _options.ControlPort, timeout.Token);
+            await socket.ConnectAsync(_nodes[_node].Host, _nodes[_node].Port, timeout.Token);
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             socket.Dispose();
-            throw new RelayRegistrationException($"cannot reach the relay at {Relay}: {e.Message}", e);
+            throw new RelayRegistrationException($"cannot reach the relay at {Relay}: {e.Message}", e) { Unreachable = true };
         }
         var control = new ControlConnection(socket);
         try
@@ -327,9 +352,9 @@ public sealed class RelayListener : IAsyncDisposable
         {
             await control.DisposeAsync();
             if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
-                throw new RelayRegistrationException($"the relay at {Relay} did not answer within {_options.ConnectTimeout.TotalSeconds:0.#}s");
+                throw new RelayRegistrationException($"the relay at {Relay} did not answer within {_options.ConnectTimeout.TotalSeconds:0.#}s") { Unreachable = true };
             if (e is IOException or SocketException)
-                throw new RelayRegistrationException($"lost the relay at {Relay} while registering: {e.Message}", e);
+                throw new RelayRegistrationException($"lost the relay at {Relay} while registering: {e.Message}", e) { Unreachable = true };
             throw;
         }
     }

@@ -11,6 +11,13 @@ public sealed record RelayListenerOptions
     /// <summary>The relay's control port.</summary>
     public int ControlPort { get; init; } = ProtocolDefaults.ControlPort;
 
+    /// <summary>
+    /// Further nodes of the same relay (host and control port), for a relay made of several nodes.
+    /// Registration goes to the first that answers, starting with <see cref="RelayHost"/>; when the
+    /// node in use is lost and cannot be reached again, the next one is tried.
+    /// </summary>
+    public IReadOnlyList<HostPort> OtherNodes { get; init; } = [];
+
     /// <summary>Name to register under; the relay makes one up when null.</summary>
     public string? Name { get; init; }
 
@@ -41,10 +48,21 @@ public sealed record RelayListenerOptions
     /// </summary>
     public TimeSpan HeartbeatInterval { get; init; } = ProtocolDefaults.HeartbeatInterval;
 
+    /// <summary>Parses "host:port[,host:port…]" (a port left out is 8080), e.g. from a --relay flag: the relay's nodes, first one first.</summary>
+    /// <exception cref="FormatException">An element is not host[:port].</exception>
+    public static IReadOnlyList<HostPort> ParseNodes(string text) =>
+        text.Split(',', StringSplitOptions.TrimEntries).Select(node =>
+        {
+            var (host, port) = ParseAddress(node);
+            return new HostPort(host, port);
+        }).ToList();
+
     /// <summary>Parses "host:port" or "host" (control port 8080), e.g. from a --relay flag.</summary>
     /// <exception cref="FormatException">The text is not host[:port].</exception>
     public static (string Host, int Port) ParseAddress(string text)
     {
+        if (text.Length == 0)
+            throw new FormatException("an empty relay address");
         var colon = text.LastIndexOf(':');
         var bracketed = text.StartsWith('[');
         if (colon < 0 || (bracketed && text.LastIndexOf(']') > colon))

@@ -14,4 +14,7 @@ public sealed class RelayRegistrationException : Exception
 
     /// <summary>The relay's error code, when it sent one.</summary>
     public ErrorCode? Code { get; }
+
+    /// <summary>The relay could not be reached, or stopped answering before it said anything: another node of it may serve.</summary>
+    public bool Unreachable { get; init; }
 }

@@ -3,6 +3,7 @@ using Akka.Configuration;
 using Serilog;
 using Serilog.Extensions.Logging;
 using TcpRelay.Client;
+using TcpRelay.Protocol;
 using TcpRelay.Server;
 using TcpRelay.Server.Hosting;
 
@@ -12,7 +13,7 @@ namespace TcpRelay.Cli;
 internal static class AgentCommand
 {
     public const string Usage =
-        "usage: tcprelay agent --relay HOST[:PORT] --to HOST:PORT [--name N] [--port P] [--to HOST:PORT ...]\n" +
+        "usage: tcprelay agent --relay HOST[:PORT][,HOST[:PORT]...] --to HOST:PORT [--name N] [--port P] [--to HOST:PORT ...]\n" +
         "                      [--config FILE] [--secret-file PATH] [--log-level LEVEL] [--connect-timeout D]\n" +
         "                      [--heartbeat-interval D] [--reconnect-delay-min D] [--reconnect-delay-max D]\n" +
         "  Each --to is a local service; the --name and --port after it say what to register it as.\n" +
@@ -112,10 +113,10 @@ internal static class AgentCommand
         var relayText = Setting("relay");
         if (relayText.Length == 0)
             throw new UsageException("--relay HOST[:PORT] is required");
-        (string Host, int Port) address;
+        IReadOnlyList<HostPort> nodes;
         try
         {
-            address = RelayListenerOptions.ParseAddress(relayText);
+            nodes = RelayListenerOptions.ParseNodes(relayText);
         }
         catch (FormatException e)
         {
@@ -149,8 +150,9 @@ internal static class AgentCommand
             throw new UsageException($"--reconnect-delay-max ({Duration.Format(max)}) is below --reconnect-delay-min ({Duration.Format(min)})");
         var relay = new RelayListenerOptions
         {
-            RelayHost = address.Host,
-            ControlPort = address.Port,
+            RelayHost = nodes[0].Host,
+            ControlPort = nodes[0].Port,
+            OtherNodes = nodes.Skip(1).ToList(),
             Secret = ReadSecret(environment, Setting("secret-file")),
             ConnectTimeout = DurationSetting("connect-timeout"),
             HeartbeatInterval = DurationSetting("heartbeat-interval"),

@@ -1,3 +1,4 @@
+using TcpRelay.Protocol;
 using TcpRelay.Cli;
 using TcpRelay.Client;
 
@@ -23,6 +24,14 @@ public sealed class AgentCommandTests
         Assert.Equal(TimeSpan.FromSeconds(5), relay.ReconnectDelayMax);
         Assert.Equal(TimeSpan.FromMilliseconds(500), relay.ReconnectDelayMin); // from hocon/agent.hocon
         Assert.Null(relay.Secret);
+    }
+
+    [Fact]
+    public void Several_relay_nodes_are_tried_in_the_order_given()
+    {
+        var (relay, _) = Parse("--relay node1.example:9000,10.0.0.2,[::1]:9001 --to 127.0.0.1:22");
+        Assert.Equal(("node1.example", 9000), (relay.RelayHost, relay.ControlPort));
+        Assert.Equal([new HostPort("10.0.0.2", 8080), new HostPort("::1", 9001)], relay.OtherNodes);
     }
 
     [Fact]
@@ -67,6 +76,7 @@ public sealed class AgentCommandTests
     [InlineData("--relay r --to 127.0.0.1:80 --port 70000", "--port: '70000' is not a port")]
     [InlineData("--relay r --to 127.0.0.1:80 --name a --to 127.0.0.1:81 --name a", "--name a is given to more than one service")]
     [InlineData("--relay r:99999 --to 127.0.0.1:80", "--relay:")]
+    [InlineData("--relay r:1,,s:2 --to 127.0.0.1:80", "--relay: an empty relay address")]
     [InlineData("--relay r --to 127.0.0.1:80 --heartbeat-interval 0s", "--heartbeat-interval: '0s'")]
     [InlineData("--relay r --to 127.0.0.1:80 --reconnect-delay-min 10s --reconnect-delay-max 1s", "below --reconnect-delay-min")]
     [InlineData("--relay r --to 127.0.0.1:80 --secret-file /nonexistent/secret", "--secret-file: cannot read")]

@@ -44,6 +44,31 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task When_its_relay_node_stops_a_listener_registers_with_the_next_on_the_same_port()
+    {
+        // Two relays standing in for two nodes of one relay: the same public range, either may serve.
+        var nodeA = await TestRelay.StartAsync();
+        await using var nodeB = await TestRelay.StartAsync(s => s with { PublicPorts = nodeA.Settings.PublicPorts });
+        await using var app = new RelayListener(nodeA.ListenerOptions("roaming") with
+        {
+            OtherNodes = [new HostPort("127.0.0.1", nodeB.Endpoints.Control.Port)],
+            ReconnectDelayMin = TimeSpan.FromMilliseconds(50),
+            ReconnectDelayMax = TimeSpan.FromMilliseconds(200),
+        });
+        await app.StartAsync();
+        _ = EchoApp.ServeAsync(app);
+        var port = app.PublicPort;
+
+        await nodeA.DisposeAsync();
+        for (var deadline = DateTime.UtcNow + TestRelay.Wait; app.Relay != $"127.0.0.1:{nodeB.Endpoints.Control.Port}"; await Task.Delay(20))
+            Assert.True(DateTime.UtcNow < deadline, $"still on {app.Relay}");
+        Assert.Equal(port, app.PublicPort);
+        using var client = await TestRelay.ConnectAsync(port);
+        await client.SendAsync("through node B"u8.ToArray());
+        Assert.Equal("through node B"u8.ToArray(), await SocketAssert.ReadExactlyAsync(client, 14));
+    }
+
+    [Fact]
     public async Task A_banner_reaches_the_client_before_it_speaks()
     {
         await using var relay = await TestRelay.StartAsync();

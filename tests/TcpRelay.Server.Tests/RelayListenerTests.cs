@@ -80,6 +80,26 @@ public sealed class RelayListenerTests
         Assert.Equal(new Accept(id), AcceptLine.Parse((await SocketAssert.ReadExactlyAsync(data, new Accept(id).ToBytes().Length)).AsSpan()[..^1]).Value);
     }
 
+    [Fact]
+    public async Task A_node_that_cannot_be_reached_is_passed_over_for_the_next()
+    {
+        using var deadNode = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        deadNode.Bind(new IPEndPoint(IPAddress.Loopback, 0)); // bound, never listening: connections are refused
+        using var liveNode = ListenAsRelay();
+        var options = OptionsFor(liveNode);
+        await using var listener = new RelayListener(options with
+        {
+            RelayHost = "127.0.0.1",
+            ControlPort = ((IPEndPoint)deadNode.LocalEndPoint!).Port,
+            OtherNodes = [new HostPort("127.0.0.1", options.ControlPort)],
+        });
+        var starting = listener.StartAsync();
+        using var control = await liveNode.AcceptAsync().WaitAsync(TestRelay.Wait);
+        await HandshakeAsync(control, new LineFramer(), new Registered(AppName.Parse("second").Value, 40001, 40002));
+        await starting.WaitAsync(TestRelay.Wait);
+        Assert.Equal($"127.0.0.1:{options.ControlPort}", listener.Relay);
+    }
+
     private static Socket ListenAsRelay()
     {
         var relay = new Socket(SocketType.Stream, ProtocolType.Tcp);

@@ -51,15 +51,16 @@ internal sealed class TestRelay : IAsyncDisposable
         return new TestRelay(host, settings, endpoints, relay);
     }
 
-    public RelayListener Listener(string? name = null, int? port = null, string? secret = null) =>
-        new(new RelayListenerOptions
-        {
-            RelayHost = "127.0.0.1",
-            ControlPort = Endpoints.Control.Port,
-            Name = name,
-            Port = port,
-            Secret = secret ?? Settings.Secret,
-        });
+    public RelayListenerOptions ListenerOptions(string? name = null, int? port = null, string? secret = null) => new()
+    {
+        RelayHost = "127.0.0.1",
+        ControlPort = Endpoints.Control.Port,
+        Name = name,
+        Port = port,
+        Secret = secret ?? Settings.Secret,
+    };
+
+    public RelayListener Listener(string? name = null, int? port = null, string? secret = null) => new(ListenerOptions(name, port, secret));
 
     public async Task<RelayListener> StartListenerAsync(string? name = null, int? port = null)
     {
