@@ -139,7 +139,7 @@ public sealed class RelayListener : IAsyncDisposable
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.ConnectTimeout);
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        var (host, port) = offer.Data is { } data ? (data.Host, data.Port) : (_nodes[_node].Host, Registration.DataPort);
+        var (host, port) = (offer.DataPort.Host, offer.DataPort.Port);
         try
         {
             await socket.ConnectAsync(host, port, timeout.Token);
@@ -249,6 +249,9 @@ public sealed class RelayListener : IAsyncDisposable
     {
         using var serving = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var heartbeat = HeartbeatAsync(control, serving.Token);
+        // Taken now: an offer read here is dialled on this node's data port even if it is accepted
+        // after a failover has moved the listener to another node.
+        var dataPort = new HostPort(_nodes[_node].Host, Registration.DataPort);
         try
         {
             while (true)
@@ -256,7 +259,7 @@ public sealed class RelayListener : IAsyncDisposable
                 switch (await control.ReadAsync(ct))
                 {
                     case Connect connect when _offered.Add(connect.Id):
-                        await _offers.Writer.WriteAsync(new RelaySessionOffer(this, connect), ct);
+                        await _offers.Writer.WriteAsync(new RelaySessionOffer(this, connect, connect.Data ?? dataPort), ct);
                         break;
                     case Connect connect:
                         _logger.LogDebug("Relay {Relay} announced session {SessionId} again; it is already being served", Relay, connect.Id.Value);
@@ -320,10 +323,11 @@ public sealed class RelayListener : IAsyncDisposable
             {
                 return await RegisterAsync(name, port, cancellationToken);
             }
-            catch (RelayRegistrationException e) when (e.Code is null && e.Unreachable && tried < _nodes.Length)
+            // A node that is stopping says so (ERROR shutdown): another may take the app at once.
+            catch (RelayRegistrationException e) when ((e.Unreachable || e.Code == ErrorCode.Shutdown) && tried < _nodes.Length)
             {
                 var next = (_node + 1) % _nodes.Length;
-                _logger.LogWarning("Relay node {Relay} cannot be reached ({Reason}); trying {Next}", Relay, e.Message, _nodes[next]);
+                _logger.LogWarning("Relay node {Relay} cannot take the app ({Reason}); trying {Next}", Relay, e.Message, _nodes[next]);
                 _node = next;
             }
         }

@@ -12,12 +12,12 @@ public sealed class RelaySessionOffer
 {
     private readonly RelayListener _listener;
 
-    internal RelaySessionOffer(RelayListener listener, Connect connect)
+    internal RelaySessionOffer(RelayListener listener, Connect connect, HostPort dataPort)
     {
         _listener = listener;
         Id = connect.Id;
         Client = connect.Client;
-        Data = connect.Data;
+        DataPort = dataPort;
     }
 
     /// <summary>The session's id as the relay announced it.</summary>
@@ -27,13 +27,14 @@ public sealed class RelaySessionOffer
     public IPEndPoint Client { get; }
 
     /// <summary>
-    /// The data port to dial for this session when the relay named one (<c>CONNECT … data=</c>: the
-    /// client arrived at another node of a relay cluster); null means the one REGISTERED named.
+    /// Where <see cref="ConnectAsync"/> dials: the data port the relay named in <c>CONNECT … data=</c>
+    /// (the client arrived at another node of a relay cluster), else the data port of the node that
+    /// announced the session.
     /// </summary>
-    public HostPort? Data { get; }
+    public HostPort DataPort { get; }
 
     /// <summary>
-    /// Dials the relay's data port (or <see cref="Data"/>) and sends ACCEPT; the stream returned is the session's bytes.
+    /// Dials <see cref="DataPort"/> and sends ACCEPT; the stream returned is the session's bytes.
     /// When the dial fails the offer is rejected, so the client is not left waiting.
     /// </summary>
     /// <exception cref="IOException">The relay's data port could not be reached.</exception>

@@ -34,12 +34,14 @@ public readonly record struct HostPort(string Host, int Port)
             : ParseResult<HostPort>.Fail($"{what} {Rule}: '{LineWords.Shorten(host)}' is not a host name or IPv4 address (IPv6 goes in brackets)");
     }
 
-    // An IPv4 literal is also a well-formed name by these rules (digits and dots).
     private static bool IsDnsNameOrIPv4(string host)
     {
-        if (host.Length is 0 or > 253)
+        // One trailing dot is how a fully qualified name may be written.
+        var name = host.EndsWith('.') ? host[..^1] : host;
+        if (name.Length is 0 or > 253)
             return false;
-        foreach (var label in host.Split('.'))
+        var labels = name.Split('.');
+        foreach (var label in labels)
         {
             if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-')
                 return false;
@@ -47,7 +49,11 @@ public readonly record struct HostPort(string Host, int Port)
                 if (c is not (>= 'a' and <= 'z' or >= 'A' and <= 'Z' or >= '0' and <= '9' or '-'))
                     return false;
         }
-        return true;
+        // All digits is an IPv4 address, and then only the four-part dotted form: resolvers read
+        // "127.1" or "0x7f.1" as addresses nobody meant to write.
+        return !labels.All(label => label.All(char.IsAsciiDigit))
+            || (labels.Length == 4 && labels.All(label => label.Length <= 3 && int.Parse(label, CultureInfo.InvariantCulture) <= 255
+                                                         && (label.Length == 1 || label[0] != '0')));
     }
 
     /// <summary>As a line writes it; IPv6 hosts in brackets.</summary>

@@ -130,7 +130,7 @@ internal static class ServeCommand
                     new Serilog.Extensions.Logging.SerilogLoggerProvider(Log.Logger));
                 Log.Information("Admin endpoint on http://{Admin}/ (/metrics, /healthz, /status, /actors)", admin.EndPoint);
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
             {
                 await Console.Error.WriteLineAsync($"tcprelay: cannot listen on the admin address {adminAddress}: {e.Message}");
                 await host.StopAsync();

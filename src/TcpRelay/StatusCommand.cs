@@ -29,7 +29,8 @@ internal static class StatusCommand
         var secret = AgentCommand.ReadSecret(Environment.GetEnvironmentVariable, flags.Value("secret-file") ?? "");
 
         using var http = new HttpClient { BaseAddress = new Uri($"http://{admin}/"), Timeout = TimeSpan.FromSeconds(10) };
-        if (secret is not null)
+        // The token is the relay's secret, over plain HTTP: sent only where the endpoint asks for it.
+        if (secret is not null && !IPAddress.IsLoopback(endPoint.Address))
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", secret);
         var path = flags.Switch("tree") ? "actors" : "status";
         string body;
@@ -75,7 +76,7 @@ internal static class StatusCommand
                 app.Control ?? "away", app.RegisteredSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
                 app.SessionsActive.ToString(CultureInfo.InvariantCulture), Bytes(app.BytesFromClients), Bytes(app.BytesFromApp)]);
             foreach (var session in app.Sessions)
-                rows.Add(["  " + session.Id[..8] + (session.Paired ? "" : " waiting"), session.Client, "",
+                rows.Add(["  " + session.IdPrefix + (session.Paired ? "" : " waiting"), session.Client, "",
                     $"{session.AgeSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s old", "", Bytes(session.BytesFromClient), Bytes(session.BytesFromApp)]);
         }
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();

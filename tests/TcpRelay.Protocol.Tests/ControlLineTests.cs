@@ -124,6 +124,8 @@ public sealed class ControlLineTests
     {
         var connect = Assert.IsType<Connect>(Parsed($"CONNECT id={Id} client=203.0.113.7:51234 data=[2001:db8::2]:8082"));
         Assert.Equal(new HostPort("2001:db8::2", 8082), connect.Data);
+        Assert.Equal(new HostPort("relay.example.", 8082), HostPort.Parse("relay.example.:8082").Value);
+        Assert.Equal(new HostPort("0x7f", 8082), HostPort.Parse("0x7f:8082").Value); // a name, not a number
         Assert.Null(Assert.IsType<Connect>(Parsed($"CONNECT id={Id} client=203.0.113.7:51234")).Data);
     }
 
@@ -171,6 +173,9 @@ public sealed class ControlLineTests
     [InlineData("CONNECT id=" + Id + " client=1.2.3.4:5 data=[relay]:8082", "not an IPv6 address")]
     [InlineData("CONNECT id=" + Id + " client=1.2.3.4:5 data=-bad.example:8082", "not a host name")]
     [InlineData("CONNECT id=" + Id + " client=1.2.3.4:5 data=a..b:8082", "not a host name")]
+    [InlineData("CONNECT id=" + Id + " client=1.2.3.4:5 data=256.1.1.1:8082", "not a host name")]
+    [InlineData("CONNECT id=" + Id + " client=1.2.3.4:5 data=127.1:8082", "not a host name")]
+    [InlineData("CONNECT id=" + Id + " client=1.2.3.4:5 data=127.0.0.01:8082", "not a host name")]
     [InlineData("REGISTER features=", "features must be words")]
     [InlineData("REGISTER features=redirect,,x", "features must be words")]
     [InlineData("REGISTER features=Redirect", "features must be words")]

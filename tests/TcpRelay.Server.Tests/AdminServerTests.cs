@@ -44,12 +44,13 @@ public sealed class AdminServerTests
         Assert.Equal(("shown", app.PublicPort, 1, 100L, 50L), (shown.Name, shown.Port, shown.SessionsActive, shown.BytesFromClients, shown.BytesFromApp));
         Assert.StartsWith("127.0.0.1:", shown.Control);
         var live = Assert.Single(shown.Sessions);
-        Assert.Equal((session.SessionId.Value, true, 100L, 50L), (live.Id, live.Paired, live.BytesFromClient, live.BytesFromApp));
+        Assert.Equal((session.SessionId.Value[..8], true, 100L, 50L), (live.IdPrefix, live.Paired, live.BytesFromClient, live.BytesFromApp));
         var local = (IPEndPoint)client.LocalEndPoint!;
         Assert.Equal($"127.0.0.1:{local.Port}", live.Client);
 
         var actors = await http.GetStringAsync("actors");
-        Assert.Contains($"\"path\":\"/user/relay/registry/app-shown/session-{session.SessionId}\"", actors);
+        Assert.Contains($"\"path\":\"/user/relay/registry/app-shown/session-{session.SessionId.Value[..8]}…\"", actors);
+        Assert.DoesNotContain(session.SessionId.Value, actors); // the whole id would let a reader claim the session
         Assert.Contains("<title>TcpRelay status</title>", await http.GetStringAsync(""));
     }
 
@@ -98,6 +99,19 @@ public sealed class AdminServerTests
     }
 
     [Fact]
+    public async Task On_loopback_it_answers_only_requests_addressed_to_this_machine()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        await using var admin = await AdminServer.StartAsync(new IPEndPoint(IPAddress.Loopback, 0), relay.System, secret: null);
+        using var http = Client(admin);
+        // A page served from elsewhere whose name was rebound to 127.0.0.1 still sends its own name.
+        using var rebound = new HttpRequestMessage(HttpMethod.Get, "status") { Headers = { Host = "attacker.example" } };
+        Assert.Equal(HttpStatusCode.BadRequest, (await http.SendAsync(rebound)).StatusCode);
+        using var local = new HttpRequestMessage(HttpMethod.Get, "status") { Headers = { Host = $"localhost:{admin.EndPoint.Port}" } };
+        Assert.Equal(HttpStatusCode.OK, (await http.SendAsync(local)).StatusCode);
+    }
+
+    [Fact]
     public async Task Bound_beyond_loopback_it_wants_the_secret_as_a_bearer_token()
     {
         await using var relay = await TestRelay.StartAsync();
@@ -142,7 +156,7 @@ public sealed class AdminServerTests
 
         var tree = new StringWriter();
         Assert.Equal(0, await Cli.StatusCommand.RunAsync([.. flags, "--tree"], tree));
-        Assert.Contains($"\n        app-tabled\n          session-{session.SessionId}\n", tree.ToString());
+        Assert.Contains($"\n        app-tabled\n          session-{session.SessionId.Value[..8]}…\n", tree.ToString());
     }
 
     [Fact]

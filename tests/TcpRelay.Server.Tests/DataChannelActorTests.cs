@@ -53,6 +53,22 @@ public sealed class DataChannelActorTests : TestKit
     }
 
     [Fact]
+    public void A_close_while_the_session_is_looked_up_reaches_the_session_after_pairing()
+    {
+        var session = CreateTestProbe("session");
+        var channel = StartChannel();
+        channel.Tell(new Tcp.Received(ByteString.FromString($"ACCEPT id={SessionId.New()}\n")), _connection.Ref);
+        _registry.ExpectMsg<RegistryActor.ClaimSession>();
+        var reset = new Tcp.ErrorClosed("connection reset by peer");
+        channel.Tell(reset, _connection.Ref);
+
+        channel.Tell(new DataChannelActor.Claimed(session.Ref), _registry.Ref);
+        Assert.Equal(_connection.Ref, session.ExpectMsg<SessionActor.DataConnected>().Connection);
+        Assert.Same(reset, session.ExpectMsg<Tcp.ErrorClosed>());
+        Assert.Equal(_connection.Ref, session.LastSender);
+    }
+
+    [Fact]
     public void An_id_no_session_waits_for_is_refused_and_closed()
     {
         var channel = StartChannel();

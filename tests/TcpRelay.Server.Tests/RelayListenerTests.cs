@@ -73,7 +73,7 @@ public sealed class RelayListenerTests
         var elsewhere = new HostPort("127.0.0.1", ((IPEndPoint)otherNode.LocalEndPoint!).Port);
         await control.SendAsync(ControlLine.ToBytes(new Connect(id, new IPEndPoint(IPAddress.Parse("203.0.113.7"), 51234), elsewhere)));
         var offer = await listener.AcceptOfferAsync().AsTask().WaitAsync(TestRelay.Wait);
-        Assert.Equal(elsewhere, offer.Data);
+        Assert.Equal(elsewhere, offer.DataPort);
         var dialling = offer.ConnectAsync();
         using var data = await otherNode.AcceptAsync().WaitAsync(TestRelay.Wait);
         await using var session = await dialling;

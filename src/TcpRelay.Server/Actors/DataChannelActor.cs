@@ -33,6 +33,9 @@ internal sealed class DataChannelActor : LifecycleLoggingUntypedActor, IWithTime
     private readonly LineFramer _framer = new();
     private IActorRef _session = ActorRefs.Nobody;
     private ByteString _leftover = ByteString.Empty;
+    // A close reported while the registry looks the session up; handed to the session after pairing.
+    private Tcp.ConnectionClosed? _closedWhileClaiming;
+    private bool _connectionStopped;
 
     public DataChannelActor(IActorRef connection, IPEndPoint remote, RelaySettings settings, IActorRef registry)
     {
@@ -112,6 +115,16 @@ internal sealed class DataChannelActor : LifecycleLoggingUntypedActor, IWithTime
                 Become(Forwarding);
                 // Only now may the session ask the connection for a read: its data must find us forwarding.
                 _session.Tell(new SessionActor.DataConnected(_connection, _leftover));
+                if (_closedWhileClaiming is { } earlier)
+                    _session.Tell(earlier, _connection);
+                break;
+            // The registry has already given this connection the session: the session must hear of the close.
+            case Tcp.ConnectionClosed closed:
+                _closedWhileClaiming = closed;
+                break;
+            // Likewise its stop: the session watches the connection once paired and learns of it then.
+            case Terminated t when t.ActorRef.Equals(_connection):
+                _connectionStopped = true;
                 break;
             case UnknownSession:
                 Refuse("unknown-session", "no session waits with that id");
@@ -153,7 +166,10 @@ internal sealed class DataChannelActor : LifecycleLoggingUntypedActor, IWithTime
         Log.Info("Data connection from {Remote} refused: {Reason}", _remote, why);
         Timers.CancelAll();
         _connection.Tell(Tcp.Close.Instance);
-        Become(Closed);
+        if (_connectionStopped)
+            Context.Stop(Self);
+        else
+            Become(Closed);
     }
 
     private void Closed(object message)

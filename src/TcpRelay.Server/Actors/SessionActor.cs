@@ -42,7 +42,7 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
         private Abort() { }
     }
 
-    /// <summary>Ask (tests, status): replies <see cref="Stats"/>.</summary>
+    /// <summary>Ask (tests): replies <see cref="Stats"/>.</summary>
     public sealed class GetStats
     {
         public static readonly GetStats Instance = new();
@@ -202,6 +202,9 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
         {
             case Tcp.ConnectionClosed or Terminated:
                 Context.Stop(Self);
+                break;
+            case GetStats:
+                ReplyStats();
                 break;
             case CloseTimedOut or Abort:
                 _client.Connection.Tell(Tcp.Abort.Instance);

@@ -53,6 +53,19 @@ public sealed class AdminServer : IAsyncDisposable
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(RelayMetrics.MeterName).AddPrometheusExporter());
         var app = builder.Build();
 
+        // Bound to loopback there is no token, so only requests meant for this machine are served:
+        // a web page that rebinds its own name to 127.0.0.1 must not read the status.
+        if (!needsToken)
+            app.Use(async (context, next) =>
+            {
+                if (!IsLoopbackHost(context.Request.Host.Host))
+                {
+                    context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                    await context.Response.WriteAsync("the admin endpoint answers only to localhost and loopback addresses\n");
+                    return;
+                }
+                await next(context);
+            });
         if (needsToken)
             app.Use(async (context, next) =>
             {
@@ -72,8 +85,9 @@ public sealed class AdminServer : IAsyncDisposable
             status.Draining ? Results.Text("draining\n", statusCode: StatusCodes.Status503ServiceUnavailable)
             : !status.Ready ? Results.Text("starting\n", statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Text("ready\n"));
+        // A session id is what an app's ACCEPT proves itself with: only its first 8 digits are shown.
         app.MapGet("/status", () => Results.Json(status.Snapshot()));
-        app.MapGet("/actors", () => Results.Json(ActorTree.Snapshot(system)));
+        app.MapGet("/actors", () => Results.Json(Redact(ActorTree.Snapshot(system))));
         app.MapGet("/", () => Results.Text(StatusPage.Html, "text/html; charset=utf-8"));
 
         await app.StartAsync();
@@ -82,10 +96,23 @@ public sealed class AdminServer : IAsyncDisposable
         return new AdminServer(app, new IPEndPoint(bind.Address, uri.Port));
     }
 
+    private static bool IsLoopbackHost(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
+
+    /// <summary>Session actors are named after their session's id; the tree shows only its start.</summary>
+    private static ActorNode Redact(ActorNode node) =>
+        node with
+        {
+            Name = SessionIds.Shorten(node.Name),
+            Path = SessionIds.Shorten(node.Path),
+            Children = node.Children.Select(Redact).ToList(),
+        };
+
     private static bool HasToken(HttpRequest request, string secret)
     {
         var header = request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.Ordinal))
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
             return false;
         // Constant time, as for the relay's own auth: the token is the relay's secret.
         return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim()), Encoding.UTF8.GetBytes(secret));

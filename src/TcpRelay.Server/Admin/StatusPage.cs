@@ -58,7 +58,7 @@ async function refresh() {
       `<td>${esc(new Date(a.registeredSince).toLocaleString())}</td><td class="n">${a.sessionsActive}</td>` +
       `<td class="n">${bytes(a.bytesFromClients)}</td><td class="n">${bytes(a.bytesFromApp)}</td></tr>` +
       a.sessions.map(s =>
-        `<tr class="session"><td>${esc(s.id.slice(0, 8))}…${s.paired ? "" : " (waiting)"}</td><td>${esc(s.client)}</td><td></td>` +
+        `<tr class="session"><td>${esc(s.idPrefix)}…${s.paired ? "" : " (waiting)"}</td><td>${esc(s.client)}</td><td></td>` +
         `<td>${s.ageSeconds.toFixed(1)} s</td><td></td><td class="n">${bytes(s.bytesFromClient)}</td><td class="n">${bytes(s.bytesFromApp)}</td></tr>`).join("")
     ).join("");
     document.getElementById("tree").textContent = tree(actors, 0);

@@ -15,6 +15,9 @@ public sealed class RelayStatus
     private readonly ConcurrentDictionary<AppStatus, byte> _apps = new();
     private long _endedFromClients;
     private long _endedFromApps;
+    private readonly Lock _reported = new();
+    private long _reportedFromClients;
+    private long _reportedFromApps;
     private volatile bool _ready;
     private volatile bool _draining;
 
@@ -47,7 +50,11 @@ public sealed class RelayStatus
         Interlocked.Add(ref _endedFromApps, fromApp);
     }
 
-    /// <summary>Bytes relayed since start, each way: sessions that ended plus those still open.</summary>
+    /// <summary>
+    /// Bytes relayed since start, each way: sessions that ended plus those still open. Never less
+    /// than an earlier answer, as a counter must be: a session ending during the sum leaves the open
+    /// ones before its bytes reach the ended totals, so one sum can come out short by it.
+    /// </summary>
     public (long FromClients, long FromApps) TotalBytes()
     {
         long fromClients = Interlocked.Read(ref _endedFromClients), fromApps = Interlocked.Read(ref _endedFromApps);
@@ -57,7 +64,12 @@ public sealed class RelayStatus
             fromClients += session.BytesFromClient;
             fromApps += session.BytesFromApp;
         }
-        return (fromClients, fromApps);
+        lock (_reported)
+        {
+            _reportedFromClients = Math.Max(_reportedFromClients, fromClients);
+            _reportedFromApps = Math.Max(_reportedFromApps, fromApps);
+            return (_reportedFromClients, _reportedFromApps);
+        }
     }
 
     /// <summary>A consistent-enough copy for a status page: each figure is exact, taken a moment apart.</summary>
@@ -183,8 +195,9 @@ public sealed class SessionStatus
     /// <summary>Off the board; its bytes move to the app's and the relay's totals.</summary>
     internal void End() => _app?.SessionEnded(this);
 
+    // Only the start of the id: the whole id would let a reader claim a waiting session (ACCEPT).
     internal SessionSnapshot Snapshot() =>
-        new(Id.Value, Connect.FormatEndPoint(Client), Math.Round(Age.TotalSeconds, 3), _paired, BytesFromClient, BytesFromApp);
+        new(Id.Value[..8], Connect.FormatEndPoint(Client), Math.Round(Age.TotalSeconds, 3), _paired, BytesFromClient, BytesFromApp);
 }
 
 /// <summary>The relay as <c>/status</c> shows it; <paramref name="AppsRegistered"/> does not count apps that are leaving.</summary>
@@ -197,5 +210,5 @@ public sealed record AppSnapshot(
     string Name, int Port, string? Control, DateTimeOffset RegisteredSince, bool Leaving, int SessionsActive,
     long BytesFromClients, long BytesFromApp, IReadOnlyList<SessionSnapshot> Sessions);
 
-/// <summary>One session in <see cref="AppSnapshot"/>.</summary>
-public sealed record SessionSnapshot(string Id, string Client, double AgeSeconds, bool Paired, long BytesFromClient, long BytesFromApp);
+/// <summary>One session in <see cref="AppSnapshot"/>; <paramref name="IdPrefix"/> is the first 8 digits of its id.</summary>
+public sealed record SessionSnapshot(string IdPrefix, string Client, double AgeSeconds, bool Paired, long BytesFromClient, long BytesFromApp);

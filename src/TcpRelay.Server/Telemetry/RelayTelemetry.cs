@@ -5,7 +5,8 @@ namespace TcpRelay.Server.Telemetry;
 /// <summary>
 /// What a relay shows of itself: the live <see cref="Status"/> board and the <see cref="Metrics"/>.
 /// One per actor system (an Akka extension), so every actor reaches it without it being passed
-/// through Props, and two relays in one process (tests) never mix their figures.
+/// through Props, and two relays in one process (tests) keep separate boards and meters. (An
+/// exporter that picks meters by name, as the admin endpoint's does, sees every relay's.)
 /// </summary>
 public sealed class RelayTelemetry : IExtension
 {
