@@ -285,7 +285,12 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
                 StopWhenDone();
                 break;
             case Tcp.CommandFailed failed:
-                Log.Warning("Session {SessionId}: {Side} connection refused {Command}; aborting both", _id, SideOf(Sender)?.Name ?? "?", failed.Cmd.GetType().Name);
+                // A write queued behind another when its connection fails is handed back: the
+                // connection's own close event is on its way, so that is routine. Anything else is not.
+                if (failed.Cmd is Tcp.Write)
+                    Log.Debug("Session {SessionId}: {Side} connection dropped a queued write; aborting both", _id, SideOf(Sender)?.Name ?? "?");
+                else
+                    Log.Warning("Session {SessionId}: {Side} connection refused {Command}; aborting both", _id, SideOf(Sender)?.Name ?? "?", failed.Cmd.GetType().Name);
                 AbortBecause(_client, "command failed");
                 AbortBecause(_data, "command failed");
                 break;
