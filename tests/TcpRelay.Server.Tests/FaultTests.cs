@@ -138,7 +138,7 @@ public sealed class FaultTests
     }
 
     [Fact]
-    public async Task An_app_that_never_reads_holds_the_client_back_and_the_relay_buffers_at_most_a_frame_each_way()
+    public async Task An_app_that_never_reads_holds_the_client_back_and_the_relay_buffers_at_most_two_frames_each_way()
     {
         await using var relay = await TestRelay.StartAsync();
         await using var app = await relay.StartListenerAsync("stalled");
