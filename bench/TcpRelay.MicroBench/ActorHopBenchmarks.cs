@@ -10,8 +10,8 @@ namespace TcpRelay.MicroBench;
 /// <summary>
 /// The messaging the relay's byte path pays per 64 KiB chunk, between real actors on the relay's
 /// own Akka configuration but with no sockets: each operation is one chunk, and each invocation
-/// moves <see cref="ChunksPerInvocation"/> of them one after another, because the relay never
-/// has more than one chunk per direction in flight. Allocations are counted on every thread
+/// moves <see cref="ChunksPerInvocation"/> of them one after another: the cost per chunk without
+/// the overlap the relay's read-ahead (two chunks in flight per direction) adds. Allocations are counted on every thread
 /// (BenchmarkDotNet uses the process-wide total on .NET), so the dispatcher's share is included,
 /// along with whatever the actor system allocates in the background meanwhile.
 /// </summary>
@@ -52,7 +52,7 @@ public class ActorHopBenchmarks
     public void Cleanup() => _system.Terminate().Wait();
 
     /// <summary>
-    /// The brief's hop: a Tcp.Received around one shared 64 KiB ByteString, answered by WriteAck.
+    /// The bare hop: a Tcp.Received around one shared 64 KiB ByteString, answered by WriteAck.
     /// Two messages per chunk; the bytes are neither copied nor touched.
     /// </summary>
     [Benchmark(OperationsPerInvoke = ChunksPerInvocation)]
