@@ -11,13 +11,24 @@ internal static class ConsoleLog
     /// <param name="json">Serilog's compact JSON, one object per line (for log shippers), instead of text.</param>
     public static ILogger Create(LogEventLevel level, bool json = false)
     {
-        var logger = new LoggerConfiguration().MinimumLevel.Is(level);
+        var logger = new LoggerConfiguration().MinimumLevel.Is(level).Filter.ByExcluding(IsAkkaIoChatter);
         return (json
                 ? logger.WriteTo.Console(new CompactJsonFormatter(), standardErrorFromLevel: LogEventLevel.Verbose)
                 : logger.WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
                     standardErrorFromLevel: LogEventLevel.Verbose))
             .CreateLogger();
     }
+
+    /// <summary>
+    /// Akka.IO's own lines about binding: "Binding TCP channel …" for every port at Info, and "Bind
+    /// failed …" at Error when the relay tries a public port another process holds, which it then
+    /// skips and logs itself. The relay's own lines say what an operator needs; a bind of the control
+    /// or data port that fails still ends start-up with its own message.
+    /// </summary>
+    internal static bool IsAkkaIoChatter(LogEvent e) =>
+        e.Properties.TryGetValue("LogSource", out var source)
+        && source.ToString().Contains("/system/IO-TCP", StringComparison.Ordinal)
+        && (e.Level <= LogEventLevel.Information || e.MessageTemplate.Text.StartsWith("Bind failed", StringComparison.Ordinal));
 
     public static LogEventLevel ParseLevel(string? text, string source = "--log-level") =>
         (text ?? Environment.GetEnvironmentVariable("TCPRELAY_LOG_LEVEL") ?? "info").ToLowerInvariant() switch

@@ -206,4 +206,17 @@ public sealed class ConfigurationTests
             File.Delete(secretFile);
         }
     }
+
+    [Theory]
+    [InlineData("akka://tcprelay/system/IO-TCP/tcp-listener-3", Serilog.Events.LogEventLevel.Error, "Bind failed for TCP channel on endpoint [{0}]", true)]
+    [InlineData("akka://tcprelay/system/IO-TCP", Serilog.Events.LogEventLevel.Information, "Binding TCP channel on endpoint [{0}]", true)]
+    [InlineData("akka://tcprelay/system/IO-TCP/tcp-listener-3", Serilog.Events.LogEventLevel.Error, "Something else broke", false)]
+    [InlineData("akka://tcprelay/user/relay/registry", Serilog.Events.LogEventLevel.Error, "Bind failed for TCP channel on endpoint [{0}]", false)]
+    [InlineData("akka://tcprelay/user/relay", Serilog.Events.LogEventLevel.Information, "Relay listening", false)]
+    public void Only_akka_io_s_own_bind_chatter_is_left_out_of_the_log(string source, Serilog.Events.LogEventLevel level, string template, bool leftOut)
+    {
+        var e = new Serilog.Events.LogEvent(DateTimeOffset.UtcNow, level, null, new Serilog.Parsing.MessageTemplateParser().Parse(template),
+            [new Serilog.Events.LogEventProperty("LogSource", new Serilog.Events.ScalarValue(source))]);
+        Assert.Equal(leftOut, ConsoleLog.IsAkkaIoChatter(e));
+    }
 }

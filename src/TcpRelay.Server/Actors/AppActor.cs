@@ -133,7 +133,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
                 Context.Stop(Self);
                 return;
             }
-            Log.Info("App {App}: public port {Port} cannot be bound ({Cause})", _spec.Name, _port, failed.CauseString);
+            Log.Info("App {App}: public port {Port} cannot be bound, trying another: {Cause}", _spec.Name, _port,
+                failed.Cause.HasValue ? failed.Cause.Value.Message : "refused");
             Context.Parent.Tell(new RegistryActor.PortUnavailable(_port, _spec.PortRequested));
         });
         Receive<BindPort>(bind =>
