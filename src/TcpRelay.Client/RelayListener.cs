@@ -18,7 +18,7 @@ public sealed class RelayListener : IAsyncDisposable
     private readonly RelayListenerOptions _options;
     private readonly ILogger _logger;
     // Sent on every REGISTER so that the relay can tell this listener's return from another app wanting its name.
-    private readonly ResumeToken _resumeToken = ResumeToken.New();
+    private readonly ResumeToken _resumeToken;
     private readonly Channel<RelaySessionOffer> _offers = Channel.CreateUnbounded<RelaySessionOffer>(new UnboundedChannelOptions { SingleWriter = true });
     private readonly RecentSessionIds _offered = new();
     private readonly CancellationTokenSource _stopping = new();
@@ -37,6 +37,7 @@ public sealed class RelayListener : IAsyncDisposable
     {
         _options = options;
         _logger = logger ?? NullLogger.Instance;
+        _resumeToken = options.ResumeToken ?? ResumeToken.New();
         _nodes = [new HostPort(options.RelayHost, options.ControlPort), .. options.OtherNodes];
     }
 

@@ -27,6 +27,14 @@ public sealed record RelayListenerOptions
     /// <summary>The relay's shared secret, when it has one.</summary>
     public string? Secret { get; init; }
 
+    /// <summary>
+    /// The token sent with every REGISTER (<c>resume=</c>), by which the relay tells this app's
+    /// return from another app wanting its name. Null draws a new one per listener; give the same
+    /// one across restarts (kept in a file) and a restarted process gets its name and port back
+    /// at once within the relay's grace period.
+    /// </summary>
+    public ResumeToken? ResumeToken { get; init; }
+
     /// <summary>How long connecting and registering, or dialling the data port for a session, may take.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

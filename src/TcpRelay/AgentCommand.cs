@@ -14,14 +14,15 @@ internal static class AgentCommand
 {
     public const string Usage =
         "usage: tcprelay agent --relay HOST[:PORT][,HOST[:PORT]...] --to HOST:PORT [--name N] [--port P] [--to HOST:PORT ...]\n" +
-        "                      [--config FILE] [--secret-file PATH] [--log-level LEVEL] [--connect-timeout D]\n" +
+        "                      [--config FILE] [--secret-file PATH] [--resume-token-file PATH] [--log-level LEVEL]\n" +
+        "                      [--connect-timeout D]\n" +
         "                      [--heartbeat-interval D] [--reconnect-delay-min D] [--reconnect-delay-max D]\n" +
         "  Each --to is a local service; the --name and --port after it say what to register it as.\n" +
         "  The shared secret comes from TCPRELAY_SECRET or --secret-file; TCPRELAY_RELAY may give --relay.\n" +
         "  A --config file may list services: tcprelay-agent.services = [{ to = \"127.0.0.1:22\", name = ssh }]";
 
     private static readonly HashSet<string> SettingFlags =
-        ["relay", "secret-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max"];
+        ["relay", "secret-file", "resume-token-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -154,6 +155,7 @@ internal static class AgentCommand
             ControlPort = nodes[0].Port,
             OtherNodes = nodes.Skip(1).ToList(),
             Secret = ReadSecret(environment, Setting("secret-file")),
+            ResumeToken = Setting("resume-token-file") is { Length: > 0 } tokenFile ? ResumeTokenFile.LoadOrCreate(tokenFile) : null,
             ConnectTimeout = DurationSetting("connect-timeout"),
             HeartbeatInterval = DurationSetting("heartbeat-interval"),
             ReconnectDelayMin = min,

@@ -35,6 +35,29 @@ public sealed class AgentCommandTests
     }
 
     [Fact]
+    public void A_resume_token_file_is_created_private_once_and_read_back_after()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"tcprelay-token-{Guid.NewGuid():N}");
+        try
+        {
+            var (first, _) = Parse($"--relay r --to 127.0.0.1:22 --resume-token-file {path}");
+            Assert.NotNull(first.ResumeToken);
+            if (!OperatingSystem.IsWindows())
+                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+            var (again, _) = Parse($"--relay r --to 127.0.0.1:22 --resume-token-file {path}");
+            Assert.Equal(first.ResumeToken, again.ResumeToken);
+
+            File.WriteAllText(path, "not a token\n");
+            var e = Assert.Throws<UsageException>(() => Parse($"--relay r --to 127.0.0.1:22 --resume-token-file {path}"));
+            Assert.Contains("does not hold a token", e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void The_relay_and_secret_may_come_from_the_environment()
     {
         var (relay, _) = Parse("--to 127.0.0.1:80", ("TCPRELAY_RELAY", "10.0.0.1"), ("TCPRELAY_SECRET", "s3cret"));

@@ -69,6 +69,29 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task An_app_restarted_with_its_resume_token_gets_its_name_and_port_back_at_once()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with { GracePeriod = TimeSpan.FromMinutes(1) });
+        var token = ResumeToken.New();
+        // The first process, played by hand, registers with the token and dies without a word.
+        var crashed = await TestRelay.ConnectAsync(relay.Endpoints.Control.Port);
+        var lines = new LineFramer();
+        Assert.IsType<Hello>(await SocketAssert.ReadLineAsync(crashed, lines));
+        await crashed.SendAsync(ControlLine.ToBytes(new Register(AppName.Parse("phoenix").Value, Resume: token)));
+        var held = Assert.IsType<Registered>(await SocketAssert.ReadLineAsync(crashed, lines));
+        crashed.LingerState = new LingerOption(true, 0);
+        crashed.Dispose();
+
+        // Another process without the token is refused for the whole grace period...
+        await using (var stranger = relay.Listener("phoenix"))
+            Assert.Equal(ErrorCode.NameInUse, (await Assert.ThrowsAsync<RelayRegistrationException>(() => stranger.StartAsync())).Code);
+        // ...the restarted one, with it, is back on the same port at once.
+        await using var restarted = new RelayListener(relay.ListenerOptions("phoenix") with { ResumeToken = token });
+        await restarted.StartAsync();
+        Assert.Equal(held.Port, restarted.PublicPort);
+    }
+
+    [Fact]
     public async Task A_banner_reaches_the_client_before_it_speaks()
     {
         await using var relay = await TestRelay.StartAsync();
