@@ -69,15 +69,17 @@ internal static class StatusCommand
             $"relay {state}: {status.AppsRegistered} apps, {status.SessionsActive} sessions, {Bytes(status.BytesFromClients)} from clients, {Bytes(status.BytesFromApps)} from apps");
         if (status.Apps.Count == 0)
             return text.ToString();
-        var rows = new List<string[]> { new[] { "APP", "PORT", "CONTROL", "SINCE", "SESSIONS", "FROM CLIENTS", "FROM APP" } };
+        // Sessions sit under their app: the address column holds the app's control connection on an
+        // app's row and the client on a session's, the time column when it registered or how old it is.
+        var rows = new List<string[]> { new[] { "APP / SESSION", "PORT", "ADDRESS", "SINCE / AGE", "SESSIONS", "FROM CLIENTS", "FROM APP" } };
         foreach (var app in status.Apps)
         {
             rows.Add([app.Leaving ? app.Name + " (leaving)" : app.Name, app.Port.ToString(CultureInfo.InvariantCulture),
                 app.Control ?? "away", app.RegisteredSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
                 app.SessionsActive.ToString(CultureInfo.InvariantCulture), Bytes(app.BytesFromClients), Bytes(app.BytesFromApp)]);
             foreach (var session in app.Sessions)
-                rows.Add(["  " + session.IdPrefix + (session.Paired ? "" : " waiting"), session.Client, "",
-                    $"{session.AgeSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s old", "", Bytes(session.BytesFromClient), Bytes(session.BytesFromApp)]);
+                rows.Add(["  " + session.IdPrefix + (session.Paired ? "" : " waiting"), "", session.Client,
+                    $"{session.AgeSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s", "", Bytes(session.BytesFromClient), Bytes(session.BytesFromApp)]);
         }
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
         foreach (var row in rows)

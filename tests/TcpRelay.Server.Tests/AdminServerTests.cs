@@ -148,7 +148,7 @@ public sealed class AdminServerTests
         var lines = table.ToString().Split('\n');
         Assert.StartsWith("relay ready: 1 apps, 1 sessions, 2.0 KiB from clients, 0 B from apps", lines[0]);
         Assert.Matches($@"^tabled +{app.PublicPort} +127\.0\.0\.1:\d+ +.* 1 +2\.0 KiB +0 B$", lines[2]);
-        Assert.StartsWith($"  {session.SessionId.Value[..8]}  127.0.0.1:{((IPEndPoint)client.LocalEndPoint!).Port}", lines[3]);
+        Assert.Matches($@"^  {session.SessionId.Value[..8]} +127\.0\.0\.1:{((IPEndPoint)client.LocalEndPoint!).Port} +\d+\.\ds +2\.0 KiB +0 B$", lines[3]);
 
         var json = new StringWriter();
         Assert.Equal(0, await Cli.StatusCommand.RunAsync([.. flags, "--json"], json));
