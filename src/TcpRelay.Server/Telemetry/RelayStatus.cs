@@ -195,9 +195,8 @@ public sealed class SessionStatus
     /// <summary>Off the board; its bytes move to the app's and the relay's totals.</summary>
     internal void End() => _app?.SessionEnded(this);
 
-    // Only the start of the id: the whole id would let a reader claim a waiting session (ACCEPT).
     internal SessionSnapshot Snapshot() =>
-        new(Id.Value[..8], Connect.FormatEndPoint(Client), Math.Round(Age.TotalSeconds, 3), _paired, BytesFromClient, BytesFromApp);
+        new(SessionIds.Prefix(Id), Connect.FormatEndPoint(Client), Math.Round(Age.TotalSeconds, 3), _paired, BytesFromClient, BytesFromApp);
 }
 
 /// <summary>The relay as <c>/status</c> shows it; <paramref name="AppsRegistered"/> does not count apps that are leaving.</summary>
