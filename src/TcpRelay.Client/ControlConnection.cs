@@ -61,9 +61,6 @@ internal sealed class ControlConnection(Socket socket) : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends FIN after the lines written so far; reading goes on until the relay closes.</summary>
-    public void ShutdownSend() => socket.Shutdown(SocketShutdown.Send);
-
     /// <summary>Ends the connection from this side; a pending read fails with <paramref name="reason"/>.</summary>
     public void Abort(string reason)
     {

@@ -105,13 +105,13 @@ public sealed class RelayListener : IAsyncDisposable
             return;
         _leaving = true;
         // LEAVE, so that the relay frees the name and port now rather than holding them for a resume;
-        // then wait for the relay to close, because a reset could overtake the line.
+        // then wait for the relay to close, which it does once both are free (and because a reset
+        // could overtake the line). Not a half-close: a relay closes on that before freeing anything.
         if (_control is { } control)
         {
             try
             {
                 await control.WriteAsync(Leave.Instance, CancellationToken.None).WaitAsync(LeaveTimeout);
-                control.ShutdownSend();
                 await _run.WaitAsync(LeaveTimeout);
             }
             catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or TimeoutException)

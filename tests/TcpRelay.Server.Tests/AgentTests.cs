@@ -260,11 +260,47 @@ public sealed class AgentTests
                 Assert.Equal(held.Port, after.PublicPort);
                 return;
             }
-            catch (RelayRegistrationException e) when (e.Code == ErrorCode.NameInUse && DateTime.UtcNow < deadline)
+            // The name is freed when the grace period ends, the port a moment later, once the
+            // listener confirms the unbind: either refusal means "not yet".
+            catch (RelayRegistrationException e) when ((e.Code == ErrorCode.NameInUse || e.Code == ErrorCode.PortInUse) && DateTime.UtcNow < deadline)
             {
-                await Task.Delay(50); // the grace period has not ended yet
+                await Task.Delay(50);
             }
         }
+    }
+
+    [Fact]
+    public async Task After_LEAVE_the_relay_closes_only_once_name_and_port_are_free()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with { GracePeriod = TimeSpan.FromMinutes(1) });
+        var port = (await RegisterByHandAsync(relay, "leaver", ResumeToken.New(), keep: true, leave: true)).Reply.Port;
+        // Registering again the moment the close is seen, many times over: a race would refuse one.
+        for (var i = 0; i < 50; i++)
+            Assert.Equal(port, (await RegisterByHandAsync(relay, "leaver", ResumeToken.New(), port, keep: true, leave: true)).Reply.Port);
+    }
+
+    [Fact]
+    public async Task After_LEAVE_a_paired_session_keeps_the_port_until_it_ends_but_the_name_is_free_at_once()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        await using var app = relay.Listener("busy");
+        await app.StartAsync();
+        var port = app.PublicPort;
+        _ = EchoApp.ServeAsync(app);
+        using var client = await TestRelay.ConnectAsync(port);
+        await client.SendAsync("x"u8.ToArray());
+        await SocketAssert.ReadExactlyAsync(client, 1);
+
+        await app.DisposeAsync(); // LEAVE
+        await using (var samePort = relay.Listener("other", port))
+            Assert.Equal(ErrorCode.PortInUse, (await Assert.ThrowsAsync<RelayRegistrationException>(() => samePort.StartAsync())).Code);
+        await using (var sameName = relay.Listener("busy"))
+        {
+            await sameName.StartAsync();
+            Assert.NotEqual(port, sameName.PublicPort);
+        }
+        await client.SendAsync("still"u8.ToArray());
+        Assert.Equal("still"u8.ToArray(), await SocketAssert.ReadExactlyAsync(client, 5));
     }
 
     [Fact]
@@ -282,16 +318,24 @@ public sealed class AgentTests
         Assert.Equal(((IPEndPoint)client.LocalEndPoint!).Port, connect.Client.Port);
     }
 
-    /// <summary>Registers with a raw socket; unless kept, the connection is then dropped without LEAVE.</summary>
+    /// <summary>
+    /// Registers with a raw socket; unless kept, the connection is then dropped without LEAVE. With
+    /// <paramref name="leave"/> it says LEAVE and waits for the relay to close the connection.
+    /// </summary>
     private static async Task<(Registered Reply, (Socket Socket, LineFramer Lines) Control)> RegisterByHandAsync(
-        TestRelay relay, string name, ResumeToken token, bool keep = false)
+        TestRelay relay, string name, ResumeToken token, int? port = null, bool keep = false, bool leave = false)
     {
         var control = await TestRelay.ConnectAsync(relay.Endpoints.Control.Port);
         var lines = new LineFramer();
         Assert.IsType<Hello>(await SocketAssert.ReadLineAsync(control, lines));
-        await control.SendAsync(ControlLine.ToBytes(new Register(AppName.Parse(name).Value, Resume: token)));
+        await control.SendAsync(ControlLine.ToBytes(new Register(AppName.Parse(name).Value, port, Resume: token)));
         var registered = Assert.IsType<Registered>(await SocketAssert.ReadLineAsync(control, lines));
-        if (!keep)
+        if (leave)
+        {
+            await control.SendAsync(ControlLine.ToBytes(Leave.Instance));
+            await SocketAssert.ClosedAsync(control);
+        }
+        if (!keep || leave)
             control.Dispose();
         return (registered, (control, lines));
     }

@@ -39,6 +39,17 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         private Leave() { }
     }
 
+    /// <summary>
+    /// To the control channel that sent <see cref="Leave"/>: the name is free, and so is the port unless
+    /// paired sessions still hold it. The channel closes only then, so an app that registers again the
+    /// moment it sees the close finds both free.
+    /// </summary>
+    public sealed class Left
+    {
+        public static readonly Left Instance = new();
+        private Left() { }
+    }
+
     /// <summary>From the registry: the relay is stopping. The app is told ERROR shutdown; paired sessions may finish.</summary>
     public sealed class Drain
     {
@@ -73,6 +84,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     private int _sessions;
     private int _refused;
     private bool _departed;
+    private IActorRef _leaving = ActorRefs.Nobody;
 
     public AppActor(Spec spec, RelaySettings settings)
     {
@@ -183,7 +195,10 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             if (!Sender.Equals(_channel))
                 return;
             Context.Unwatch(_channel);
+            _leaving = _channel;
             Depart("left");
+            if (_sessions > 0)
+                ConfirmLeft();
         });
         Receive<Drain>(_ =>
         {
@@ -335,7 +350,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         });
         Receive<RejectSession>(_ => { });
         Receive<SessionPaired>(_ => { });
-        Receive<Leave>(_ => { });
+        Receive<Leave>(_ => Sender.Tell(Left.Instance)); // gone already: the name is free
         Receive<Drain>(_ => { });
         Receive<AbortSessions>(_ =>
         {
@@ -367,6 +382,12 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         base.PostStop();
     }
 
+    private void ConfirmLeft()
+    {
+        _leaving.Tell(Left.Instance);
+        _leaving = ActorRefs.Nobody;
+    }
+
     private void SessionEnded(IActorRef session)
     {
         _sessions--;
@@ -388,7 +409,14 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     /// <summary>The last session is gone; the port is released once the listener confirms.</summary>
     private void Unbinding()
     {
-        Receive<Tcp.Unbound>(_ => Context.Stop(Self));
+        Receive<Tcp.Unbound>(_ =>
+        {
+            // Told before the actor stops (the registry would otherwise learn it only from the
+            // death watch), so that it is free by the time the leaving app sees its channel close.
+            Context.Parent.Tell(new RegistryActor.PortReleased(_port));
+            ConfirmLeft();
+            Context.Stop(Self);
+        });
         Receive<Tcp.Connected>(_ => CloseOnArrival());
         ReceiveAny(_ => { });
     }

@@ -50,6 +50,7 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
     private int _queuedBytes;
     private bool _writing;
     private bool _closing;
+    private bool _left;
     private bool _closeSent;
     private int _missedHeartbeats;
     private IActorRef? _app;
@@ -134,7 +135,11 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
                     break;
                 case Leave:
                     _app!.Tell(AppActor.Leave.Instance);
-                    Close("the app left");
+                    Timers.CancelAll();
+                    Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _settings.CloseTimeout);
+                    // Nothing after LEAVE is read; the close waits for the app's actor to free the name.
+                    _left = true;
+                    Become(Leaving);
                     break;
                 default:
                     Unexpected(message, "REJECT, LEAVE, PING or PONG");
@@ -153,6 +158,23 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
             Enqueue(Ping.Instance);
             Timers.StartSingleTimer(HeartbeatDue.Instance, HeartbeatDue.Instance, _settings.HeartbeatInterval);
         });
+    }
+
+    /// <summary>The app said LEAVE; the connection is closed once its actor has freed the name and port.</summary>
+    private void Leaving()
+    {
+        Receive<AppActor.Left>(_ => Close("the app left"));
+        Receive<CloseTimedOut>(_ => Close("the app left"));
+        Receive<WriteAck>(_ => OnWriteAck());
+        Receive<Tcp.ConnectionClosed>(_ => Context.Stop(Self));
+        Receive<Terminated>(t =>
+        {
+            if (t.ActorRef.Equals(_connection))
+                Context.Stop(Self);
+            else if (t.ActorRef.Equals(_app))
+                Close("the app left");
+        });
+        ReceiveAny(_ => { });
     }
 
     /// <summary>An ERROR (or nothing) is on its way out; then the connection is closed.</summary>
@@ -179,7 +201,7 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
         Receive<Tcp.Received>(received =>
         {
             _framer.Append(received.Data.ToArray());
-            while (!_closing)
+            while (!_closing && !_left)
             {
                 switch (_framer.TryTakeLine(out var line))
                 {

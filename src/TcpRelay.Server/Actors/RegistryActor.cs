@@ -21,6 +21,9 @@ internal sealed class RegistryActor : LifecycleLoggingActor
     /// <summary>From an app's actor: its control connection closed, so its name is free.</summary>
     public sealed record AppDeparted(AppName Name);
 
+    /// <summary>From an app's actor: its public port is unbound, so another app may have it.</summary>
+    public sealed record PortReleased(int Port);
+
     /// <summary>From an app's actor: a session waits for its data connection.</summary>
     public sealed record SessionOpened(SessionId Id, IActorRef Session);
 
@@ -73,6 +76,11 @@ internal sealed class RegistryActor : LifecycleLoggingActor
             if (_liveNames.TryGetValue(departed.Name, out var app) && app.Equals(Sender))
                 _liveNames.Remove(departed.Name);
             LogTree();
+        });
+        Receive<PortReleased>(released =>
+        {
+            if (_ports.TryGetValue(released.Port, out var app) && app.Equals(Sender))
+                _ports.Remove(released.Port);
         });
         Receive<AppStopped>(stopped =>
         {
