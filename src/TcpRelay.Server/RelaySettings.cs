@@ -70,6 +70,21 @@ public sealed record RelaySettings
     /// <summary>Listen backlog of every port.</summary>
     public int Backlog { get; init; } = 256;
 
+    /// <summary>Where this node listens for the other relay nodes, or null for a single relay (no remoting at all).</summary>
+    public HostPort? ClusterBind { get; init; }
+
+    /// <summary>Nodes this node contacts to join the cluster (it may name itself to start one).</summary>
+    public IReadOnlyList<HostPort> ClusterSeeds { get; init; } = [];
+
+    /// <summary>
+    /// The host apps dial to reach this node's data port when a client arrived here for an app whose
+    /// control connection is on another node (CONNECT data=); null means the bind address.
+    /// </summary>
+    public string? AdvertiseHost { get; init; }
+
+    /// <summary>Whether this relay is one node of a cluster.</summary>
+    public bool Clustered => ClusterBind is not null;
+
     /// <summary>Reads and validates the <c>tcprelay</c> section.</summary>
     /// <exception cref="RelayConfigException">A value is missing, malformed or impossible.</exception>
     public static RelaySettings FromConfig(Config config)
@@ -106,6 +121,9 @@ public sealed record RelaySettings
                 var other => throw new RelayConfigException($"tcprelay.allow-anonymous: '{other}' is not on or off"),
             },
             Backlog = ReadPositive(section, "backlog"),
+            ClusterBind = ReadHostPort(section, "cluster-bind"),
+            ClusterSeeds = ReadHostPorts(section, "cluster-seeds"),
+            AdvertiseHost = ReadOptionalHost(section, "advertise-host"),
         };
         settings.Validate();
         return settings;
@@ -141,7 +159,17 @@ public sealed record RelaySettings
             throw new RelayConfigException("tcprelay.grace-period: must not be negative");
         if (Secret is "")
             throw new RelayConfigException("the shared secret is empty");
+        if (ClusterBind is null && ClusterSeeds.Count > 0)
+            throw new RelayConfigException("tcprelay.cluster-seeds is set but tcprelay.cluster-bind is not: a node needs an address of its own to join a cluster");
+        if (ClusterBind is not null && ClusterSeeds.Count == 0)
+            throw new RelayConfigException("tcprelay.cluster-bind is set but tcprelay.cluster-seeds is empty: name at least one node to join (the first node names itself)");
+        if (Clustered && AdvertiseHost is null && (Bind.Equals(IPAddress.Any) || Bind.Equals(IPAddress.IPv6Any)))
+            throw new RelayConfigException($"tcprelay.advertise-host: the relay listens on {Bind}, so apps cannot be told which address reaches this node's data port; set the address they should dial");
     }
+
+    /// <summary>Where apps dial this node's data port (<see cref="AdvertiseHost"/> or the bind address).</summary>
+    public HostPort DataAddress(int dataPort) =>
+        new(AdvertiseHost ?? Bind.ToString(), dataPort);
 
     /// <summary>The settings with the secret masked, for logs.</summary>
     public override string ToString() =>
@@ -151,7 +179,41 @@ public sealed record RelaySettings
         $"close-timeout={Duration.Format(CloseTimeout)} grace-period={Duration.Format(GracePeriod)} " +
         $"drain-timeout={Duration.Format(DrainTimeout)} max-apps={MaxApps} max-sessions-per-app={MaxSessionsPerApp} " +
         $"max-pending-per-app={MaxPendingPerApp} max-handshakes-per-address={MaxHandshakesPerAddress} max-handshakes={MaxHandshakes} " +
-        $"allow-anonymous={(AllowAnonymous ? "on" : "off")}";
+        $"allow-anonymous={(AllowAnonymous ? "on" : "off")}" +
+        (Clustered ? $" cluster-bind={ClusterBind} cluster-seeds={string.Join(',', ClusterSeeds)} advertise-host={AdvertiseHost ?? Bind.ToString()}" : "");
+
+    private static HostPort? ReadHostPort(Config section, string key)
+    {
+        var text = section.HasPath(key) ? section.GetString(key) ?? "" : "";
+        if (text.Length == 0)
+            return null;
+        var parsed = HostPort.Parse(text, key);
+        return parsed.IsOk ? parsed.Value : throw new RelayConfigException($"tcprelay.{key}: {parsed.Error}");
+    }
+
+    private static IReadOnlyList<HostPort> ReadHostPorts(Config section, string key)
+    {
+        var text = section.HasPath(key) ? section.GetString(key) ?? "" : "";
+        if (text.Length == 0)
+            return [];
+        var list = new List<HostPort>();
+        foreach (var item in text.Split(','))
+        {
+            var parsed = HostPort.Parse(item.Trim(), key);
+            list.Add(parsed.IsOk ? parsed.Value : throw new RelayConfigException($"tcprelay.{key}: {parsed.Error}"));
+        }
+        return list;
+    }
+
+    private static string? ReadOptionalHost(Config section, string key)
+    {
+        var text = section.HasPath(key) ? section.GetString(key) ?? "" : "";
+        if (text.Length == 0)
+            return null;
+        // A host is valid where HOST:PORT with it is.
+        var parsed = HostPort.Parse(text.Contains(':') && !text.StartsWith('[') ? $"[{text}]:1" : $"{text}:1", key);
+        return parsed.IsOk ? parsed.Value.Host : throw new RelayConfigException($"tcprelay.{key}: '{text}' is not a host name or IP address");
+    }
 
     private static T Read<T>(Config section, string key, Func<Config, string, T> read)
     {

@@ -89,7 +89,7 @@ internal static class ServeCommand
     private static async Task<int> RunRelayAsync(RelaySettings settings, Config config, LogEventLevel level, IPEndPoint? adminAddress)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddAkka("tcprelay", akka =>
+        builder.Services.AddAkka(TcpRelayHostingExtensions.ActorSystemName, akka =>
         {
             akka.ConfigureLoggers(setup =>
             {

@@ -69,7 +69,7 @@ internal sealed class TestRelay : IAsyncDisposable
         return listener;
     }
 
-    public static async Task<Socket> ConnectAsync(int port, int? bufferSize = null)
+    public static async Task<Socket> ConnectAsync(int port, int? bufferSize = null, IPAddress? address = null)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (bufferSize is { } size)
@@ -77,7 +77,7 @@ internal sealed class TestRelay : IAsyncDisposable
             socket.SendBufferSize = size;
             socket.ReceiveBufferSize = size;
         }
-        await socket.ConnectAsync(IPAddress.Loopback, port);
+        await socket.ConnectAsync(address ?? IPAddress.Loopback, port);
         return socket;
     }
 

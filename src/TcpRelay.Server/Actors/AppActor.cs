@@ -15,10 +15,47 @@ namespace TcpRelay.Server.Actors;
 /// stops taking clients, closes the sessions still waiting, and keeps the port bound until its last
 /// paired session has ended, because unbinding a listener resets every connection it accepted.
 /// </summary>
-internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
+internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
 {
-    /// <summary>What the registry decided an app gets: its name, the port to bind, and its control channel.</summary>
-    public sealed record Spec(AppName Name, int Port, bool PortRequested, IActorRef Channel, IPEndPoint Remote, int DataPort, ResumeToken? Resume);
+    /// <summary>
+    /// What the registry decided an app gets: its name, the port to bind, and its control channel.
+    /// In a cluster, <paramref name="Redirect"/> says the app honours CONNECT data=, and
+    /// <paramref name="DataAddress"/> is where apps reach this node's data port. A
+    /// <paramref name="Mirror"/> binds the port of an app whose control connection is on another node
+    /// (<paramref name="Owner"/>, that node's actor for it, or null while the app is away) and hands it
+    /// the clients that arrive here.
+    /// </summary>
+    public sealed record Spec(AppName Name, int Port, bool PortRequested, IActorRef Channel, IPEndPoint? Remote, int DataPort, ResumeToken? Resume,
+        bool Redirect = false, HostPort? DataAddress = null, bool Mirror = false, IActorRef? Owner = null)
+    {
+        /// <summary>The relay is one node of a cluster (only then does a node have a data address to hand out).</summary>
+        public bool InCluster => DataAddress is not null;
+    }
+
+    /// <summary>
+    /// Mirror → owner (across nodes): a client arrived at the mirror's node; <paramref name="ConnectLine"/> is
+    /// the CONNECT to send, with data= naming that node. Replies go to <paramref name="Mirror"/>.
+    /// </summary>
+    public sealed record RemoteClient(string ConnectLine, IActorRef Mirror);
+
+    /// <summary>Owner → mirror: the app sent REJECT for this session.</summary>
+    public sealed record RemoteReject(string Id);
+
+    /// <summary>Mirror → owner: this session was paired or ended, so it is not announced again.</summary>
+    public sealed record RemoteSettled(string Id);
+
+    /// <summary>From the registry: the cluster's table names this actor of another node as the app's owner (null: the app is away).</summary>
+    public sealed record OwnerIs(IActorRef? Owner, bool Redirect);
+
+    /// <summary>From the registry: the app registered on this node, whose actor so far mirrored it; it becomes the owner.</summary>
+    public sealed record TakeOver(IActorRef Channel, IPEndPoint Remote, bool Redirect);
+
+    /// <summary>From the registry: the app is no longer in the cluster's table.</summary>
+    public sealed class Gone
+    {
+        public static readonly Gone Instance = new();
+        private Gone() { }
+    }
 
     /// <summary>The app sent REJECT for a session.</summary>
     public sealed record RejectSession(SessionId Id);
@@ -75,15 +112,20 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     private readonly RelayTelemetry _telemetry;
     // On the status board from REGISTERED until the actor stops.
     private AppStatus? _status;
-    private IPEndPoint _controlRemote;
+    private IPEndPoint? _controlRemote;
     // Sessions no data connection has claimed yet: a returning app is told about them again.
     private readonly Dictionary<IActorRef, Connect> _unpaired = [];
     private IActorRef _channel;
+    // In a cluster: sessions of other nodes announced through this app, by id, with the mirror to answer.
+    private readonly Dictionary<SessionId, (Connect Connect, IActorRef Mirror)> _remote = [];
+    private IActorRef? _owner;
+    private bool _redirect;
     private int _port;
     private IActorRef _listener = ActorRefs.Nobody;
     private int _sessions;
     private int _refused;
     private bool _departed;
+    private bool _mirroring;
     private IActorRef _leaving = ActorRefs.Nobody;
 
     public AppActor(Spec spec, RelaySettings settings)
@@ -94,10 +136,14 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         _controlRemote = spec.Remote;
         _channel = spec.Channel;
         _port = spec.Port;
+        _owner = spec.Owner;
+        _redirect = spec.Redirect;
         Binding();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    public IStash Stash { get; set; } = null!;
 
     protected override LogLevel LifecycleLevel => LogLevel.InfoLevel;
 
@@ -106,7 +152,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     protected override void PreStart()
     {
         base.PreStart();
-        Context.Watch(_channel);
+        if (!_spec.Mirror)
+            Context.Watch(_channel);
         Bind();
     }
 
@@ -135,14 +182,28 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             }
             Log.Info("App {App} listening on {Endpoint}", _spec.Name, bound.LocalAddress);
             _status = _telemetry.Status.AppRegistered(_spec.Name, _port, _controlRemote);
+            if (_spec.Mirror)
+            {
+                BecomeMirror();
+                return;
+            }
             AnswerRegistered();
             Become(Serving);
+            Stash.UnstashAll();
         });
         Receive<Tcp.CommandFailed>(failed =>
         {
             if (_departed)
             {
                 Context.Stop(Self);
+                return;
+            }
+            if (_spec.Mirror)
+            {
+                // Clients cannot reach the app through this node; every other node still serves it.
+                Log.Warning("App {App}: public port {Port} cannot be bound on this node, so its clients must use another node: {Cause}",
+                    _spec.Name, _port, failed.Cause.HasValue ? failed.Cause.Value.Message : "refused");
+                BecomeMirror();
                 return;
             }
             Log.Info("App {App}: public port {Port} cannot be bound, trying another: {Cause}", _spec.Name, _port,
@@ -154,6 +215,14 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             _port = bind.Port;
             Bind();
         });
+        // A mirror learns of its owner, and may be told to become the owner, while it binds.
+        Receive<OwnerIs>(owner =>
+        {
+            _owner = owner.Owner;
+            _redirect = owner.Redirect;
+        });
+        Receive<TakeOver>(_ => Stash.Stash());
+        Receive<Gone>(_ => Stash.Stash());
         // Nothing has been answered yet: the new channel simply takes the old one's place.
         Receive<Resume>(resume =>
         {
@@ -182,8 +251,14 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     private void Serving()
     {
         ReceiveClients();
+        ReceiveAsOwner();
         Receive<RejectSession>(reject =>
         {
+            if (_remote.Remove(reject.Id, out var remote))
+            {
+                remote.Mirror.Tell(new RemoteReject(reject.Id.ToString()));
+                return;
+            }
             var session = Context.Child($"session-{reject.Id}");
             if (session.IsNobody())
                 Log.Debug("App {App} rejected session {SessionId}, which is no longer waiting", _spec.Name, reject.Id);
@@ -211,7 +286,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             if (!Adopt(resume))
                 return;
             AnswerRegistered();
-            Announce(_unpaired.Values);
+            AnnounceWaiting();
         });
         Receive<Terminated>(t =>
         {
@@ -241,14 +316,15 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     private void Detached()
     {
         ReceiveClients();
+        ReceiveAsOwner();
         Receive<Resume>(resume =>
         {
             if (!Adopt(resume))
                 return;
             Timers.Cancel(GraceExpired.Instance);
-            Log.Info("App {App} is back from {Remote}: {Waiting} waiting clients announced again", _spec.Name, resume.Remote, _unpaired.Count);
+            Log.Info("App {App} is back from {Remote}: {Waiting} waiting clients announced again", _spec.Name, resume.Remote, _unpaired.Count + _remote.Count);
             AnswerRegistered();
-            Announce(_unpaired.Values);
+            AnnounceWaiting();
             Become(Serving);
         });
         Receive<GraceExpired>(_ => Depart($"did not come back within {Duration.Format(_settings.GracePeriod)}"));
@@ -274,12 +350,16 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         return true;
     }
 
-    private void AnswerRegistered() =>
-        _channel.Tell(new ControlChannelActor.Registered(Self, new Registered(_spec.Name, _port, _spec.DataPort)));
-
-    private void Announce(IEnumerable<Connect> connects)
+    private void AnswerRegistered()
     {
-        foreach (var connect in connects)
+        _channel.Tell(new ControlChannelActor.Registered(Self, new Registered(_spec.Name, _port, _spec.DataPort)));
+        if (_spec.InCluster)
+            Context.Parent.Tell(new RegistryActor.AppServing(_spec.Name));
+    }
+
+    private void AnnounceWaiting()
+    {
+        foreach (var connect in _unpaired.Values.Concat(_remote.Values.Select(r => r.Connect)))
             _channel.Tell(new ControlChannelActor.Send(connect));
     }
 
@@ -289,6 +369,15 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         Receive<Tcp.Connected>(connected =>
         {
             var client = (IPEndPoint)connected.RemoteAddress;
+            if (_mirroring && !_redirect && _owner is not null)
+            {
+                // protocol.md: an app that did not register with features=redirect only gets clients of its own node.
+                CountRefused(SessionEndCause.Rejected);
+                Sender.Tell(Tcp.Close.Instance);
+                if (_refused++ == 0)
+                    Log.Warning("App {App}: clients arriving at this node are closed: the app did not register with features=redirect, so it cannot be sent to dial this node", _spec.Name);
+                return;
+            }
             if (OverLimit() is { } limit)
             {
                 // protocol.md: closed at once, and the app is not told (an ERROR would end its control connection).
@@ -310,14 +399,20 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             var session = Context.ActorOf(SessionActor.CreateProps(id, _spec.Name, Sender, client, _settings, status), $"session-{id}");
             Context.Watch(session);
             _sessions++;
-            var connect = new Connect(id, client);
+            var connect = new Connect(id, client, _mirroring ? _spec.DataAddress : null);
             _unpaired[session] = connect;
             // The registry must know the id before the app can possibly read CONNECT and dial in.
             Context.Parent.Tell(new RegistryActor.SessionOpened(id, session));
-            if (!_channel.IsNobody())
+            if (_mirroring)
+                _owner?.Tell(new RemoteClient(connect.Format(), Self));
+            else if (!_channel.IsNobody())
                 _channel.Tell(new ControlChannelActor.Send(connect));
         });
-        Receive<SessionPaired>(_ => _unpaired.Remove(Sender));
+        Receive<SessionPaired>(paired =>
+        {
+            if (_unpaired.Remove(Sender) && _mirroring)
+                _owner?.Tell(new RemoteSettled(paired.Id.ToString()));
+        });
     }
 
     private string? OverLimit() =>
@@ -339,6 +434,111 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         UnbindWhenIdle();
     }
 
+    /// <summary>
+    /// In a cluster, as the app's owner: clients of other nodes are announced with data= naming their
+    /// node, and the app may move to another node, which makes this actor a mirror of it.
+    /// </summary>
+    private void ReceiveAsOwner()
+    {
+        Receive<RemoteClient>(remote =>
+        {
+            if (ControlLine.Parse(System.Text.Encoding.ASCII.GetBytes(remote.ConnectLine)).Value is not Connect connect)
+                return;
+            if (!_redirect)
+            {
+                remote.Mirror.Tell(new RemoteReject(connect.Id.ToString()));
+                return;
+            }
+            _remote[connect.Id] = (connect, remote.Mirror);
+            if (!_channel.IsNobody())
+                _channel.Tell(new ControlChannelActor.Send(connect));
+        });
+        Receive<RemoteSettled>(settled =>
+        {
+            if (SessionId.Parse(settled.Id) is { IsOk: true } id)
+                _remote.Remove(id.Value);
+        });
+        // Two registrations of the app were granted to this node one after the other (the first
+        // one's connection gave up waiting): the later one is a return, as on a single relay.
+        Receive<TakeOver>(takeOver => Self.Tell(new Resume(takeOver.Channel, takeOver.Remote, null)));
+        Receive<OwnerIs>(owner =>
+        {
+            // The app registered again on another node with its resume token: it lives there now.
+            Log.Info("App {App} moved to another node: this node mirrors it, {Waiting} waiting clients handed over",
+                _spec.Name, _unpaired.Count + _remote.Count);
+            Timers.Cancel(GraceExpired.Instance);
+            if (!_channel.IsNobody())
+            {
+                Context.Unwatch(_channel);
+                _channel.Tell(ControlChannelActor.Superseded.Instance);
+                _channel = ActorRefs.Nobody;
+            }
+            _controlRemote = null;
+            _status?.ControlFrom(null);
+            foreach (var (session, connect) in _unpaired.ToList())
+                _unpaired[session] = connect with { Data = _spec.DataAddress };
+            var handed = _remote.Values.ToList();
+            _remote.Clear();
+            BecomeMirror();
+            OnOwnerIs(owner);
+            foreach (var (connect, mirror) in handed)
+                _owner?.Tell(new RemoteClient(connect.Format(), mirror));
+        });
+    }
+
+    private void BecomeMirror()
+    {
+        _mirroring = true;
+        Become(Mirroring);
+        Stash.UnstashAll();
+    }
+
+    /// <summary>
+    /// The app's control connection is on another node: clients arriving here get a session each, and
+    /// the owner's node announces them to the app, which dials this node's data port.
+    /// </summary>
+    private void Mirroring()
+    {
+        ReceiveClients();
+        Receive<OwnerIs>(OnOwnerIs);
+        Receive<RemoteReject>(reject =>
+        {
+            if (SessionId.Parse(reject.Id) is { IsOk: true } id)
+                Context.Child($"session-{id.Value}").Tell(SessionActor.Rejected.Instance);
+        });
+        Receive<TakeOver>(takeOver =>
+        {
+            _mirroring = false;
+            _owner = null;
+            _redirect = takeOver.Redirect;
+            _channel = takeOver.Channel;
+            _controlRemote = takeOver.Remote;
+            _status?.ControlFrom(takeOver.Remote);
+            Context.Watch(_channel);
+            foreach (var (session, connect) in _unpaired.ToList())
+                _unpaired[session] = connect with { Data = null };
+            Log.Info("App {App} registered on this node from {Remote}: {Waiting} waiting clients announced",
+                _spec.Name, takeOver.Remote, _unpaired.Count);
+            AnswerRegistered();
+            AnnounceWaiting();
+            Become(Serving);
+        });
+        Receive<Gone>(_ => Depart("is no longer registered in the cluster"));
+        Receive<Drain>(_ => Depart("is not mirrored any longer: the relay is stopping"));
+        Receive<Terminated>(t => SessionEnded(t.ActorRef));
+    }
+
+    private void OnOwnerIs(OwnerIs owner)
+    {
+        var changed = !Equals(owner.Owner, _owner);
+        _owner = owner.Owner;
+        _redirect = owner.Redirect;
+        // A new owner (or the app back after its node was lost) hears of every client still waiting here.
+        if (changed && _owner is not null)
+            foreach (var connect in _unpaired.Values)
+                _owner.Tell(new RemoteClient(connect.Format(), Self));
+    }
+
     /// <summary>No new clients; paired sessions go on and hold the port until the last one ends.</summary>
     private void Draining()
     {
@@ -350,6 +550,11 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         });
         Receive<RejectSession>(_ => { });
         Receive<SessionPaired>(_ => { });
+        Receive<RemoteClient>(remote =>
+        {
+            if (ControlLine.Parse(System.Text.Encoding.ASCII.GetBytes(remote.ConnectLine)).Value is Connect connect)
+                remote.Mirror.Tell(new RemoteReject(connect.Id.ToString()));
+        });
         Receive<Leave>(_ => Sender.Tell(Left.Instance)); // gone already: the name is free
         Receive<Drain>(_ => { });
         Receive<AbortSessions>(_ =>
@@ -391,7 +596,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     private void SessionEnded(IActorRef session)
     {
         _sessions--;
-        _unpaired.Remove(session);
+        if (_unpaired.Remove(session, out var connect) && _mirroring)
+            _owner?.Tell(new RemoteSettled(connect.Id.ToString()));
     }
 
     private void UnbindWhenIdle()
@@ -402,6 +608,13 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
 
     private void Unbind()
     {
+        if (_listener.IsNobody())
+        {
+            // A mirror whose port could not be bound on this node.
+            ConfirmLeft();
+            Context.Stop(Self);
+            return;
+        }
         _listener.Tell(Tcp.Unbind.Instance);
         Become(Unbinding);
     }

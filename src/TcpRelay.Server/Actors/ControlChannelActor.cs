@@ -94,7 +94,7 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
                         return;
                     }
                     Context.Parent.Tell(new RelayActor.HandshakeDone(Self));
-                    _registry.Tell(new RegistryActor.RegisterApp(register.Name, register.Port, register.Resume, _remote));
+                    _registry.Tell(new RegistryActor.RegisterApp(register.Name, register.Port, register.Resume, _remote, register.Redirect));
                     Become(Registering);
                     break;
                 default:

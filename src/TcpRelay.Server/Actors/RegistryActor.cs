@@ -10,10 +10,10 @@ namespace TcpRelay.Server.Actors;
 /// connection. It checks a REGISTER in protocol.md's order (name, port, limits), creates one
 /// <see cref="AppActor"/> per app, and pairs each ACCEPT with the session it names.
 /// </summary>
-internal sealed class RegistryActor : LifecycleLoggingActor
+internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
 {
     /// <summary>From a control channel (the sender): an app asks to register.</summary>
-    public sealed record RegisterApp(AppName? Name, int? Port, ResumeToken? Resume, IPEndPoint Remote);
+    public sealed record RegisterApp(AppName? Name, int? Port, ResumeToken? Resume, IPEndPoint Remote, bool Redirect = false);
 
     /// <summary>From an app's actor: its port could not be bound.</summary>
     public sealed record PortUnavailable(int Port, bool Requested);
@@ -44,7 +44,16 @@ internal sealed class RegistryActor : LifecycleLoggingActor
         private Drained() { }
     }
 
+    /// <summary>From an app's actor: it answered REGISTERED (or took over), so other nodes may send it clients.</summary>
+    public sealed record AppServing(AppName Name);
+
     private sealed record AppStopped(AppName Name, IActorRef App);
+
+    private sealed class ReportDue
+    {
+        public static readonly ReportDue Instance = new();
+        private ReportDue() { }
+    }
 
     private sealed record SessionStopped(SessionId Id);
 
@@ -57,11 +66,19 @@ internal sealed class RegistryActor : LifecycleLoggingActor
     private readonly Dictionary<SessionId, IActorRef> _waiting = [];
     private int _generatedNames;
     private IActorRef? _drainRequester;
+    // In a cluster: the directory's proxy, registrations waiting for its answer, this node's actors
+    // that own their app (the others mirror one), and the directory's last table.
+    private readonly IActorRef? _directory;
+    private readonly Dictionary<long, (RegisterApp Register, IActorRef Channel)> _claims = [];
+    private long _nextClaim;
+    private readonly HashSet<IActorRef> _owned = [];
+    private Dictionary<string, ClusterDirectoryActor.AppEntry> _table = [];
 
-    public RegistryActor(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps)
+    public RegistryActor(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps, IActorRef? directory)
     {
         _settings = settings;
         _dataPort = dataPort;
+        _directory = directory;
         _appProps = appProps ?? (spec => AppActor.CreateProps(spec, settings));
         // The default public range (8081-8180) contains the default data port (8082): protocol.md has
         // allocation skip the relay's own ports, and asking for one is port-in-use.
@@ -75,8 +92,25 @@ internal sealed class RegistryActor : LifecycleLoggingActor
         {
             if (_liveNames.TryGetValue(departed.Name, out var app) && app.Equals(Sender))
                 _liveNames.Remove(departed.Name);
+            if (_owned.Remove(Sender))
+                _directory?.Tell(new ClusterDirectoryActor.Released(departed.Name.Value));
             LogTree();
         });
+        Receive<AppServing>(serving =>
+        {
+            if (_directory is null)
+                return;
+            _owned.Add(Sender);
+            _directory.Tell(new ClusterDirectoryActor.Owned(serving.Name.Value, Sender));
+        });
+        Receive<ClusterDirectoryActor.Granted>(OnGranted);
+        Receive<ClusterDirectoryActor.Denied>(denied =>
+        {
+            if (_claims.Remove(denied.Ref, out var claim))
+                Refuse(claim.Channel, ErrorCode.Parse(denied.Code).Value, denied.Text);
+        });
+        Receive<ClusterDirectoryActor.Table>(OnTable);
+        Receive<ReportDue>(_ => _directory?.Tell(new ClusterDirectoryActor.NodeReport(Report())));
         Receive<PortReleased>(released =>
         {
             if (_ports.TryGetValue(released.Port, out var app) && app.Equals(Sender))
@@ -89,6 +123,8 @@ internal sealed class RegistryActor : LifecycleLoggingActor
             foreach (var port in _ports.Where(p => p.Value.Equals(stopped.App)).Select(p => p.Key).ToList())
                 _ports.Remove(port);
             _apps.Remove(stopped.App);
+            if (_owned.Remove(stopped.App))
+                _directory?.Tell(new ClusterDirectoryActor.Released(stopped.Name.Value));
             LogTree();
             ReportWhenDrained();
         });
@@ -131,8 +167,20 @@ internal sealed class RegistryActor : LifecycleLoggingActor
 
     protected override LogLevel LifecycleLevel => LogLevel.InfoLevel;
 
-    public static Props CreateProps(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps = null) =>
-        Props.Create(() => new RegistryActor(settings, dataPort, appProps));
+    public static Props CreateProps(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps = null, IActorRef? directory = null) =>
+        Props.Create(() => new RegistryActor(settings, dataPort, appProps, directory));
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        if (_directory is not null)
+        {
+            _directory.Tell(new ClusterDirectoryActor.NodeReport([]));
+            Timers.StartPeriodicTimer(ReportDue.Instance, ReportDue.Instance, ClusterDirectoryActor.ReportInterval);
+        }
+    }
 
     // An app that fails is stopped; its control connection closes and the app can register again.
     protected override SupervisorStrategy SupervisorStrategy() =>
@@ -153,6 +201,11 @@ internal sealed class RegistryActor : LifecycleLoggingActor
         if (_drainRequester is not null)
         {
             Refuse(Sender, ErrorCode.Shutdown, "the relay is stopping");
+            return;
+        }
+        if (_directory is not null)
+        {
+            ClaimInCluster(register);
             return;
         }
         var name = register.Name ?? GenerateName();
@@ -201,11 +254,15 @@ internal sealed class RegistryActor : LifecycleLoggingActor
             port = free;
         }
 
-        var spec = new AppActor.Spec(name, port, register.Port is not null, Sender, register.Remote, _dataPort, register.Resume);
-        var app = Context.ActorOf(_appProps(spec), ActorNameFor(name));
-        Context.WatchWith(app, new AppStopped(name, app));
-        _liveNames[name] = app;
-        _ports[port] = app;
+        StartApp(new AppActor.Spec(name, port, register.Port is not null, Sender, register.Remote, _dataPort, register.Resume));
+    }
+
+    private void StartApp(AppActor.Spec spec)
+    {
+        var app = Context.ActorOf(_appProps(spec), ActorNameFor(spec.Name));
+        Context.WatchWith(app, new AppStopped(spec.Name, app));
+        _liveNames[spec.Name] = app;
+        _ports[spec.Port] = app;
         _apps[app] = spec;
         LogTree();
     }
@@ -215,6 +272,13 @@ internal sealed class RegistryActor : LifecycleLoggingActor
         if (!_apps.TryGetValue(Sender, out var spec))
             return;
         _ports.Remove(unavailable.Port);
+        if (_directory is not null)
+        {
+            // The cluster chose the port; another process holds it on this node.
+            _directory.Tell(new ClusterDirectoryActor.Released(spec.Name.Value));
+            StopRefused(spec, ErrorCode.PortInUse, $"port {unavailable.Port} is in use by another process on this node");
+            return;
+        }
         if (unavailable.Requested)
         {
             StopRefused(spec, ErrorCode.PortInUse, $"port {unavailable.Port} is in use by another process");
@@ -231,6 +295,93 @@ internal sealed class RegistryActor : LifecycleLoggingActor
             StopRefused(spec, ErrorCode.Limit, $"no free port left in the public range {_settings.PublicPorts}");
         }
     }
+
+    /// <summary>
+    /// In a cluster the directory decides names and ports. An app coming back to the node that owns
+    /// it is resumed here, as on a single relay; anything else is a claim.
+    /// </summary>
+    private void ClaimInCluster(RegisterApp register)
+    {
+        if (register.Name is { } name && _liveNames.TryGetValue(name, out var holder) && _owned.Contains(holder)
+            && register.Resume is { } token && _apps[holder].Resume == token)
+        {
+            holder.Tell(new AppActor.Resume(Sender, register.Remote, register.Port));
+            return;
+        }
+        if (register.Port is { } requested && !_settings.PublicPorts.Contains(requested))
+        {
+            Refuse(Sender, ErrorCode.PortNotAllowed, $"port {requested} is outside the public range {_settings.PublicPorts}");
+            return;
+        }
+        var claim = ++_nextClaim;
+        _claims[claim] = (register, Sender);
+        _directory!.Tell(new ClusterDirectoryActor.Claim(claim, register.Name?.Value, register.Port, register.Resume?.ToString(), register.Redirect));
+    }
+
+    private void OnGranted(ClusterDirectoryActor.Granted granted)
+    {
+        if (!_claims.Remove(granted.Ref, out var claim))
+        {
+            // The channel's registration timed out meanwhile; nobody will take the name up.
+            _directory!.Tell(new ClusterDirectoryActor.Released(granted.Name));
+            return;
+        }
+        var name = AppName.Parse(granted.Name).Value;
+        var register = claim.Register;
+        if (_liveNames.TryGetValue(name, out var local) && _apps[local].Port == granted.Port && !_owned.Contains(local))
+        {
+            // This node mirrors the app already and holds its port: that actor becomes the owner.
+            _apps[local] = _apps[local] with { Channel = claim.Channel, Remote = register.Remote, Resume = register.Resume, Redirect = register.Redirect };
+            local.Tell(new AppActor.TakeOver(claim.Channel, register.Remote, register.Redirect));
+            return;
+        }
+        if (local is not null)
+            local.Tell(AppActor.Gone.Instance);
+        StartApp(new AppActor.Spec(name, granted.Port, register.Port is not null, claim.Channel, register.Remote, _dataPort, register.Resume,
+            register.Redirect, _settings.DataAddress(_dataPort)));
+    }
+
+    /// <summary>Every app of the cluster gets an actor here: the owner's node has it, every other node mirrors it.</summary>
+    private void OnTable(ClusterDirectoryActor.Table table)
+    {
+        _table = table.Apps.ToDictionary(a => a.Name);
+        foreach (var entry in table.Apps)
+        {
+            if (Self.Equals(entry.OwnerNode))
+                continue;
+            var name = AppName.Parse(entry.Name).Value;
+            if (_liveNames.TryGetValue(name, out var local))
+            {
+                if (_apps[local].Port == entry.Port)
+                {
+                    _owned.Remove(local);
+                    local.Tell(new AppActor.OwnerIs(entry.OwnerApp, entry.Redirect));
+                    continue;
+                }
+                local.Tell(AppActor.Gone.Instance);
+                _liveNames.Remove(name);
+            }
+            StartApp(new AppActor.Spec(name, entry.Port, true, ActorRefs.Nobody, null, _dataPort,
+                entry.Resume is null ? null : ResumeToken.Parse(entry.Resume).Value, entry.Redirect, _settings.DataAddress(_dataPort),
+                Mirror: true, Owner: entry.OwnerApp));
+        }
+        foreach (var (name, local) in _liveNames.Where(n => !_table.ContainsKey(n.Key.Value)).ToList())
+        {
+            _liveNames.Remove(name);
+            local.Tell(AppActor.Gone.Instance);
+        }
+    }
+
+    /// <summary>What this node holds, for a directory that may have to rebuild its table.</summary>
+    private ClusterDirectoryActor.AppEntry[] Report() =>
+        _liveNames.Select(n =>
+        {
+            var spec = _apps[n.Value];
+            var owned = _owned.Contains(n.Value);
+            _table.TryGetValue(n.Key.Value, out var entry);
+            return new ClusterDirectoryActor.AppEntry(n.Key.Value, spec.Port, spec.Resume?.ToString(), spec.Redirect,
+                owned ? Self : entry?.OwnerNode, owned ? n.Value : entry?.OwnerApp);
+        }).ToArray();
 
     private void StopRefused(AppActor.Spec spec, ErrorCode code, string text)
     {

@@ -82,15 +82,17 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     private bool _drained;
     private bool _aborted;
     private IActorRef _registry = ActorRefs.Nobody;
+    private readonly IActorRef? _directory;
     private IPEndPoint? _data;
     private IPEndPoint? _control;
     private Exception? _failure;
     private long _connections;
 
     /// <summary>Use <see cref="CreateProps"/>.</summary>
-    public RelayActor(RelaySettings settings)
+    public RelayActor(RelaySettings settings, IActorRef? directory)
     {
         _settings = settings;
+        _directory = directory;
         BindingData();
     }
 
@@ -100,8 +102,11 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     /// <inheritdoc />
     protected override LogLevel LifecycleLevel => LogLevel.InfoLevel;
 
-    /// <summary>Props for the relay's root actor.</summary>
-    public static Props CreateProps(RelaySettings settings) => Props.Create<RelayActor>(settings);
+    /// <summary>
+    /// Props for the relay's root actor. <paramref name="directory"/> is the proxy of the cluster's
+    /// <see cref="ClusterDirectoryActor"/> when this relay is one node of a cluster, else null.
+    /// </summary>
+    public static Props CreateProps(RelaySettings settings, IActorRef? directory = null) => Props.Create(() => new RelayActor(settings, directory));
 
     /// <inheritdoc />
     protected override void PreStart()
@@ -126,7 +131,7 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
         Receive<Tcp.Bound>(bound =>
         {
             _data = (IPEndPoint)bound.LocalAddress;
-            _registry = Context.ActorOf(RegistryActor.CreateProps(_settings, _data.Port), "registry");
+            _registry = Context.ActorOf(RegistryActor.CreateProps(_settings, _data.Port, directory: _directory), "registry");
             Context.Watch(_registry);
             Bind(_settings.ControlPort);
             Become(BindingControl);

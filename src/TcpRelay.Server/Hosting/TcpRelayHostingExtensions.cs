@@ -1,7 +1,11 @@
 using Akka;
 using Akka.Actor;
 using Akka.Configuration;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Hosting.SBR;
 using Akka.Hosting;
+using Akka.Remote.Hosting;
+using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
 
 namespace TcpRelay.Server.Hosting;
@@ -21,9 +25,16 @@ public static class TcpRelayHostingExtensions
         // The drain runs inside this phase, so the phase must outlast the drain timeout.
         var phaseTimeout = (long)(settings.DrainTimeout + DrainMargin).TotalMilliseconds;
         builder.AddHocon($"akka.coordinated-shutdown.phases.service-requests-done.timeout = {phaseTimeout}ms", HoconAddMode.Prepend);
+        if (settings.ClusterBind is { } clusterBind)
+            AddCluster(builder, settings, clusterBind);
         return builder.WithActors((system, registry) =>
         {
-            var relay = system.ActorOf(RelayActor.CreateProps(settings), "relay");
+            var directory = settings.Clustered ? registry.Get<ClusterDirectoryActor>() : null;
+            // Configuration always names seeds; a host may start the first node of a cluster on a
+            // port the OS picks, which it cannot name in advance: that node joins itself.
+            if (settings.Clustered && settings.ClusterSeeds.Count == 0)
+                Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress);
+            var relay = system.ActorOf(RelayActor.CreateProps(settings, directory), "relay");
             registry.Register<RelayActor>(relay);
             CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "tcprelay-drain", async () =>
             {
@@ -39,6 +50,31 @@ public static class TcpRelayHostingExtensions
             });
         });
     }
+
+    /// <summary>
+    /// Remoting on the cluster address, Akka.Cluster with the keep-majority split-brain resolver, and the
+    /// cluster directory as a singleton (its proxy is what the relay talks to). Seeds are written as
+    /// plain HOST:PORT, so every node's actor system must be named <see cref="ActorSystemName"/>.
+    /// Settings built in code may leave the seeds empty: the node then starts a cluster of its own.
+    /// </summary>
+    private static void AddCluster(AkkaConfigurationBuilder builder, RelaySettings settings, HostPort clusterBind)
+    {
+        builder.WithRemoting(clusterBind.Host, clusterBind.Port);
+        builder.WithClustering(new ClusterOptions
+        {
+            Roles = [ClusterRole],
+            SeedNodes = settings.ClusterSeeds.Select(seed => $"akka.tcp://{ActorSystemName}@{seed}").ToArray(),
+            SplitBrainResolver = new KeepMajorityOption(),
+        });
+        builder.WithSingleton<ClusterDirectoryActor>("relay-directory", ClusterDirectoryActor.CreateProps(settings),
+            new ClusterSingletonOptions { Role = ClusterRole }, createProxyToo: true);
+    }
+
+    /// <summary>The actor system name of <c>tcprelay serve</c>, which a clustered relay's host must use too.</summary>
+    public const string ActorSystemName = "tcprelay";
+
+    /// <summary>The cluster role every relay node has.</summary>
+    public const string ClusterRole = "relay";
 
     /// <summary>How long past the drain timeout shutdown waits for the resets to be confirmed.</summary>
     public static readonly TimeSpan DrainMargin = TimeSpan.FromSeconds(10);

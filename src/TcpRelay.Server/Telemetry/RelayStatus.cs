@@ -35,7 +35,7 @@ public sealed class RelayStatus
 
     internal void MarkDraining() => _draining = true;
 
-    internal AppStatus AppRegistered(AppName name, int port, IPEndPoint control)
+    internal AppStatus AppRegistered(AppName name, int port, IPEndPoint? control)
     {
         var app = new AppStatus(this, name, port, control);
         _apps[app] = 0;
@@ -95,7 +95,7 @@ public sealed class AppStatus
     private volatile IPEndPoint? _control;
     private volatile bool _departed;
 
-    internal AppStatus(RelayStatus relay, AppName name, int port, IPEndPoint control)
+    internal AppStatus(RelayStatus relay, AppName name, int port, IPEndPoint? control)
     {
         _relay = relay;
         Name = name;

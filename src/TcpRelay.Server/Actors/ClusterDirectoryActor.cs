@@ -1,0 +1,287 @@
+using Akka.Actor;
+using Akka.Event;
+
+namespace TcpRelay.Server.Actors;
+
+/// <summary>
+/// The cluster's one table of registered apps (a cluster singleton): it alone decides who gets a name
+/// and a public port, so two apps racing for a name on different nodes cannot both win. Each node's
+/// <see cref="RegistryActor"/> asks it to <see cref="Claim"/> and is sent the whole <see cref="Table"/>
+/// after every change, from which it binds every app's port on its own address.
+/// <para>
+/// Its state is soft: every node reports what it holds once a second, so a singleton that starts
+/// afresh on another node (its old node was lost) rebuilds the table from those reports before it
+/// answers a claim. An app whose node is lost is held for the grace period, so that it can come
+/// back on another node with its resume token and keep its name and port.
+/// </para>
+/// Every message here crosses nodes: only strings, numbers and actor references, never bytes.
+/// </summary>
+internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers, IWithStash
+{
+    /// <summary>
+    /// One app as the cluster knows it. <paramref name="OwnerNode"/> is the registry of the node its
+    /// control connection is on, <paramref name="OwnerApp"/> the app's actor there (null until it has
+    /// started); both are null while the app is held after its node was lost.
+    /// </summary>
+    public sealed record AppEntry(string Name, int Port, string? Resume, bool Redirect, IActorRef? OwnerNode, IActorRef? OwnerApp);
+
+    /// <summary>From a node's registry: an app asks for a name (null: any) and a port (null: any).</summary>
+    public sealed record Claim(long Ref, string? Name, int? Port, string? Resume, bool Redirect);
+
+    /// <summary>To the claiming registry: the app is the owner of this name and port.</summary>
+    public sealed record Granted(long Ref, string Name, int Port);
+
+    /// <summary>To the claiming registry: refused with an ERROR code and its text.</summary>
+    public sealed record Denied(long Ref, string Code, string Text);
+
+    /// <summary>From the owner's registry: the app's actor is running and takes clients from other nodes.</summary>
+    public sealed record Owned(string Name, IActorRef App);
+
+    /// <summary>From the owner's registry: the app is gone for good (LEAVE, or no return within the grace period).</summary>
+    public sealed record Released(string Name);
+
+    /// <summary>From every node's registry, once a second: what it owns and what it mirrors.</summary>
+    public sealed record NodeReport(AppEntry[] Apps);
+
+    /// <summary>To every node's registry after each change: every app in the cluster.</summary>
+    public sealed record Table(AppEntry[] Apps);
+
+    /// <summary>How often a node reports; the directory waits a little longer than this before it trusts its table.</summary>
+    public static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(1);
+
+    private sealed class Ready
+    {
+        public static readonly Ready Instance = new();
+        private Ready() { }
+    }
+
+    private sealed record HoldExpired(string Name);
+
+    private readonly RelaySettings _settings;
+    private readonly HashSet<int> _reserved;
+    private readonly Dictionary<string, AppEntry> _apps = [];
+    private readonly HashSet<IActorRef> _nodes = [];
+    private int _generatedNames;
+
+    public ClusterDirectoryActor(RelaySettings settings)
+    {
+        _settings = settings;
+        // Every node is expected to run with the same ports; none of them is handed to an app.
+        _reserved = [settings.ControlPort, settings.DataPort];
+        Rebuilding();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public IStash Stash { get; set; } = null!;
+
+    public static Props CreateProps(RelaySettings settings) => Props.Create<ClusterDirectoryActor>(settings);
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        Timers.StartSingleTimer(Ready.Instance, Ready.Instance, ReportInterval * 2.5);
+    }
+
+    /// <summary>A fresh singleton: it learns the table from the nodes' reports before deciding anything.</summary>
+    private void Rebuilding()
+    {
+        Receive<NodeReport>(report => Merge(report, rebuilding: true));
+        Receive<Ready>(_ =>
+        {
+            Log.Info("Cluster directory ready on {Node}: {Apps} apps known from {Nodes} nodes",
+                Cluster().SelfAddress, _apps.Count, _nodes.Count);
+            Broadcast();
+            Stash.UnstashAll();
+            Become(Serving);
+        });
+        Receive<Terminated>(t => NodeLost(t.ActorRef));
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void Serving()
+    {
+        Receive<NodeReport>(report => Merge(report, rebuilding: false));
+        Receive<Claim>(OnClaim);
+        Receive<Owned>(owned =>
+        {
+            if (_apps.TryGetValue(owned.Name, out var app) && Sender.Equals(app.OwnerNode))
+            {
+                _apps[owned.Name] = app with { OwnerApp = owned.App };
+                Broadcast();
+            }
+        });
+        Receive<Released>(released =>
+        {
+            if (_apps.TryGetValue(released.Name, out var app) && Sender.Equals(app.OwnerNode))
+            {
+                _apps.Remove(released.Name);
+                Log.Info("Cluster directory: app {App} released port {Port}", released.Name, app.Port);
+                Broadcast();
+            }
+        });
+        Receive<HoldExpired>(expired =>
+        {
+            if (_apps.TryGetValue(expired.Name, out var app) && app.OwnerNode is null)
+            {
+                _apps.Remove(expired.Name);
+                Log.Info("Cluster directory: app {App} did not come back within {Grace}; port {Port} released",
+                    expired.Name, Duration.Format(_settings.GracePeriod), app.Port);
+                Broadcast();
+            }
+        });
+        Receive<Terminated>(t => NodeLost(t.ActorRef));
+    }
+
+    private void Merge(NodeReport report, bool rebuilding)
+    {
+        if (Know(Sender) && !rebuilding)
+            Sender.Tell(new Table(_apps.Values.ToArray()));
+        var changed = false;
+        foreach (var app in report.Apps)
+        {
+            _apps.TryGetValue(app.Name, out var known);
+            // What a node owns is the truth, unless another node owns the name already. What a node
+            // only mirrors matters while rebuilding: the owner's node may be the one that was lost,
+            // and the app is then held for its return (until its owner reports it after all).
+            if (Sender.Equals(app.OwnerNode))
+            {
+                if (known?.OwnerNode is not null)
+                    continue;
+                Timers.Cancel(new HoldExpired(app.Name));
+                _apps[app.Name] = app;
+            }
+            else if (known is null && rebuilding)
+            {
+                Hold(app);
+            }
+            else
+            {
+                continue;
+            }
+            changed = true;
+        }
+        if (changed && !rebuilding)
+            Broadcast();
+    }
+
+    private void OnClaim(Claim claim)
+    {
+        if (Know(Sender))
+            Sender.Tell(new Table(_apps.Values.ToArray()));
+        if (claim.Name is { } name && _apps.TryGetValue(name, out var held))
+        {
+            // The token, not the node, tells a returning app from another one wanting its name.
+            if (claim.Resume is not null && claim.Resume == held.Resume)
+            {
+                if (claim.Port is { } asked && asked != held.Port)
+                {
+                    Sender.Tell(new Denied(claim.Ref, "name-in-use", $"name '{name}' is held with port {held.Port}, not {asked}"));
+                    return;
+                }
+                Timers.Cancel(new HoldExpired(name));
+                if (!Sender.Equals(held.OwnerNode))
+                    Log.Info("Cluster directory: app {App} moves to node {Node}", name, NodeOf(Sender));
+                _apps[name] = held with { OwnerNode = Sender, OwnerApp = Sender.Equals(held.OwnerNode) ? held.OwnerApp : null, Redirect = claim.Redirect };
+                Broadcast();
+                Sender.Tell(new Granted(claim.Ref, name, held.Port));
+                return;
+            }
+            Sender.Tell(new Denied(claim.Ref, "name-in-use", $"name '{name}' is in use"));
+            return;
+        }
+        int port;
+        if (claim.Port is { } requested)
+        {
+            if (_reserved.Contains(requested) || _apps.Values.Any(a => a.Port == requested))
+            {
+                Sender.Tell(new Denied(claim.Ref, "port-in-use", $"port {requested} is in use"));
+                return;
+            }
+            port = requested;
+        }
+        else
+        {
+            port = 0;
+        }
+        if (_apps.Count >= _settings.MaxApps)
+        {
+            Sender.Tell(new Denied(claim.Ref, "limit", $"the relay serves its maximum of {_settings.MaxApps} apps"));
+            return;
+        }
+        if (port == 0)
+        {
+            var taken = _apps.Values.Select(a => a.Port).Concat(_reserved).ToHashSet();
+            var free = Enumerable.Range(_settings.PublicPorts.First, _settings.PublicPorts.Last - _settings.PublicPorts.First + 1)
+                .FirstOrDefault(p => !taken.Contains(p));
+            if (free == 0)
+            {
+                Sender.Tell(new Denied(claim.Ref, "limit", $"no free port left in the public range {_settings.PublicPorts}"));
+                return;
+            }
+            port = free;
+        }
+        var granted = claim.Name ?? GenerateName();
+        _apps[granted] = new AppEntry(granted, port, claim.Resume, claim.Redirect, Sender, null);
+        Log.Info("Cluster directory: app {App} registered on node {Node} with port {Port}", granted, NodeOf(Sender), port);
+        Broadcast();
+        Sender.Tell(new Granted(claim.Ref, granted, port));
+    }
+
+    /// <summary>Starts sending a node's registry the table and watching for its loss; true if it was new.</summary>
+    private bool Know(IActorRef node)
+    {
+        if (!_nodes.Add(node))
+            return false;
+        Context.Watch(node);
+        Log.Info("Cluster directory: node {Node} joined", NodeOf(node));
+        return true;
+    }
+
+    /// <summary>The node is gone (the cluster downed it, or it left): its apps are held for their return or dropped.</summary>
+    private void NodeLost(IActorRef node)
+    {
+        if (!_nodes.Remove(node))
+            return;
+        Log.Warning("Cluster directory: node {Node} is gone", NodeOf(node));
+        foreach (var app in _apps.Values.Where(a => node.Equals(a.OwnerNode)).ToList())
+        {
+            _apps.Remove(app.Name);
+            Hold(app);
+        }
+        Broadcast();
+    }
+
+    private void Hold(AppEntry app)
+    {
+        if (app.Resume is null || _settings.GracePeriod <= TimeSpan.Zero)
+            return;
+        _apps[app.Name] = app with { OwnerNode = null, OwnerApp = null };
+        Timers.StartSingleTimer(new HoldExpired(app.Name), new HoldExpired(app.Name), _settings.GracePeriod);
+        Log.Info("Cluster directory: app {App} lost its node; name and port {Port} held for {Grace}",
+            app.Name, app.Port, Duration.Format(_settings.GracePeriod));
+    }
+
+    private void Broadcast()
+    {
+        var table = new Table(_apps.Values.ToArray());
+        foreach (var node in _nodes)
+            node.Tell(table);
+    }
+
+    private string GenerateName()
+    {
+        while (true)
+        {
+            var name = $"app-{++_generatedNames}";
+            if (!_apps.ContainsKey(name))
+                return name;
+        }
+    }
+
+    private Akka.Cluster.Cluster Cluster() => Akka.Cluster.Cluster.Get(Context.System);
+
+    // A registry on this node has a local path, which names no host.
+    private Address NodeOf(IActorRef registry) =>
+        registry.Path.Address.HasGlobalScope ? registry.Path.Address : Cluster().SelfAddress;
+}

@@ -1,0 +1,362 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Configuration;
+using Akka.Hosting;
+using Akka.IO;
+using Akka.Serialization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using TcpRelay.Client;
+using TcpRelay.Protocol;
+using TcpRelay.Server.Actors;
+using TcpRelay.Server.Hosting;
+using TcpRelay.Tests.Shared;
+using Xunit;
+
+namespace TcpRelay.Server.Tests;
+
+/// <summary>
+/// Three relay nodes in one process, on 127.0.0.1, 127.0.0.2 and 127.0.0.3 (all loopback on Linux),
+/// joined in one Akka.Cluster. The tests of this class run one after another (xunit runs a class's
+/// tests in sequence), which the payload tripwire's counter relies on.
+/// </summary>
+public sealed class ClusterTests
+{
+    private static readonly TimeSpan ClusterWait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task An_app_registered_on_one_node_is_reached_byte_exact_through_every_node()
+    {
+        await using var cluster = await TestCluster.StartAsync(3);
+        await using var app = cluster.Nodes[0].Listener("everywhere");
+        await app.StartAsync();
+        _ = EchoApp.ServeAsync(app);
+
+        foreach (var node in cluster.Nodes)
+            await cluster.EchoesThroughAsync(node, app.PublicPort, 64 * 1024);
+        // Many sessions at once through the nodes that redirect the app to themselves.
+        await Task.WhenAll(Enumerable.Range(0, 30).Select(i => cluster.EchoesThroughAsync(cluster.Nodes[1 + i % 2], app.PublicPort, 10_000 + i)));
+    }
+
+    [Fact]
+    public async Task Two_apps_racing_for_one_name_on_different_nodes_one_wins()
+    {
+        await using var cluster = await TestCluster.StartAsync(3);
+        for (var round = 0; round < 5; round++)
+        {
+            var name = $"contested-{round}";
+            var racers = cluster.Nodes.Select(n => n.Listener(name)).ToList();
+            var outcomes = await Task.WhenAll(racers.Select(async r =>
+            {
+                try
+                {
+                    await r.StartAsync();
+                    return (ErrorCode?)null;
+                }
+                catch (RelayRegistrationException e)
+                {
+                    return e.Code;
+                }
+            }));
+            Assert.Single(outcomes, o => o is null);
+            Assert.All(outcomes.Where(o => o is not null), o => Assert.Equal(ErrorCode.NameInUse, o));
+            foreach (var racer in racers)
+                await racer.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_app_without_features_redirect_only_gets_clients_of_its_own_node()
+    {
+        await using var cluster = await TestCluster.StartAsync(2);
+        using var control = await TestRelay.ConnectAsync(cluster.Nodes[0].Endpoints.Control.Port, address: cluster.Nodes[0].Address);
+        var lines = new LineFramer();
+        Assert.IsType<Hello>(await SocketAssert.ReadLineAsync(control, lines));
+        await control.SendAsync(ControlLine.ToBytes(new Register(AppName.Parse("plain").Value)));
+        var registered = Assert.IsType<Registered>(await SocketAssert.ReadLineAsync(control, lines));
+
+        // At the other node the port is bound (it is the app's in the whole cluster), but a client there is closed.
+        using var elsewhere = await cluster.ConnectWhenBoundAsync(cluster.Nodes[1], registered.Port);
+        await SocketAssert.ClosedAsync(elsewhere);
+        using var here = await TestRelay.ConnectAsync(registered.Port, address: cluster.Nodes[0].Address);
+        var connect = Assert.IsType<Connect>(await SocketAssert.ReadLineAsync(control, lines));
+        Assert.Null(connect.Data);
+    }
+
+    [Fact]
+    public async Task When_the_apps_node_dies_it_comes_back_on_another_and_other_sessions_never_notice()
+    {
+        await using var cluster = await TestCluster.StartAsync(3, grace: TimeSpan.FromSeconds(30));
+        // The app under test is on node 1, which will die; another app lives on node 3.
+        await using var mover = new RelayListener(cluster.Nodes[0].ListenerOptions("mover") with
+        {
+            OtherNodes = [new HostPort(cluster.Nodes[1].Address.ToString(), cluster.Nodes[1].Endpoints.Control.Port)],
+            ReconnectDelayMin = TimeSpan.FromMilliseconds(100),
+            ReconnectDelayMax = TimeSpan.FromMilliseconds(500),
+        });
+        await mover.StartAsync();
+        _ = EchoApp.ServeAsync(mover);
+        await using var steady = cluster.Nodes[2].Listener("steady");
+        await steady.StartAsync();
+        _ = EchoApp.ServeAsync(steady);
+        var port = mover.PublicPort;
+
+        // Sessions open across the death: node 3's clients of the steady app, and node 2's client of
+        // the mover app, paired at node 2 (its bytes never went through node 1).
+        using var steadyAtNode3 = await cluster.ConnectWhenBoundAsync(cluster.Nodes[2], steady.PublicPort);
+        await EchoOnAsync(steadyAtNode3, "before");
+        using var steadyAtNode2 = await cluster.ConnectWhenBoundAsync(cluster.Nodes[1], steady.PublicPort);
+        await EchoOnAsync(steadyAtNode2, "before");
+        using var moverAtNode2 = await cluster.ConnectWhenBoundAsync(cluster.Nodes[1], port);
+        await EchoOnAsync(moverAtNode2, "before");
+
+        await cluster.Nodes[0].StopHardAsync();
+
+        // Back through node 2 and 3 on the same port, within the grace period.
+        var deadline = DateTime.UtcNow + ClusterWait;
+        foreach (var node in cluster.Nodes.Skip(1))
+            await cluster.EchoesThroughAsync(node, port, 1000, deadline);
+        Assert.Equal(port, mover.PublicPort);
+        Assert.Equal(new HostPort(cluster.Nodes[1].Address.ToString(), cluster.Nodes[1].Endpoints.Control.Port).ToString(), mover.Relay);
+
+        await EchoOnAsync(steadyAtNode3, "after");
+        await EchoOnAsync(steadyAtNode2, "after");
+        await EchoOnAsync(moverAtNode2, "after");
+    }
+
+    [Fact]
+    public async Task No_payload_ever_crosses_the_cluster()
+    {
+        var before = PayloadTripwire.Count;
+        await using var cluster = await TestCluster.StartAsync(2);
+        await using var app = cluster.Nodes[0].Listener("local-bytes");
+        await app.StartAsync();
+        _ = EchoApp.ServeAsync(app);
+        await cluster.EchoesThroughAsync(cluster.Nodes[1], app.PublicPort, 1 << 20);
+        await cluster.EchoesThroughAsync(cluster.Nodes[0], app.PublicPort, 1 << 20);
+        Assert.Equal(before, PayloadTripwire.Count);
+
+        // The tripwire works: a ByteString sent to an actor on the other node is counted.
+        var remote = cluster.Nodes[0].System.ActorSelection(new RootActorPath(Cluster.Get(cluster.Nodes[1].System).SelfAddress) / "user" / "relay");
+        remote.Tell(ByteString.FromBytes([1, 2, 3]));
+        var deadline = DateTime.UtcNow + TestRelay.Wait;
+        while (PayloadTripwire.Count == before && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        Assert.Equal(before + 1, PayloadTripwire.Count);
+    }
+
+    private static async Task EchoOnAsync(Socket socket, string text)
+    {
+        var bytes = System.Text.Encoding.ASCII.GetBytes(text);
+        await socket.SendAsync(bytes);
+        Assert.Equal(bytes, await SocketAssert.ReadExactlyAsync(socket, bytes.Length));
+    }
+}
+
+/// <summary>
+/// Bound to the payload types of Akka.IO: counts every one that is serialized, which happens only
+/// when one is sent to an actor on another node.
+/// </summary>
+public sealed class PayloadTripwire(ExtendedActorSystem system) : Serializer(system)
+{
+    private static int _count;
+
+    public static int Count => Volatile.Read(ref _count);
+
+    public override int Identifier => 1_000_777;
+
+    public override bool IncludeManifest => false;
+
+    public override byte[] ToBinary(object obj)
+    {
+        Interlocked.Increment(ref _count);
+        return obj is ByteString bytes ? bytes.ToArray() : [];
+    }
+
+    public override object FromBinary(byte[] bytes, Type type) => ByteString.FromBytes(bytes);
+
+    public const string Hocon = """
+        akka.actor {
+          serializers.payload-tripwire = "TcpRelay.Server.Tests.PayloadTripwire, TcpRelay.Server.Tests"
+          serialization-bindings {
+            "Akka.IO.ByteString, Akka" = payload-tripwire
+            "Akka.IO.Tcp+Received, Akka" = payload-tripwire
+            "Akka.IO.Tcp+Write, Akka" = payload-tripwire
+          }
+        }
+        """;
+}
+
+/// <summary>Relay nodes in one cluster, each hosted in-process the way <c>tcprelay serve</c> hosts one.</summary>
+internal sealed class TestCluster : IAsyncDisposable
+{
+    private TestCluster(List<ClusterNode> nodes) => Nodes = nodes;
+
+    public IReadOnlyList<ClusterNode> Nodes { get; }
+
+    public static async Task<TestCluster> StartAsync(int count, TimeSpan? grace = null)
+    {
+        // Ports below the other tests' random ranges, the same on every node's address.
+        var first = Random.Shared.Next(12000, 19900);
+        var range = new PublicPortRange(first, first + 49);
+        var nodes = new List<ClusterNode>();
+        try
+        {
+            Address? seed = null;
+            for (var i = 0; i < count; i++)
+            {
+                var node = await ClusterNode.StartAsync(IPAddress.Parse($"127.0.0.{i + 1}"), range, seed, grace);
+                seed ??= Cluster.Get(node.System).SelfAddress;
+                nodes.Add(node);
+            }
+            await Task.WhenAll(nodes.Select(n => n.UpAsync()));
+            return new TestCluster(nodes);
+        }
+        catch
+        {
+            foreach (var node in nodes)
+                await node.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A client at the node once the node listens on the app's port (the table reaches nodes a moment after REGISTERED).</summary>
+    public async Task<Socket> ConnectWhenBoundAsync(ClusterNode node, int port, DateTime? deadline = null)
+    {
+        deadline ??= DateTime.UtcNow + TestRelay.Wait;
+        while (true)
+        {
+            try
+            {
+                return await TestRelay.ConnectAsync(port, address: node.Address);
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+        }
+    }
+
+    /// <summary>A client at the node sends a payload and reads it back byte-exact; until the deadline, a refused or closed attempt is tried again.</summary>
+    public async Task EchoesThroughAsync(ClusterNode node, int port, int length, DateTime? deadline = null)
+    {
+        deadline ??= DateTime.UtcNow + TestRelay.Wait;
+        var payload = Payload.Make((ulong)length, length);
+        while (true)
+        {
+            try
+            {
+                using var client = await ConnectWhenBoundAsync(node, port, deadline);
+                await client.SendAsync(payload);
+                Assert.Equal(payload, await SocketAssert.ReadExactlyAsync(client, length));
+                return;
+            }
+            // Refused, closed unserved (the pending timeout) or unanswered: the app is not back yet.
+            catch (Exception e) when (e is SocketException or Xunit.Sdk.XunitException or OperationCanceledException && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in Nodes.Reverse())
+            await node.DisposeAsync();
+    }
+}
+
+/// <summary>One relay node of a <see cref="TestCluster"/>.</summary>
+internal sealed class ClusterNode : IAsyncDisposable
+{
+    private readonly IHost _host;
+    private bool _stopped;
+
+    private ClusterNode(IHost host, RelaySettings settings, RelayEndpoints endpoints)
+    {
+        _host = host;
+        System = host.Services.GetRequiredService<ActorSystem>();
+        Settings = settings;
+        Endpoints = endpoints;
+    }
+
+    public ActorSystem System { get; }
+
+    public RelaySettings Settings { get; }
+
+    public RelayEndpoints Endpoints { get; }
+
+    public IPAddress Address => Settings.Bind;
+
+    public static async Task<ClusterNode> StartAsync(IPAddress bind, PublicPortRange range, Address? seed, TimeSpan? grace)
+    {
+        var settings = TestSettings.Relay() with
+        {
+            Bind = bind,
+            PublicPorts = range,
+            GracePeriod = grace ?? TimeSpan.FromSeconds(30),
+            ClusterBind = new HostPort(bind.ToString(), 0),
+            ClusterSeeds = seed is null ? [] : [new HostPort(seed.Host!, seed.Port!.Value)],
+        };
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddAkka(TcpRelayHostingExtensions.ActorSystemName, akka =>
+        {
+            akka.ConfigureLoggers(setup => setup.LogLevel = Akka.Event.LogLevel.WarningLevel);
+            // Quick to notice a dead node and to down it, so that a test waits seconds, not half a minute;
+            // a stop without CoordinatedShutdown, so that stopping a node hard does not leave the cluster.
+            akka.AddHocon("""
+                akka.cluster.split-brain-resolver.stable-after = 2s
+                akka.cluster.failure-detector.acceptable-heartbeat-pause = 2s
+                akka.cluster.failure-detector.heartbeat-interval = 500ms
+                akka.coordinated-shutdown.run-by-actor-system-terminate = off
+                akka.cluster.run-coordinated-shutdown-when-down = off
+                """ + "\n" + PayloadTripwire.Hocon, HoconAddMode.Prepend);
+            akka.AddTcpRelay(settings);
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        var relay = host.Services.GetRequiredService<ActorRegistry>().Get<RelayActor>();
+        var endpoints = await relay.WaitForEndpointsAsync(TestRelay.Wait);
+        return new ClusterNode(host, settings, endpoints);
+    }
+
+    public Task UpAsync()
+    {
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Cluster.Get(System).RegisterOnMemberUp(() => up.TrySetResult());
+        return up.Task.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    public RelayListenerOptions ListenerOptions(string? name = null) => new()
+    {
+        RelayHost = Address.ToString(),
+        ControlPort = Endpoints.Control.Port,
+        Name = name,
+        Secret = Settings.Secret,
+    };
+
+    public RelayListener Listener(string? name = null) => new(ListenerOptions(name));
+
+    /// <summary>Ends the node as a crash would: no drain, no leaving the cluster; its sockets close.</summary>
+    public async Task StopHardAsync()
+    {
+        _stopped = true;
+        await System.Terminate();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stopped)
+        {
+            // A clean stop leaves the cluster, so that the remaining nodes need not wait to down it.
+            await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        }
+        // A node stopped hard has nothing left to stop: stopping its host would run the cluster's
+        // leaving phases against a dead actor system and wait each of them out.
+        if (!_stopped)
+            await _host.StopAsync();
+        _host.Dispose();
+    }
+}
