@@ -11,7 +11,7 @@ internal static class ConsoleLog
     /// <param name="json">Serilog's compact JSON, one object per line (for log shippers), instead of text.</param>
     public static ILogger Create(LogEventLevel level, bool json = false)
     {
-        var logger = new LoggerConfiguration().MinimumLevel.Is(level).Filter.ByExcluding(IsAkkaIoChatter);
+        var logger = new LoggerConfiguration().MinimumLevel.Is(level).Filter.ByExcluding(e => IsAkkaIoChatter(e) || IsRemotingChatter(e));
         return (json
                 ? logger.WriteTo.Console(new CompactJsonFormatter(), standardErrorFromLevel: LogEventLevel.Verbose)
                 : logger.WriteTo.Console(outputTemplate: "{Timestamp:HH:mm:ss.fff} {Level:u3} {Message:lj}{NewLine}{Exception}",
@@ -29,6 +29,16 @@ internal static class ConsoleLog
         e.Properties.TryGetValue("LogSource", out var source)
         && source.ToString().Contains("/system/IO-TCP", StringComparison.Ordinal)
         && (e.Level <= LogEventLevel.Information || e.MessageTemplate.Text.StartsWith("Bind failed", StringComparison.Ordinal));
+
+    /// <summary>
+    /// A clustered relay's remoting repeats itself at Info once a second while a lost node is away
+    /// ("Quarantined address … is still unreachable", "Removing receive buffers …"); its warnings, and
+    /// the cluster's own lines on reachability and downing, stay.
+    /// </summary>
+    internal static bool IsRemotingChatter(LogEvent e) =>
+        e.Level <= LogEventLevel.Information
+        && (e.MessageTemplate.Text.StartsWith("Quarantined address", StringComparison.Ordinal)
+            || e.MessageTemplate.Text.StartsWith("Removing receive buffers", StringComparison.Ordinal));
 
     public static LogEventLevel ParseLevel(string? text, string source = "--log-level") =>
         (text ?? Environment.GetEnvironmentVariable("TCPRELAY_LOG_LEVEL") ?? "info").ToLowerInvariant() switch

@@ -66,16 +66,17 @@ internal static class StatusCommand
         var text = new StringBuilder();
         var state = status.Draining ? "draining" : status.Ready ? "ready" : "starting";
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"relay {state}: {status.AppsRegistered} apps, {status.SessionsActive} sessions, {Bytes(status.BytesFromClients)} from clients, {Bytes(status.BytesFromApps)} from apps");
+            $"relay {state}{(status.Node is null ? "" : $" (cluster node {status.Node})")}: {status.AppsRegistered} apps, {status.SessionsActive} sessions, {Bytes(status.BytesFromClients)} from clients, {Bytes(status.BytesFromApps)} from apps");
         if (status.Apps.Count == 0)
             return text.ToString();
         // Sessions sit under their app: the address column holds the app's control connection on an
-        // app's row and the client on a session's, the time column when it registered or how old it is.
+        // app's row (in a cluster, "via NODE" when it is on another node) and the client on a
+        // session's, the time column when it registered or how old it is.
         var rows = new List<string[]> { new[] { "APP / SESSION", "PORT", "ADDRESS", "SINCE / AGE", "SESSIONS", "FROM CLIENTS", "FROM APP" } };
         foreach (var app in status.Apps)
         {
             rows.Add([app.Leaving ? app.Name + " (leaving)" : app.Name, app.Port.ToString(CultureInfo.InvariantCulture),
-                app.Control ?? "away", app.RegisteredSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+                app.ControlNode is { } node ? $"via {node}" : app.Control ?? "away", app.RegisteredSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
                 app.SessionsActive.ToString(CultureInfo.InvariantCulture), Bytes(app.BytesFromClients), Bytes(app.BytesFromApp)]);
             foreach (var session in app.Sessions)
                 rows.Add(["  " + session.IdPrefix + (session.Paired ? "" : " waiting"), "", session.Client,

@@ -127,6 +127,52 @@ public sealed class ClusterTests
     }
 
     [Fact]
+    public async Task Each_nodes_status_and_metrics_name_the_node_and_where_the_app_is_registered()
+    {
+        await using var cluster = await TestCluster.StartAsync(2);
+        await using var app = cluster.Nodes[0].Listener("shown");
+        await app.StartAsync();
+        _ = EchoApp.ServeAsync(app);
+        using var client = await cluster.ConnectWhenBoundAsync(cluster.Nodes[1], app.PublicPort);
+        await EchoOnAsync(client, "held open");
+
+        var (home, away) = (cluster.Nodes[0].Status(), cluster.Nodes[1].Status());
+        Assert.Equal(cluster.Nodes[0].SelfAddress, home.Node);
+        Assert.Equal(cluster.Nodes[1].SelfAddress, away.Node);
+        // The app is registered on node 1; node 2 lists it for the session of the client that came there.
+        Assert.Equal(1, home.AppsRegistered);
+        Assert.Null(Assert.Single(home.Apps).ControlNode);
+        Assert.Empty(home.Apps[0].Sessions);
+        Assert.Equal(0, away.AppsRegistered);
+        var mirrored = Assert.Single(away.Apps);
+        Assert.Equal(cluster.Nodes[0].SelfAddress, mirrored.ControlNode);
+        var session = Assert.Single(mirrored.Sessions);
+        Assert.Equal(9, session.BytesFromClient);
+
+        // The meter of node 2 tags its figures with the node.
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        var seen = new List<(string Instrument, int Value, string? Node)>();
+        var meter = TcpRelay.Server.Telemetry.RelayTelemetry.Get(cluster.Nodes[1].System).Metrics.Meter;
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (ReferenceEquals(instrument.Meter, meter))
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) =>
+        {
+            string? node = null;
+            foreach (var tag in tags)
+                if (tag.Key == "node")
+                    node = tag.Value as string;
+            seen.Add((instrument.Name, value, node));
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        Assert.Contains(("tcprelay.sessions.active", 1, cluster.Nodes[1].SelfAddress), seen);
+        Assert.Contains(("tcprelay.apps", 0, cluster.Nodes[1].SelfAddress), seen);
+    }
+
+    [Fact]
     public async Task No_payload_ever_crosses_the_cluster()
     {
         var before = PayloadTripwire.Count;
@@ -338,6 +384,10 @@ internal sealed class ClusterNode : IAsyncDisposable
     };
 
     public RelayListener Listener(string? name = null) => new(ListenerOptions(name));
+
+    public string SelfAddress => Cluster.Get(System).SelfAddress.ToString();
+
+    public TcpRelay.Server.Telemetry.RelaySnapshot Status() => TcpRelay.Server.Telemetry.RelayTelemetry.Get(System).Status.Snapshot();
 
     /// <summary>Ends the node as a crash would: no drain, no leaving the cluster; its sockets close.</summary>
     public async Task StopHardAsync()

@@ -489,6 +489,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     private void BecomeMirror()
     {
         _mirroring = true;
+        ShowOwner();
         Become(Mirroring);
         Stash.UnstashAll();
     }
@@ -514,6 +515,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             _channel = takeOver.Channel;
             _controlRemote = takeOver.Remote;
             _status?.ControlFrom(takeOver.Remote);
+            _status?.ControlOn(null);
             Context.Watch(_channel);
             foreach (var (session, connect) in _unpaired.ToList())
                 _unpaired[session] = connect with { Data = null };
@@ -528,11 +530,15 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         Receive<Terminated>(t => SessionEnded(t.ActorRef));
     }
 
+    /// <summary>On the status board, a mirrored app names the node its control connection is on.</summary>
+    private void ShowOwner() => _status?.ControlOn(_owner is null ? "away" : _owner.Path.Address.ToString());
+
     private void OnOwnerIs(OwnerIs owner)
     {
         var changed = !Equals(owner.Owner, _owner);
         _owner = owner.Owner;
         _redirect = owner.Redirect;
+        ShowOwner();
         // A new owner (or the app back after its node was lost) hears of every client still waiting here.
         if (changed && _owner is not null)
             foreach (var connect in _unpaired.Values)

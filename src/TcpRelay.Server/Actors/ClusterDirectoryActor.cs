@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Cluster;
 using Akka.Event;
 
 namespace TcpRelay.Server.Actors;
@@ -86,9 +87,17 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     /// <summary>A fresh singleton: it learns the table from the nodes' reports before deciding anything.</summary>
     private void Rebuilding()
     {
-        Receive<NodeReport>(report => Merge(report, rebuilding: true));
+        Receive<NodeReport>(report =>
+        {
+            Merge(report, rebuilding: true);
+            // Every node that is up has reported: nothing more is to be learnt by waiting.
+            if (Cluster().State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole(Hosting.TcpRelayHostingExtensions.ClusterRole))
+                .All(m => _nodes.Any(n => NodeOf(n).Equals(m.Address))))
+                Self.Tell(Ready.Instance);
+        });
         Receive<Ready>(_ =>
         {
+            Timers.Cancel(Ready.Instance);
             Log.Info("Cluster directory ready on {Node}: {Apps} apps known from {Nodes} nodes",
                 Cluster().SelfAddress, _apps.Count, _nodes.Count);
             Broadcast();
@@ -101,6 +110,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
 
     private void Serving()
     {
+        Receive<Ready>(_ => { }); // every node had reported before the timer
         Receive<NodeReport>(report => Merge(report, rebuilding: false));
         Receive<Claim>(OnClaim);
         Receive<Owned>(owned =>
@@ -279,7 +289,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         }
     }
 
-    private Akka.Cluster.Cluster Cluster() => Akka.Cluster.Cluster.Get(Context.System);
+    private Cluster Cluster() => Akka.Cluster.Cluster.Get(Context.System);
 
     // A registry on this node has a local path, which names no host.
     private Address NodeOf(IActorRef registry) =>

@@ -51,10 +51,11 @@ async function refresh() {
     const state = status.draining ? "draining" : status.ready ? "ready" : "starting";
     document.getElementById("summary").innerHTML =
       `<span class="state ${status.ready && !status.draining ? "ready" : "down"}">${state}</span> · ` +
+      (status.node ? `node ${esc(status.node)} · ` : "") +
       `${status.appsRegistered} apps · ${status.sessionsActive} sessions · ` +
       `${bytes(status.bytesFromClients)} from clients · ${bytes(status.bytesFromApps)} from apps`;
     document.getElementById("apps").innerHTML = status.apps.map(a =>
-      `<tr><td>${esc(a.name)}${a.leaving ? " (leaving)" : ""}</td><td>${a.port}</td><td>${esc(a.control ?? "away (grace period)")}</td>` +
+      `<tr><td>${esc(a.name)}${a.leaving ? " (leaving)" : ""}</td><td>${a.port}</td><td>${esc(a.controlNode ? "via " + a.controlNode : a.control ?? "away (grace period)")}</td>` +
       `<td>${esc(new Date(a.registeredSince).toLocaleString())}</td><td class="n">${a.sessionsActive}</td>` +
       `<td class="n">${bytes(a.bytesFromClients)}</td><td class="n">${bytes(a.bytesFromApp)}</td></tr>` +
       a.sessions.map(s =>

@@ -18,11 +18,17 @@ public sealed class RelayMetrics : IDisposable
     private readonly Counter<long> _authFailures;
     private readonly Histogram<double> _setup;
 
-    internal RelayMetrics(RelayStatus status)
+    // In a cluster every figure is this node's, and says so with a node tag.
+    private readonly KeyValuePair<string, object?>[] _node;
+
+    internal RelayMetrics(RelayStatus status, string? node)
     {
+        _node = node is null ? [] : [new("node", node)];
         Meter = new Meter(MeterName, typeof(RelayMetrics).Assembly.GetName().Version?.ToString(3));
-        Meter.CreateObservableUpDownCounter("tcprelay.apps", () => status.AppCount, "{app}", "Apps registered (held through a grace period included)");
-        Meter.CreateObservableUpDownCounter("tcprelay.sessions.active", () => status.SessionCount, "{session}", "Sessions open, waiting or paired");
+        Meter.CreateObservableUpDownCounter("tcprelay.apps", () => new Measurement<int>(status.AppCount, _node), "{app}",
+            "Apps registered with this relay (held through a grace period included)");
+        Meter.CreateObservableUpDownCounter("tcprelay.sessions.active", () => new Measurement<int>(status.SessionCount, _node), "{session}",
+            "Sessions open, waiting or paired");
         _sessionsStarted = Meter.CreateCounter<long>("tcprelay.sessions.started", "{session}", "Sessions started: clients accepted on a public port");
         _sessionsEnded = Meter.CreateCounter<long>("tcprelay.sessions.ended", "{session}", "Sessions ended, by cause");
         Meter.CreateObservableCounter("tcprelay.relayed", () =>
@@ -30,8 +36,8 @@ public sealed class RelayMetrics : IDisposable
             var (fromClients, fromApps) = status.TotalBytes();
             return new[]
             {
-                new Measurement<long>(fromClients, new KeyValuePair<string, object?>("direction", "client-to-app")),
-                new Measurement<long>(fromApps, new KeyValuePair<string, object?>("direction", "app-to-client")),
+                new Measurement<long>(fromClients, Tags("direction", "client-to-app")),
+                new Measurement<long>(fromApps, Tags("direction", "app-to-client")),
             };
         }, "By", "Bytes relayed, by direction");
         _handshakeFailures = Meter.CreateCounter<long>("tcprelay.handshake.failures", "{connection}", "Control and data connections refused before or at their first line, by reason");
@@ -48,18 +54,17 @@ public sealed class RelayMetrics : IDisposable
     /// <summary>The meter, for a listener that wants this relay's figures only.</summary>
     public Meter Meter { get; }
 
-    internal void SessionStarted() => _sessionsStarted.Add(1);
+    internal void SessionStarted() => _sessionsStarted.Add(1, _node);
 
-    internal void SessionEnded(SessionEndCause cause) =>
-        _sessionsEnded.Add(1, new KeyValuePair<string, object?>("cause", cause.Tag()));
+    internal void SessionEnded(SessionEndCause cause) => _sessionsEnded.Add(1, Tags("cause", cause.Tag()));
 
-    internal void SessionPaired(TimeSpan setup) => _setup.Record(setup.TotalSeconds);
+    internal void SessionPaired(TimeSpan setup) => _setup.Record(setup.TotalSeconds, _node);
 
-    internal void HandshakeFailed(string reason) =>
-        _handshakeFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    internal void HandshakeFailed(string reason) => _handshakeFailures.Add(1, Tags("reason", reason));
 
-    internal void AuthFailed(string reason) =>
-        _authFailures.Add(1, new KeyValuePair<string, object?>("reason", reason));
+    internal void AuthFailed(string reason) => _authFailures.Add(1, Tags("reason", reason));
+
+    private KeyValuePair<string, object?>[] Tags(string key, string value) => [new(key, value), .. _node];
 
     /// <inheritdoc />
     public void Dispose() => Meter.Dispose();

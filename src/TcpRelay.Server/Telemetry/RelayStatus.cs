@@ -21,13 +21,17 @@ public sealed class RelayStatus
     private volatile bool _ready;
     private volatile bool _draining;
 
+    /// <summary>This relay's address in its cluster (akka.tcp://tcprelay@HOST:PORT), or null for a single relay.</summary>
+    public string? Node { get; internal set; }
+
     /// <summary>Both the control and the data port are bound.</summary>
     public bool Ready => _ready;
 
     /// <summary>The relay is draining for shutdown: no new apps or clients.</summary>
     public bool Draining => _draining;
 
-    internal int AppCount => _apps.Keys.Count(a => !a.Departed);
+    // Apps mirrored from other nodes are theirs to count.
+    internal int AppCount => _apps.Keys.Count(a => !a.Departed && a.ControlNode is null);
 
     internal int SessionCount => _apps.Keys.Sum(a => a.SessionCount);
 
@@ -81,7 +85,8 @@ public sealed class RelayStatus
             .Select(a => a.Snapshot(now))
             .ToList();
         var (fromClients, fromApps) = TotalBytes();
-        return new RelaySnapshot(Ready, Draining, apps.Count(a => !a.Leaving), apps.Sum(a => a.SessionsActive), fromClients, fromApps, apps);
+        return new RelaySnapshot(Node, Ready, Draining, apps.Count(a => !a.Leaving && a.ControlNode is null), apps.Sum(a => a.SessionsActive),
+            fromClients, fromApps, apps);
     }
 }
 
@@ -93,6 +98,7 @@ public sealed class AppStatus
     private long _endedFromClients;
     private long _endedFromApp;
     private volatile IPEndPoint? _control;
+    private volatile string? _controlNode;
     private volatile bool _departed;
 
     internal AppStatus(RelayStatus relay, AppName name, int port, IPEndPoint? control)
@@ -122,6 +128,12 @@ public sealed class AppStatus
     /// <summary>The app's control connection is (back) on this address; null while it is away in its grace period.</summary>
     internal void ControlFrom(IPEndPoint? control) => _control = control;
 
+    /// <summary>In a cluster: the node the app's control connection is on, when it is not this one.</summary>
+    internal string? ControlNode => _controlNode;
+
+    /// <summary>The app is mirrored from <paramref name="node"/> (its control connection is there), or null: its control connection is here.</summary>
+    internal void ControlOn(string? node) => _controlNode = node;
+
     /// <summary>The name is free again; paired sessions may still be finishing.</summary>
     internal void Depart() => _departed = true;
 
@@ -144,7 +156,7 @@ public sealed class AppStatus
     internal AppSnapshot Snapshot(DateTimeOffset now)
     {
         var sessions = _sessions.Values.OrderBy(s => s.Age).Select(s => s.Snapshot()).ToList();
-        return new AppSnapshot(Name.Value, Port, _control is { } c ? Connect.FormatEndPoint(c) : null, RegisteredAt,
+        return new AppSnapshot(Name.Value, Port, _control is { } c ? Connect.FormatEndPoint(c) : null, _controlNode, RegisteredAt,
             _departed, sessions.Count,
             Interlocked.Read(ref _endedFromClients) + sessions.Sum(s => s.BytesFromClient),
             Interlocked.Read(ref _endedFromApp) + sessions.Sum(s => s.BytesFromApp),
@@ -199,14 +211,22 @@ public sealed class SessionStatus
         new(SessionIds.Prefix(Id), Connect.FormatEndPoint(Client), Math.Round(Age.TotalSeconds, 3), _paired, BytesFromClient, BytesFromApp);
 }
 
-/// <summary>The relay as <c>/status</c> shows it; <paramref name="AppsRegistered"/> does not count apps that are leaving.</summary>
+/// <summary>
+/// The relay as <c>/status</c> shows it; <paramref name="AppsRegistered"/> counts neither apps that are
+/// leaving nor, in a cluster, apps mirrored from another node. <paramref name="Node"/> is this node's
+/// cluster address, null for a single relay.
+/// </summary>
 public sealed record RelaySnapshot(
-    bool Ready, bool Draining, int AppsRegistered, int SessionsActive, long BytesFromClients, long BytesFromApps,
+    string? Node, bool Ready, bool Draining, int AppsRegistered, int SessionsActive, long BytesFromClients, long BytesFromApps,
     IReadOnlyList<AppSnapshot> Apps);
 
-/// <summary>One app in <see cref="RelaySnapshot"/>; <paramref name="Control"/> is null while the app is away in its grace period.</summary>
+/// <summary>
+/// One app in <see cref="RelaySnapshot"/>; <paramref name="Control"/> is null while the app is away in
+/// its grace period. In a cluster, <paramref name="ControlNode"/> is the node its control connection is
+/// on when that is another node (this one lists the app for the sessions of clients that came here).
+/// </summary>
 public sealed record AppSnapshot(
-    string Name, int Port, string? Control, DateTimeOffset RegisteredSince, bool Leaving, int SessionsActive,
+    string Name, int Port, string? Control, string? ControlNode, DateTimeOffset RegisteredSince, bool Leaving, int SessionsActive,
     long BytesFromClients, long BytesFromApp, IReadOnlyList<SessionSnapshot> Sessions);
 
 /// <summary>One session in <see cref="AppSnapshot"/>; <paramref name="IdPrefix"/> is the first 8 digits of its id.</summary>

@@ -12,7 +12,10 @@ public sealed class RelayTelemetry : IExtension
 {
     private RelayTelemetry(ExtendedActorSystem system)
     {
-        Metrics = new RelayMetrics(Status);
+        // A relay that is one node of a cluster has a remote address; a single relay's is local only.
+        var address = system.Provider.DefaultAddress;
+        Status.Node = address.HasGlobalScope ? address.ToString() : null;
+        Metrics = new RelayMetrics(Status, Status.Node);
         system.WhenTerminated.ContinueWith(_ => Metrics.Dispose(), TaskScheduler.Default);
     }
 
