@@ -1,5 +1,6 @@
 using System.Net;
 using TcpRelay.Cli;
+using TcpRelay.Protocol;
 using TcpRelay.Server.Hosting;
 
 namespace TcpRelay.Server.Tests;
@@ -85,10 +86,37 @@ public sealed class ConfigurationTests
     [InlineData("drain-timeout", "0s", "tcprelay.drain-timeout")]
     [InlineData("allow-anonymous", "maybe", "tcprelay.allow-anonymous")]
     [InlineData("data-port", "8080", "are both 8080")]
+    [InlineData("cluster-bind", "127.0.0.1", "tcprelay.cluster-bind")]
+    [InlineData("cluster-bind", "127.0.0.1:99999", "tcprelay.cluster-bind")]
+    [InlineData("cluster-seeds", "127.0.0.1:4053", "cluster-bind is not")]
+    [InlineData("advertise-host", "not a host!", "tcprelay.advertise-host")]
     public void Impossible_values_are_refused_with_the_key_named(string key, string value, string expected)
     {
         var e = Assert.Throws<UsageException>(() => Load(new Dictionary<string, string> { [key] = value }));
         Assert.Contains(expected, e.Message);
+    }
+
+    [Fact]
+    public void Cluster_flags_make_the_relay_a_node_and_their_absence_a_single_relay()
+    {
+        var single = Load();
+        Assert.False(single.Clustered);
+        Assert.Empty(single.ClusterSeeds);
+
+        var node = Load(new Dictionary<string, string>
+        {
+            ["bind"] = "127.0.0.2", ["cluster-bind"] = "127.0.0.2:4053", ["cluster-seeds"] = "127.0.0.1:4053, [::1]:4053",
+        });
+        Assert.True(node.Clustered);
+        Assert.Equal(new HostPort("127.0.0.2", 4053), node.ClusterBind);
+        Assert.Equal([new HostPort("127.0.0.1", 4053), new HostPort("::1", 4053)], node.ClusterSeeds);
+        // Apps told to dial this node's data port are told the bind address unless another is set.
+        Assert.Equal(new HostPort("127.0.0.2", 8082), node.DataAddress(8082));
+        var advertised = Load(new Dictionary<string, string>
+        {
+            ["cluster-bind"] = "127.0.0.1:4053", ["cluster-seeds"] = "127.0.0.1:4053", ["advertise-host"] = "relay-2.example.net",
+        });
+        Assert.Equal(new HostPort("relay-2.example.net", 8082), advertised.DataAddress(8082));
     }
 
     [Fact]
@@ -151,6 +179,9 @@ public sealed class ConfigurationTests
     [InlineData(new[] { "--allow-anonymous=yes" }, "--allow-anonymous takes no value")]
     [InlineData(new[] { "--bind", "0.0.0.0" }, "--allow-anonymous")]
     [InlineData(new[] { "--drain-timeout", "-5s" }, "tcprelay.drain-timeout")]
+    [InlineData(new[] { "--cluster-bind", "127.0.0.1:4053" }, "tcprelay.cluster-seeds is empty")]
+    [InlineData(new[] { "--cluster-bind", "127.0.0.1:4053", "--cluster-seeds", "127.0.0.1:4053,nohost" }, "tcprelay.cluster-seeds")]
+    [InlineData(new[] { "--bind", "0.0.0.0", "--allow-anonymous", "--cluster-bind", "10.0.0.1:4053", "--cluster-seeds", "10.0.0.1:4053" }, "tcprelay.advertise-host")]
     public async Task Bad_serve_flags_are_usage_errors(string[] args, string expected)
     {
         var e = await Assert.ThrowsAsync<UsageException>(() => ServeCommand.RunAsync(args));
