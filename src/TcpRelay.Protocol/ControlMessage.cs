@@ -60,7 +60,7 @@ public sealed record Registered(AppName Name, int Port, int DataPort) : ControlM
 /// <summary>relay → app: a client arrived; dial the data port and send ACCEPT with this id.</summary>
 /// <param name="Id">The session's id, for the ACCEPT line.</param>
 /// <param name="Client">The client's address.</param>
-/// <param name="Data">Extension: the data port to dial for this session, when it is not the one REGISTERED named (another relay node). A relay may send it only to apps that registered with <c>features=redirect</c>; this relay, a single node, never sends it yet.</param>
+/// <param name="Data">Extension: the data port to dial for this session, when it is not the one REGISTERED named (another relay node). A relay may send it only to apps that registered with <c>features=redirect</c>; a single relay never sends it, a clustered one for clients that arrived at another node.</param>
 public sealed record Connect(SessionId Id, IPEndPoint Client, HostPort? Data = null) : ControlMessage
 {
     /// <inheritdoc />

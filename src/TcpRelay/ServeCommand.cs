@@ -27,6 +27,7 @@ internal static class ServeCommand
         "                      [--max-apps N] [--max-sessions-per-app N] [--max-pending-per-app N]\n" +
         "                      [--max-handshakes-per-address N] [--max-handshakes N] [--allow-anonymous]\n" +
         "                      [--admin HOST:PORT]\n" +
+        "                      [--cluster-bind HOST:PORT --cluster-seeds HOST:PORT[,HOST:PORT…]] [--advertise-host HOST]\n" +
         "  The shared secret comes from TCPRELAY_SECRET or --secret-file; durations are written 500ms, 10s, 2m.";
 
     // Keys set by a bare flag (--allow-anonymous) rather than --key value.
