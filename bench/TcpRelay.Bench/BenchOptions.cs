@@ -30,6 +30,9 @@ public sealed record BenchOptions
     /// <summary>Environment variables for the relay process only (experiments: GC modes, tiering).</summary>
     public IReadOnlyDictionary<string, string> RelayEnvironment { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Also stream through a cluster of this many relay nodes (the app on the first, clients at the second), 0: no.</summary>
+    public int ClusterNodes { get; init; }
+
     public bool Runs(string scenario) => Scenario is null || Scenario == scenario;
 
     public static BenchOptions Parse(string[] args)
@@ -62,6 +65,9 @@ public sealed record BenchOptions
                     RelayEnvironment = new Dictionary<string, string>(options.RelayEnvironment) { [key] = value },
                 },
                 "--relay-env" => throw new FormatException("--relay-env takes KEY=VALUE"),
+                "--cluster" => int.Parse(Next(), CultureInfo.InvariantCulture) is var n and >= 2 and <= 9
+                    ? options with { ClusterNodes = n }
+                    : throw new FormatException("--cluster: from 2 to 9 nodes"),
                 "--setup-sessions" => options with { SetupSessions = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 var other => throw new FormatException($"unknown argument '{other}'"),
             };
@@ -72,6 +78,7 @@ public sealed record BenchOptions
     public const string Usage =
         "usage: dotnet run -c Release --project bench/TcpRelay.Bench -- [--quick] [--scenario NAME] [--json FILE]\n" +
         "                                                           [--stream-mib N] [--held N] [--setup-sessions N]\n" +
-        "                                                           [--relay-env KEY=VALUE]...\n" +
-        "  scenarios: throughput, setup, roundtrip, held, stalled (default: all)";
+        "                                                           [--relay-env KEY=VALUE]... [--cluster N]\n" +
+        "  scenarios: throughput, setup, roundtrip, held, stalled (default: all)\n" +
+        "  --cluster N: the throughput scenario also runs through N clustered relays (app on node 1, clients at node 2)";
 }

@@ -27,6 +27,7 @@ public static class BenchRun
         var figures = new List<Figure>();
         var total = Stopwatch.StartNew();
 
+        var singleRelay = new Dictionary<int, double>();
         if (options.Runs("throughput"))
             foreach (var sessions in new[] { 1, 8 })
             {
@@ -37,11 +38,28 @@ public static class BenchRun
                 var relayCpu = relay.SampleRelay().Cpu - before.Relay.Cpu;
                 var agentCpu = relay.SampleAgent().Cpu - before.Agent.Cpu;
                 figures.Add(new Figure($"throughput x{sessions}", "each way", "MiB/s", direct, relayed));
+                singleRelay[sessions] = relayed;
                 // Bytes through the relay: every byte crosses it twice (client to app, app to client).
                 var gib = 2.0 * streamed / (1 << 30);
                 figures.Add(new Figure($"throughput x{sessions}", "relay CPU per GiB relayed", "s", null, relayCpu.TotalSeconds / gib));
                 figures.Add(new Figure($"throughput x{sessions}", "agent CPU per GiB relayed", "s", null, agentCpu.TotalSeconds / gib));
             }
+
+        if (options.Runs("throughput") && options.ClusterNodes > 0)
+        {
+            // The cluster's byte path: a client at node 2 of an app registered on node 1 is paired at
+            // node 2 (the app dials node 2's data port). Compared with the single relay above.
+            await using var cluster = await RelayProcesses.StartClusterAsync(tcprelay, services, options.ClusterNodes);
+            var node2 = System.Net.IPAddress.Parse("127.0.0.2");
+            foreach (var sessions in new[] { 1, 8 })
+            {
+                var streamed = sessions * options.StreamBytes;
+                var clustered = await Phase($"throughput x{sessions} through a {options.ClusterNodes}-node cluster, client at node 2", streamed,
+                    p => Scenarios.ThroughputAsync(cluster.EchoPort, sessions, options.StreamBytes, p, node2));
+                figures.Add(new Figure($"throughput x{sessions}, {options.ClusterNodes}-node cluster", "each way (direct column: the single relay)", "MiB/s",
+                    singleRelay[sessions], clustered));
+            }
+        }
 
         if (options.Runs("setup"))
         {

@@ -7,16 +7,19 @@ namespace TcpRelay.Bench;
 /// <summary>
 /// The relayed setup: <c>tcprelay serve</c> and <c>tcprelay agent</c> as processes of their own,
 /// so the relay's memory and CPU are its own, the agent exposing the echo server and the sink.
+/// With <see cref="StartClusterAsync"/>, several relay processes joined in one cluster.
 /// </summary>
 public sealed class RelayProcesses : IAsyncDisposable
 {
     private readonly Process _relay;
+    private readonly Process[] _otherNodes;
     private readonly Process _agent;
 
-    private RelayProcesses(Process relay, Process agent, int echoPort, int sinkPort)
+    private RelayProcesses(Process relay, Process agent, int echoPort, int sinkPort, params Process[] otherNodes)
     {
         _relay = relay;
         _agent = agent;
+        _otherNodes = otherNodes;
         EchoPort = echoPort;
         SinkPort = sinkPort;
     }
@@ -47,11 +50,42 @@ public sealed class RelayProcesses : IAsyncDisposable
         return new RelayProcesses(relay, agent, first, first + 1);
     }
 
-    /// <summary>The relay process's resident memory, threads and CPU time, now.</summary>
+    /// <summary>
+    /// Relay nodes on 127.0.0.1 … 127.0.0.<paramref name="nodes"/> in one cluster, the agent registered
+    /// on the first; every node serves the echo server on <see cref="EchoPort"/> of its own address.
+    /// </summary>
+    public static async Task<RelayProcesses> StartClusterAsync(string tcprelayDll, LocalServices services, int nodes)
+    {
+        var (control, data, cluster) = (LocalServices.FreePort(), LocalServices.FreePort(), LocalServices.FreePort());
+        var first = FreePair();
+        var relays = Enumerable.Range(1, nodes).Select(i => Start(tcprelayDll,
+            $"serve --bind 127.0.0.{i} --control-port {control} --data-port {data} --public-ports {first}-{first + 1} --log-level warning " +
+            $"--cluster-bind 127.0.0.{i}:{cluster} --cluster-seeds 127.0.0.1:{cluster} " +
+            "--max-sessions-per-app 100000 --max-pending-per-app 10000")).ToArray();
+        await WaitUntilAsync(() => Connects(control), relays[0], "the first node's control port");
+        var agent = Start(tcprelayDll,
+            $"agent --relay 127.0.0.1:{control} --log-level warning " +
+            $"--to 127.0.0.1:{services.EchoPort} --name bench-echo --port {first} " +
+            $"--to 127.0.0.1:{services.SinkPort} --name bench-sink --port {first + 1}");
+        for (var i = 1; i <= nodes; i++)
+        {
+            var address = IPAddress.Parse($"127.0.0.{i}");
+            await WaitUntilAsync(() => Echoes(first, address), agent, $"the echo server through node {address}");
+        }
+        return new RelayProcesses(relays[0], agent, first, first + 1, relays[1..]);
+    }
+
+    /// <summary>The relay process's resident memory, threads and CPU time, now (in a cluster, every node's CPU).</summary>
     public ProcessSample SampleRelay()
     {
         _relay.Refresh();
-        return new ProcessSample(_relay.WorkingSet64, _relay.Threads.Count, _relay.TotalProcessorTime);
+        var cpu = _relay.TotalProcessorTime;
+        foreach (var node in _otherNodes)
+        {
+            node.Refresh();
+            cpu += node.TotalProcessorTime;
+        }
+        return new ProcessSample(_relay.WorkingSet64, _relay.Threads.Count, cpu);
     }
 
     public ProcessSample SampleAgent()
@@ -119,12 +153,12 @@ public sealed class RelayProcesses : IAsyncDisposable
         }
     }
 
-    private static async Task<bool> Echoes(int port)
+    private static async Task<bool> Echoes(int port, IPAddress? address = null)
     {
         try
         {
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            await socket.ConnectAsync(IPAddress.Loopback, port);
+            await socket.ConnectAsync(address ?? IPAddress.Loopback, port);
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
             await socket.SendAsync(new byte[] { 42 }, timeout.Token);
             var one = new byte[1];
@@ -151,7 +185,7 @@ public sealed class RelayProcesses : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var process in new[] { _agent, _relay })
+        foreach (var process in _otherNodes.Prepend(_relay).Prepend(_agent))
         {
             if (!process.HasExited)
                 process.Kill(entireProcessTree: true);

@@ -27,24 +27,27 @@ public static class Scenarios
     private static ReadOnlyMemory<byte> PatternAt(long offset, int length) =>
         Pattern.AsMemory((int)(offset % PatternLength), length);
 
-    public static async Task<Socket> ConnectAsync(int port, CancellationToken ct = default)
+    public static async Task<Socket> ConnectAsync(int port, CancellationToken ct = default, IPAddress? address = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), ct);
+        await socket.ConnectAsync(new IPEndPoint(address ?? IPAddress.Loopback, port), ct);
         return socket;
     }
 
-    /// <summary>Each session streams <paramref name="bytes"/> each way at once; returns MiB/s one way, all sessions together.</summary>
-    public static async Task<double> ThroughputAsync(int port, int sessions, long bytes, Action<long> received)
+    /// <summary>
+    /// Each session streams <paramref name="bytes"/> each way at once; returns MiB/s one way, all
+    /// sessions together. <paramref name="address"/>: where the port listens (a cluster node), loopback by default.
+    /// </summary>
+    public static async Task<double> ThroughputAsync(int port, int sessions, long bytes, Action<long> received, IPAddress? address = null)
     {
         var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, sessions).Select(_ => Task.Run(() => StreamOneAsync(port, bytes, received))));
+        await Task.WhenAll(Enumerable.Range(0, sessions).Select(_ => Task.Run(() => StreamOneAsync(port, bytes, received, address))));
         return sessions * (double)bytes / (1 << 20) / clock.Elapsed.TotalSeconds;
     }
 
-    private static async Task StreamOneAsync(int port, long bytes, Action<long> received)
+    private static async Task StreamOneAsync(int port, long bytes, Action<long> received, IPAddress? address)
     {
-        using var socket = await ConnectAsync(port);
+        using var socket = await ConnectAsync(port, address: address);
         var writing = Task.Run(async () =>
         {
             for (long sent = 0; sent < bytes;)
