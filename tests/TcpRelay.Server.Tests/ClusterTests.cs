@@ -127,6 +127,65 @@ public sealed class ClusterTests
     }
 
     [Fact]
+    public async Task A_stopping_node_drains_at_once_and_its_app_comes_back_on_another_node_with_its_port()
+    {
+        await using var cluster = await TestCluster.StartAsync(3);
+        await using var app = new RelayListener(cluster.Nodes[1].ListenerOptions("drained") with
+        {
+            OtherNodes = [new HostPort(cluster.Nodes[2].Address.ToString(), cluster.Nodes[2].Endpoints.Control.Port)],
+            ReconnectDelayMin = TimeSpan.FromMilliseconds(100),
+            ReconnectDelayMax = TimeSpan.FromMilliseconds(500),
+        });
+        await app.StartAsync();
+        _ = EchoApp.ServeAsync(app);
+        var port = app.PublicPort;
+        using var pairedAtNode3 = await cluster.ConnectWhenBoundAsync(cluster.Nodes[2], port);
+        await EchoOnAsync(pairedAtNode3, "before");
+
+        // Node 2 has no session of its own: its drain ends as soon as its apps are told.
+        await cluster.Nodes[1].Relay.Ask<RelayActor.Drained>(RelayActor.Drain.Instance, TimeSpan.FromSeconds(10));
+
+        // The app was told ERROR shutdown, registers on node 3 with its resume token, and keeps its port.
+        await cluster.EchoesThroughAsync(cluster.Nodes[0], port, 1000);
+        await cluster.EchoesThroughAsync(cluster.Nodes[2], port, 1000);
+        Assert.Equal(port, app.PublicPort);
+        await EchoOnAsync(pairedAtNode3, "after");
+    }
+
+    [Fact]
+    public async Task A_registration_abandoned_while_the_cluster_decides_does_not_keep_the_name()
+    {
+        await using var cluster = await TestCluster.StartAsync(2);
+        for (var i = 0; i < 5; i++)
+        {
+            // REGISTER at node 2 (the directory is on node 1), then reset before the answer can come.
+            var control = await TestRelay.ConnectAsync(cluster.Nodes[1].Endpoints.Control.Port, address: cluster.Nodes[1].Address);
+            var lines = new LineFramer();
+            Assert.IsType<Hello>(await SocketAssert.ReadLineAsync(control, lines));
+            control.LingerState = new LingerOption(true, 0);
+            await control.SendAsync(ControlLine.ToBytes(new Register(AppName.Parse($"abandoned-{i}").Value)));
+            control.Dispose();
+        }
+        for (var i = 0; i < 5; i++)
+        {
+            var deadline = DateTime.UtcNow + TestRelay.Wait;
+            while (true)
+            {
+                await using var again = cluster.Nodes[0].Listener($"abandoned-{i}");
+                try
+                {
+                    await again.StartAsync();
+                    break;
+                }
+                catch (RelayRegistrationException e) when (e.Code == ErrorCode.NameInUse && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(100);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public async Task Each_nodes_status_and_metrics_name_the_node_and_where_the_app_is_registered()
     {
         await using var cluster = await TestCluster.StartAsync(2);
@@ -324,9 +383,12 @@ internal sealed class ClusterNode : IAsyncDisposable
     {
         _host = host;
         System = host.Services.GetRequiredService<ActorSystem>();
+        Relay = host.Services.GetRequiredService<ActorRegistry>().Get<RelayActor>();
         Settings = settings;
         Endpoints = endpoints;
     }
+
+    public IActorRef Relay { get; }
 
     public ActorSystem System { get; }
 

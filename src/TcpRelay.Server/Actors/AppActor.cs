@@ -101,6 +101,14 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         private AbortSessions() { }
     }
 
+    private sealed class RetryBind
+    {
+        public static readonly RetryBind Instance = new();
+        private RetryBind() { }
+    }
+
+    private static readonly TimeSpan MirrorBindRetry = TimeSpan.FromSeconds(2);
+
     private sealed class GraceExpired
     {
         public static readonly GraceExpired Instance = new();
@@ -119,6 +127,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     // In a cluster: sessions of other nodes announced through this app, by id, with the mirror to answer.
     private readonly Dictionary<SessionId, (Connect Connect, IActorRef Mirror)> _remote = [];
     private IActorRef? _owner;
+    // Mirrors that announced sessions through this owner, watched so that a lost node's sessions are not announced again.
+    private readonly HashSet<IActorRef> _mirrors = [];
     private bool _redirect;
     private int _port;
     private IActorRef _listener = ActorRefs.Nobody;
@@ -200,9 +210,10 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             }
             if (_spec.Mirror)
             {
-                // Clients cannot reach the app through this node; every other node still serves it.
-                Log.Warning("App {App}: public port {Port} cannot be bound on this node, so its clients must use another node: {Cause}",
-                    _spec.Name, _port, failed.Cause.HasValue ? failed.Cause.Value.Message : "refused");
+                // Clients cannot reach the app through this node until the port is free here; every other node still serves it.
+                Log.Warning("App {App}: public port {Port} cannot be bound on this node (tried again every {Retry}): {Cause}",
+                    _spec.Name, _port, Duration.Format(MirrorBindRetry), failed.Cause.HasValue ? failed.Cause.Value.Message : "refused");
+                Timers.StartSingleTimer(RetryBind.Instance, RetryBind.Instance, MirrorBindRetry);
                 BecomeMirror();
                 return;
             }
@@ -450,6 +461,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
                 return;
             }
             _remote[connect.Id] = (connect, remote.Mirror);
+            if (_mirrors.Add(remote.Mirror))
+                Context.Watch(remote.Mirror);
             if (!_channel.IsNobody())
                 _channel.Tell(new ControlChannelActor.Send(connect));
         });
@@ -458,9 +471,17 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             if (SessionId.Parse(settled.Id) is { IsOk: true } id)
                 _remote.Remove(id.Value);
         });
-        // Two registrations of the app were granted to this node one after the other (the first
-        // one's connection gave up waiting): the later one is a return, as on a single relay.
-        Receive<TakeOver>(takeOver => Self.Tell(new Resume(takeOver.Channel, takeOver.Remote, null)));
+        Receive<Gone>(_ =>
+        {
+            // The cluster's table lost the app (it should not happen to a live owner): closing the
+            // control connection makes the app register again, which puts it back.
+            if (!_channel.IsNobody())
+            {
+                Context.Unwatch(_channel);
+                _channel.Tell(ControlChannelActor.Superseded.Instance);
+            }
+            Depart("is no longer registered in the cluster");
+        });
         Receive<OwnerIs>(owner =>
         {
             // The app registered again on another node with its resume token: it lives there now.
@@ -527,6 +548,15 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         });
         Receive<Gone>(_ => Depart("is no longer registered in the cluster"));
         Receive<Drain>(_ => Depart("is not mirrored any longer: the relay is stopping"));
+        Receive<RetryBind>(_ => Bind());
+        Receive<Tcp.Bound>(bound =>
+        {
+            _listener = Sender;
+            Log.Info("App {App} listening on {Endpoint} at last", _spec.Name, bound.LocalAddress);
+            _status ??= _telemetry.Status.AppRegistered(_spec.Name, _port, null);
+            ShowOwner();
+        });
+        Receive<Tcp.CommandFailed>(_ => Timers.StartSingleTimer(RetryBind.Instance, RetryBind.Instance, MirrorBindRetry));
         Receive<Terminated>(t => SessionEnded(t.ActorRef));
     }
 
@@ -601,6 +631,13 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
 
     private void SessionEnded(IActorRef session)
     {
+        if (_mirrors.Remove(session))
+        {
+            // Another node's mirror is gone (its node was lost): its waiting clients went with it.
+            foreach (var (id, remote) in _remote.Where(r => r.Value.Mirror.Equals(session)).ToList())
+                _remote.Remove(id);
+            return;
+        }
         _sessions--;
         if (_unpaired.Remove(session, out var connect) && _mirroring)
             _owner?.Tell(new RemoteSettled(connect.Id.ToString()));

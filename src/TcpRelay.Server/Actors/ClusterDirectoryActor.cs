@@ -41,8 +41,33 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     /// <summary>From the owner's registry: the app is gone for good (LEAVE, or no return within the grace period).</summary>
     public sealed record Released(string Name);
 
-    /// <summary>From every node's registry, once a second: what it owns and what it mirrors.</summary>
-    public sealed record NodeReport(AppEntry[] Apps);
+    /// <summary>
+    /// From the registry a claim was granted to: the app's connection closed before it could be
+    /// answered (or the node is stopping). Like an app whose control connection drops, it is held for
+    /// its return if it gave a resume token.
+    /// </summary>
+    public sealed record Unclaimed(string Name);
+
+    /// <summary>
+    /// From every node's registry, once a second: the apps it owns, and the public ports it has bound
+    /// (an app that is gone may hold its port until its last session ends). <paramref name="Full"/>:
+    /// the apps it mirrors too, sent when the directory asks for them with <see cref="SendFullReport"/>.
+    /// </summary>
+    public sealed record NodeReport(AppEntry[] Apps, int[] BoundPorts, bool Full = false);
+
+    /// <summary>To a node's registry from a directory rebuilding its table: report what you mirror as well.</summary>
+    public sealed class SendFullReport
+    {
+        public static readonly SendFullReport Instance = new();
+        private SendFullReport() { }
+    }
+
+    /// <summary>From a node's registry: the node is stopping (SIGTERM). Its apps are held for their return elsewhere.</summary>
+    public sealed class NodeDraining
+    {
+        public static readonly NodeDraining Instance = new();
+        private NodeDraining() { }
+    }
 
     /// <summary>To every node's registry after each change: every app in the cluster.</summary>
     public sealed record Table(AppEntry[] Apps);
@@ -62,6 +87,11 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     private readonly HashSet<int> _reserved;
     private readonly Dictionary<string, AppEntry> _apps = [];
     private readonly HashSet<IActorRef> _nodes = [];
+    private readonly HashSet<IActorRef> _fullyReported = [];
+    // Public ports each node reported bound, and released ports not yet reported unbound by every
+    // node: neither is handed out, or a node still draining the old app's sessions could not bind it.
+    private readonly Dictionary<IActorRef, HashSet<int>> _bound = [];
+    private readonly Dictionary<int, HashSet<IActorRef>> _cooling = [];
     private int _generatedNames;
 
     public ClusterDirectoryActor(RelaySettings settings)
@@ -90,9 +120,15 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         Receive<NodeReport>(report =>
         {
             Merge(report, rebuilding: true);
-            // Every node that is up has reported: nothing more is to be learnt by waiting.
+            if (!report.Full)
+            {
+                Sender.Tell(SendFullReport.Instance);
+                return;
+            }
+            _fullyReported.Add(Sender);
+            // Every node that is up has reported in full: nothing more is to be learnt by waiting.
             if (Cluster().State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole(Hosting.TcpRelayHostingExtensions.ClusterRole))
-                .All(m => _nodes.Any(n => NodeOf(n).Equals(m.Address))))
+                .All(m => _fullyReported.Any(n => NodeOf(n).Equals(m.Address))))
                 Self.Tell(Ready.Instance);
         });
         Receive<Ready>(_ =>
@@ -123,18 +159,37 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         });
         Receive<Released>(released =>
         {
-            if (_apps.TryGetValue(released.Name, out var app) && Sender.Equals(app.OwnerNode))
+            // A held app (its owner's node was lost, or the table was rebuilt without its owner's
+            // report) is released by the node that owned it, which knows.
+            if (_apps.TryGetValue(released.Name, out var app) && (Sender.Equals(app.OwnerNode) || app.OwnerNode is null))
             {
                 _apps.Remove(released.Name);
+                Timers.Cancel(new HoldExpired(released.Name));
+                Cool(app.Port);
                 Log.Info("Cluster directory: app {App} released port {Port}", released.Name, app.Port);
                 Broadcast();
             }
+        });
+        Receive<Unclaimed>(unclaimed =>
+        {
+            if (!_apps.TryGetValue(unclaimed.Name, out var app) || !Sender.Equals(app.OwnerNode))
+                return;
+            _apps.Remove(unclaimed.Name);
+            Hold(app);
+            Broadcast();
+        });
+        Receive<NodeDraining>(_ =>
+        {
+            Log.Info("Cluster directory: node {Node} is stopping", NodeOf(Sender));
+            HoldAppsOf(Sender);
+            Broadcast();
         });
         Receive<HoldExpired>(expired =>
         {
             if (_apps.TryGetValue(expired.Name, out var app) && app.OwnerNode is null)
             {
                 _apps.Remove(expired.Name);
+                Cool(app.Port);
                 Log.Info("Cluster directory: app {App} did not come back within {Grace}; port {Port} released",
                     expired.Name, Duration.Format(_settings.GracePeriod), app.Port);
                 Broadcast();
@@ -145,8 +200,11 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
 
     private void Merge(NodeReport report, bool rebuilding)
     {
-        if (Know(Sender) && !rebuilding)
-            Sender.Tell(new Table(_apps.Values.ToArray()));
+        var joined = Know(Sender);
+        _bound[Sender] = [.. report.BoundPorts];
+        foreach (var (port, waitingFor) in _cooling.ToList())
+            if (!_bound[Sender].Contains(port) && waitingFor.Remove(Sender) && waitingFor.Count == 0)
+                _cooling.Remove(port);
         var changed = false;
         foreach (var app in report.Apps)
         {
@@ -171,8 +229,12 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
             }
             changed = true;
         }
-        if (changed && !rebuilding)
+        if (rebuilding)
+            return;
+        if (changed)
             Broadcast();
+        else if (joined)
+            Sender.Tell(new Table(_apps.Values.ToArray()));
     }
 
     private void OnClaim(Claim claim)
@@ -203,7 +265,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         int port;
         if (claim.Port is { } requested)
         {
-            if (_reserved.Contains(requested) || _apps.Values.Any(a => a.Port == requested))
+            if (Taken().Contains(requested))
             {
                 Sender.Tell(new Denied(claim.Ref, "port-in-use", $"port {requested} is in use"));
                 return;
@@ -221,7 +283,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         }
         if (port == 0)
         {
-            var taken = _apps.Values.Select(a => a.Port).Concat(_reserved).ToHashSet();
+            var taken = Taken();
             var free = Enumerable.Range(_settings.PublicPorts.First, _settings.PublicPorts.Last - _settings.PublicPorts.First + 1)
                 .FirstOrDefault(p => !taken.Contains(p));
             if (free == 0)
@@ -254,18 +316,41 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         if (!_nodes.Remove(node))
             return;
         Log.Warning("Cluster directory: node {Node} is gone", NodeOf(node));
+        _bound.Remove(node);
+        foreach (var (port, waitingFor) in _cooling.ToList())
+            if (waitingFor.Remove(node) && waitingFor.Count == 0)
+                _cooling.Remove(port);
+        HoldAppsOf(node);
+        Broadcast();
+    }
+
+    private void HoldAppsOf(IActorRef node)
+    {
         foreach (var app in _apps.Values.Where(a => node.Equals(a.OwnerNode)).ToList())
         {
             _apps.Remove(app.Name);
             Hold(app);
         }
-        Broadcast();
+    }
+
+    /// <summary>Ports that cannot be handed out: apps', the relay's own, bound somewhere, or released but not yet unbound everywhere.</summary>
+    private HashSet<int> Taken() =>
+        [.. _apps.Values.Select(a => a.Port), .. _reserved, .. _bound.Values.SelectMany(p => p), .. _cooling.Keys];
+
+    /// <summary>A released port is free once every node has reported it unbound.</summary>
+    private void Cool(int port)
+    {
+        if (_nodes.Count > 0)
+            _cooling[port] = [.. _nodes];
     }
 
     private void Hold(AppEntry app)
     {
         if (app.Resume is null || _settings.GracePeriod <= TimeSpan.Zero)
+        {
+            Cool(app.Port);
             return;
+        }
         _apps[app.Name] = app with { OwnerNode = null, OwnerApp = null };
         Timers.StartSingleTimer(new HoldExpired(app.Name), new HoldExpired(app.Name), _settings.GracePeriod);
         Log.Info("Cluster directory: app {App} lost its node; name and port {Port} held for {Grace}",

@@ -49,6 +49,8 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
 
     private sealed record AppStopped(AppName Name, IActorRef App);
 
+    private sealed record ClaimAbandoned(long Ref);
+
     private sealed class ReportDue
     {
         public static readonly ReportDue Instance = new();
@@ -92,7 +94,8 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         {
             if (_liveNames.TryGetValue(departed.Name, out var app) && app.Equals(Sender))
                 _liveNames.Remove(departed.Name);
-            if (_owned.Remove(Sender))
+            // A node that is stopping leaves its apps to the directory, which holds them for their return.
+            if (_owned.Remove(Sender) && _drainRequester is null)
                 _directory?.Tell(new ClusterDirectoryActor.Released(departed.Name.Value));
             LogTree();
         });
@@ -106,11 +109,15 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         Receive<ClusterDirectoryActor.Granted>(OnGranted);
         Receive<ClusterDirectoryActor.Denied>(denied =>
         {
-            if (_claims.Remove(denied.Ref, out var claim))
-                Refuse(claim.Channel, ErrorCode.Parse(denied.Code).Value, denied.Text);
+            if (!_claims.Remove(denied.Ref, out var claim))
+                return;
+            Context.Unwatch(claim.Channel);
+            Refuse(claim.Channel, ErrorCode.Parse(denied.Code).Value, denied.Text);
         });
+        Receive<ClaimAbandoned>(abandoned => _claims.Remove(abandoned.Ref));
         Receive<ClusterDirectoryActor.Table>(OnTable);
-        Receive<ReportDue>(_ => _directory?.Tell(new ClusterDirectoryActor.NodeReport(Report())));
+        Receive<ReportDue>(_ => _directory?.Tell(Report(full: false)));
+        Receive<ClusterDirectoryActor.SendFullReport>(_ => Sender.Tell(Report(full: true)));
         Receive<PortReleased>(released =>
         {
             if (_ports.TryGetValue(released.Port, out var app) && app.Equals(Sender))
@@ -123,7 +130,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
             foreach (var port in _ports.Where(p => p.Value.Equals(stopped.App)).Select(p => p.Key).ToList())
                 _ports.Remove(port);
             _apps.Remove(stopped.App);
-            if (_owned.Remove(stopped.App))
+            if (_owned.Remove(stopped.App) && _drainRequester is null)
                 _directory?.Tell(new ClusterDirectoryActor.Released(stopped.Name.Value));
             LogTree();
             ReportWhenDrained();
@@ -131,6 +138,8 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         Receive<Drain>(_ =>
         {
             _drainRequester = Sender;
+            // The cluster holds this node's apps for their return elsewhere, as if the node were lost.
+            _directory?.Tell(ClusterDirectoryActor.NodeDraining.Instance);
             Log.Info("Draining: {Apps} apps told ERROR shutdown", _liveNames.Count);
             foreach (var app in _apps.Keys)
                 app.Tell(AppActor.Drain.Instance);
@@ -177,7 +186,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         base.PreStart();
         if (_directory is not null)
         {
-            _directory.Tell(new ClusterDirectoryActor.NodeReport([]));
+            _directory.Tell(new ClusterDirectoryActor.NodeReport([], []));
             Timers.StartPeriodicTimer(ReportDue.Instance, ReportDue.Instance, ClusterDirectoryActor.ReportInterval);
         }
     }
@@ -257,7 +266,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         StartApp(new AppActor.Spec(name, port, register.Port is not null, Sender, register.Remote, _dataPort, register.Resume));
     }
 
-    private void StartApp(AppActor.Spec spec)
+    private IActorRef StartApp(AppActor.Spec spec)
     {
         var app = Context.ActorOf(_appProps(spec), ActorNameFor(spec.Name));
         Context.WatchWith(app, new AppStopped(spec.Name, app));
@@ -265,6 +274,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         _ports[spec.Port] = app;
         _apps[app] = spec;
         LogTree();
+        return app;
     }
 
     private void OnPortUnavailable(PortUnavailable unavailable)
@@ -315,36 +325,60 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         }
         var claim = ++_nextClaim;
         _claims[claim] = (register, Sender);
+        Context.WatchWith(Sender, new ClaimAbandoned(claim));
         _directory!.Tell(new ClusterDirectoryActor.Claim(claim, register.Name?.Value, register.Port, register.Resume?.ToString(), register.Redirect));
     }
 
     private void OnGranted(ClusterDirectoryActor.Granted granted)
     {
-        if (!_claims.Remove(granted.Ref, out var claim))
+        if (!_claims.Remove(granted.Ref, out var claim) || _drainRequester is not null)
         {
-            // The channel's registration timed out meanwhile; nobody will take the name up.
-            _directory!.Tell(new ClusterDirectoryActor.Released(granted.Name));
+            // The app's connection closed while it waited, or this node is stopping: nobody takes the
+            // name up here, unless the app's next registration does (it may be waiting already).
+            if (claim.Channel is { } channel)
+            {
+                Context.Unwatch(channel);
+                Refuse(channel, ErrorCode.Shutdown, "the relay is stopping");
+            }
+            var again = _claims.Values.Any(c => c.Register.Name?.Value == granted.Name)
+                        || (_liveNames.TryGetValue(AppName.Parse(granted.Name).Value, out var holder) && _owned.Contains(holder));
+            if (!again)
+                _directory!.Tell(new ClusterDirectoryActor.Unclaimed(granted.Name));
             return;
         }
+        Context.Unwatch(claim.Channel);
         var name = AppName.Parse(granted.Name).Value;
         var register = claim.Register;
-        if (_liveNames.TryGetValue(name, out var local) && _apps[local].Port == granted.Port && !_owned.Contains(local))
+        if (_liveNames.TryGetValue(name, out var local) && _apps[local].Port == granted.Port)
         {
+            if (_owned.Contains(local))
+            {
+                // Granted to this node twice (the first connection gave up waiting): a return, as on a single relay.
+                local.Tell(new AppActor.Resume(claim.Channel, register.Remote, register.Port));
+                return;
+            }
             // This node mirrors the app already and holds its port: that actor becomes the owner.
             _apps[local] = _apps[local] with { Channel = claim.Channel, Remote = register.Remote, Resume = register.Resume, Redirect = register.Redirect };
+            _owned.Add(local);
             local.Tell(new AppActor.TakeOver(claim.Channel, register.Remote, register.Redirect));
             return;
         }
         if (local is not null)
+        {
+            _liveNames.Remove(name);
             local.Tell(AppActor.Gone.Instance);
-        StartApp(new AppActor.Spec(name, granted.Port, register.Port is not null, claim.Channel, register.Remote, _dataPort, register.Resume,
-            register.Redirect, _settings.DataAddress(_dataPort)));
+        }
+        // Owned from now, so that however it ends (even before it is bound) the directory hears of it.
+        _owned.Add(StartApp(new AppActor.Spec(name, granted.Port, register.Port is not null, claim.Channel, register.Remote, _dataPort,
+            register.Resume, register.Redirect, _settings.DataAddress(_dataPort))));
     }
 
     /// <summary>Every app of the cluster gets an actor here: the owner's node has it, every other node mirrors it.</summary>
     private void OnTable(ClusterDirectoryActor.Table table)
     {
         _table = table.Apps.ToDictionary(a => a.Name);
+        if (_drainRequester is not null)
+            return; // stopping: no new mirrors, and the ones there are drain
         foreach (var entry in table.Apps)
         {
             if (Self.Equals(entry.OwnerNode))
@@ -372,16 +406,20 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         }
     }
 
-    /// <summary>What this node holds, for a directory that may have to rebuild its table.</summary>
-    private ClusterDirectoryActor.AppEntry[] Report() =>
-        _liveNames.Select(n =>
-        {
-            var spec = _apps[n.Value];
-            var owned = _owned.Contains(n.Value);
-            _table.TryGetValue(n.Key.Value, out var entry);
-            return new ClusterDirectoryActor.AppEntry(n.Key.Value, spec.Port, spec.Resume?.ToString(), spec.Redirect,
-                owned ? Self : entry?.OwnerNode, owned ? n.Value : entry?.OwnerApp);
-        }).ToArray();
+    /// <summary>
+    /// What this node owns (and, in full, what it mirrors, for a directory rebuilding its table), and
+    /// the ports its apps' actors still hold.
+    /// </summary>
+    private ClusterDirectoryActor.NodeReport Report(bool full) =>
+        new(_liveNames.Where(n => full || _owned.Contains(n.Value)).Select(n =>
+            {
+                var spec = _apps[n.Value];
+                var owned = _owned.Contains(n.Value);
+                _table.TryGetValue(n.Key.Value, out var entry);
+                return new ClusterDirectoryActor.AppEntry(n.Key.Value, spec.Port, spec.Resume?.ToString(), spec.Redirect,
+                    owned ? Self : entry?.OwnerNode, owned ? n.Value : entry?.OwnerApp);
+            }).ToArray(),
+            _ports.Where(p => !p.Value.IsNobody()).Select(p => p.Key).ToArray(), full);
 
     private void StopRefused(AppActor.Spec spec, ErrorCode code, string text)
     {
