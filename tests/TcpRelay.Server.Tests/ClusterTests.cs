@@ -2,12 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Cluster;
-using Akka.Configuration;
-using Akka.Hosting;
 using Akka.IO;
 using Akka.Serialization;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using TcpRelay.Client;
 using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
@@ -90,12 +86,7 @@ public sealed class ClusterTests
     {
         await using var cluster = await TestCluster.StartAsync(3, grace: TimeSpan.FromSeconds(30));
         // The app under test is on node 1, which will die; another app lives on node 3.
-        await using var mover = new RelayListener(cluster.Nodes[0].ListenerOptions("mover") with
-        {
-            OtherNodes = [new HostPort(cluster.Nodes[1].Address.ToString(), cluster.Nodes[1].Endpoints.Control.Port)],
-            ReconnectDelayMin = TimeSpan.FromMilliseconds(100),
-            ReconnectDelayMax = TimeSpan.FromMilliseconds(500),
-        });
+        await using var mover = cluster.FailoverListener("mover", cluster.Nodes[0], cluster.Nodes[1]);
         await mover.StartAsync();
         _ = EchoApp.ServeAsync(mover);
         await using var steady = cluster.Nodes[2].Listener("steady");
@@ -130,12 +121,7 @@ public sealed class ClusterTests
     public async Task A_stopping_node_drains_at_once_and_its_app_comes_back_on_another_node_with_its_port()
     {
         await using var cluster = await TestCluster.StartAsync(3);
-        await using var app = new RelayListener(cluster.Nodes[1].ListenerOptions("drained") with
-        {
-            OtherNodes = [new HostPort(cluster.Nodes[2].Address.ToString(), cluster.Nodes[2].Endpoints.Control.Port)],
-            ReconnectDelayMin = TimeSpan.FromMilliseconds(100),
-            ReconnectDelayMax = TimeSpan.FromMilliseconds(500),
-        });
+        await using var app = cluster.FailoverListener("drained", cluster.Nodes[1], cluster.Nodes[2]);
         await app.StartAsync();
         _ = EchoApp.ServeAsync(app);
         var port = app.PublicPort;
@@ -327,6 +313,14 @@ internal sealed class TestCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>An app registering on <paramref name="first"/> that knows <paramref name="then"/> too, and reconnects quickly.</summary>
+    public RelayListener FailoverListener(string name, ClusterNode first, ClusterNode then) => new(first.ListenerOptions(name) with
+    {
+        OtherNodes = [new HostPort(then.Address.ToString(), then.Endpoints.Control.Port)],
+        ReconnectDelayMin = TimeSpan.FromMilliseconds(100),
+        ReconnectDelayMax = TimeSpan.FromMilliseconds(500),
+    });
+
     /// <summary>A client at the node once the node listens on the app's port (the table reaches nodes a moment after REGISTERED).</summary>
     public async Task<Socket> ConnectWhenBoundAsync(ClusterNode node, int port, DateTime? deadline = null)
     {
@@ -373,62 +367,46 @@ internal sealed class TestCluster : IAsyncDisposable
     }
 }
 
-/// <summary>One relay node of a <see cref="TestCluster"/>.</summary>
+/// <summary>One relay node of a <see cref="TestCluster"/>: a <see cref="TestRelay"/> that is a cluster node.</summary>
 internal sealed class ClusterNode : IAsyncDisposable
 {
-    private readonly IHost _host;
+    // Quick to notice a dead node and to down it, so that a test waits seconds, not half a minute;
+    // a stop without CoordinatedShutdown, so that stopping a node hard does not leave the cluster.
+    private const string Hocon = """
+        akka.cluster.split-brain-resolver.stable-after = 2s
+        akka.cluster.failure-detector.acceptable-heartbeat-pause = 2s
+        akka.cluster.failure-detector.heartbeat-interval = 500ms
+        akka.coordinated-shutdown.run-by-actor-system-terminate = off
+        akka.cluster.run-coordinated-shutdown-when-down = off
+
+        """;
+
+    private readonly TestRelay _relay;
     private bool _stopped;
 
-    private ClusterNode(IHost host, RelaySettings settings, RelayEndpoints endpoints)
-    {
-        _host = host;
-        System = host.Services.GetRequiredService<ActorSystem>();
-        Relay = host.Services.GetRequiredService<ActorRegistry>().Get<RelayActor>();
-        Settings = settings;
-        Endpoints = endpoints;
-    }
+    private ClusterNode(TestRelay relay) => _relay = relay;
 
-    public IActorRef Relay { get; }
+    public IActorRef Relay => _relay.Relay;
 
-    public ActorSystem System { get; }
+    public ActorSystem System => _relay.System;
 
-    public RelaySettings Settings { get; }
+    public RelaySettings Settings => _relay.Settings;
 
-    public RelayEndpoints Endpoints { get; }
+    public RelayEndpoints Endpoints => _relay.Endpoints;
 
     public IPAddress Address => Settings.Bind;
 
-    public static async Task<ClusterNode> StartAsync(IPAddress bind, PublicPortRange range, Address? seed, TimeSpan? grace)
-    {
-        var settings = TestSettings.Relay() with
+    public string SelfAddress => Cluster.Get(System).SelfAddress.ToString();
+
+    public static async Task<ClusterNode> StartAsync(IPAddress bind, PublicPortRange range, Address? seed, TimeSpan? grace) =>
+        new(await TestRelay.StartAsync(s => s with
         {
             Bind = bind,
             PublicPorts = range,
             GracePeriod = grace ?? TimeSpan.FromSeconds(30),
             ClusterBind = new HostPort(bind.ToString(), 0),
             ClusterSeeds = seed is null ? [] : [new HostPort(seed.Host!, seed.Port!.Value)],
-        };
-        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddAkka(TcpRelayHostingExtensions.ActorSystemName, akka =>
-        {
-            akka.ConfigureLoggers(setup => setup.LogLevel = Akka.Event.LogLevel.WarningLevel);
-            // Quick to notice a dead node and to down it, so that a test waits seconds, not half a minute;
-            // a stop without CoordinatedShutdown, so that stopping a node hard does not leave the cluster.
-            akka.AddHocon("""
-                akka.cluster.split-brain-resolver.stable-after = 2s
-                akka.cluster.failure-detector.acceptable-heartbeat-pause = 2s
-                akka.cluster.failure-detector.heartbeat-interval = 500ms
-                akka.coordinated-shutdown.run-by-actor-system-terminate = off
-                akka.cluster.run-coordinated-shutdown-when-down = off
-                """ + "\n" + PayloadTripwire.Hocon, HoconAddMode.Prepend);
-            akka.AddTcpRelay(settings);
-        });
-        var host = builder.Build();
-        await host.StartAsync();
-        var relay = host.Services.GetRequiredService<ActorRegistry>().Get<RelayActor>();
-        var endpoints = await relay.WaitForEndpointsAsync(TestRelay.Wait);
-        return new ClusterNode(host, settings, endpoints);
-    }
+        }, TcpRelayHostingExtensions.ActorSystemName, Hocon + PayloadTripwire.Hocon));
 
     public Task UpAsync()
     {
@@ -447,28 +425,20 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public RelayListener Listener(string? name = null) => new(ListenerOptions(name));
 
-    public string SelfAddress => Cluster.Get(System).SelfAddress.ToString();
-
     public TcpRelay.Server.Telemetry.RelaySnapshot Status() => TcpRelay.Server.Telemetry.RelayTelemetry.Get(System).Status.Snapshot();
 
     /// <summary>Ends the node as a crash would: no drain, no leaving the cluster; its sockets close.</summary>
     public async Task StopHardAsync()
     {
         _stopped = true;
-        await System.Terminate();
+        await _relay.StopHardAsync();
     }
 
     public async ValueTask DisposeAsync()
     {
+        // A clean stop leaves the cluster, so that the remaining nodes need not wait to down it.
         if (!_stopped)
-        {
-            // A clean stop leaves the cluster, so that the remaining nodes need not wait to down it.
             await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
-        }
-        // A node stopped hard has nothing left to stop: stopping its host would run the cluster's
-        // leaving phases against a dead actor system and wait each of them out.
-        if (!_stopped)
-            await _host.StopAsync();
-        _host.Dispose();
+        await _relay.DisposeAsync();
     }
 }

@@ -16,6 +16,7 @@ internal sealed class TestRelay : IAsyncDisposable
 {
     public static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
     private readonly IHost _host;
+    private bool _stoppedHard;
 
     private TestRelay(IHost host, RelaySettings settings, RelayEndpoints endpoints, IActorRef relay)
     {
@@ -34,14 +35,19 @@ internal sealed class TestRelay : IAsyncDisposable
 
     public ActorSystem System { get; }
 
-    public static async Task<TestRelay> StartAsync(Func<RelaySettings, RelaySettings>? adjust = null)
+    /// <param name="adjust">Changes to the test settings.</param>
+    /// <param name="systemName">The actor system's name (a cluster's nodes must share <see cref="TcpRelayHostingExtensions.ActorSystemName"/>).</param>
+    /// <param name="hocon">Akka settings that take precedence over the relay's.</param>
+    public static async Task<TestRelay> StartAsync(Func<RelaySettings, RelaySettings>? adjust = null, string systemName = "relay-test", string? hocon = null)
     {
         var settings = TestSettings.Relay();
         settings = adjust?.Invoke(settings) ?? settings;
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
-        builder.Services.AddAkka("relay-test", akka =>
+        builder.Services.AddAkka(systemName, akka =>
         {
             akka.ConfigureLoggers(setup => setup.LogLevel = Akka.Event.LogLevel.WarningLevel);
+            if (hocon is not null)
+                akka.AddHocon(hocon, HoconAddMode.Prepend);
             akka.AddTcpRelay(settings);
         });
         var host = builder.Build();
@@ -81,9 +87,19 @@ internal sealed class TestRelay : IAsyncDisposable
         return socket;
     }
 
+    /// <summary>Ends the relay as a crash would: the actor system stops without CoordinatedShutdown (the hocon must turn that off).</summary>
+    public async Task StopHardAsync()
+    {
+        _stoppedHard = true;
+        await System.Terminate();
+    }
+
     public async ValueTask DisposeAsync()
     {
-        await _host.StopAsync();
+        // A relay stopped hard has nothing left to stop: stopping its host would run shutdown's
+        // phases against a dead actor system and wait each of them out.
+        if (!_stoppedHard)
+            await _host.StopAsync();
         _host.Dispose();
     }
 }
