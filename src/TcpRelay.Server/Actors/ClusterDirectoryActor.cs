@@ -214,6 +214,13 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
             // and the app is then held for its return (until its owner reports it after all).
             if (Sender.Equals(app.OwnerNode))
             {
+                // The owner's Owned may have been lost while this directory moved: the report says it too.
+                if (Sender.Equals(known?.OwnerNode) && known.OwnerApp is null && app.OwnerApp is not null)
+                {
+                    _apps[app.Name] = known with { OwnerApp = app.OwnerApp };
+                    changed = true;
+                    continue;
+                }
                 if (known?.OwnerNode is not null)
                     continue;
                 Timers.Cancel(new HoldExpired(app.Name));

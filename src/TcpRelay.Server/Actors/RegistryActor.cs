@@ -71,7 +71,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
     // In a cluster: the directory's proxy, registrations waiting for its answer, this node's actors
     // that own their app (the others mirror one), and the directory's last table.
     private readonly IActorRef? _directory;
-    private readonly Dictionary<long, (RegisterApp Register, IActorRef Channel)> _claims = [];
+    private readonly Dictionary<long, (RegisterApp Register, IActorRef Channel, DateTime Sent)> _claims = [];
     private long _nextClaim;
     private readonly HashSet<IActorRef> _owned = [];
     private Dictionary<string, ClusterDirectoryActor.AppEntry> _table = [];
@@ -116,7 +116,16 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         });
         Receive<ClaimAbandoned>(abandoned => _claims.Remove(abandoned.Ref));
         Receive<ClusterDirectoryActor.Table>(OnTable);
-        Receive<ReportDue>(_ => _directory?.Tell(Report(full: false)));
+        Receive<ReportDue>(_ =>
+        {
+            _directory?.Tell(Report(full: false));
+            // While the directory moves (its node was lost), claims sent to its old place are lost
+            // until the proxy learns the new one: ask again until answered (an answer is by Ref, so
+            // a claim answered twice is taken once).
+            foreach (var (claim, (register, _, sent)) in _claims)
+                if (DateTime.UtcNow - sent >= ClusterDirectoryActor.ReportInterval)
+                    _directory?.Tell(ClaimFor(claim, register));
+        });
         Receive<ClusterDirectoryActor.SendFullReport>(_ => Sender.Tell(Report(full: true)));
         Receive<PortReleased>(released =>
         {
@@ -324,10 +333,13 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
             return;
         }
         var claim = ++_nextClaim;
-        _claims[claim] = (register, Sender);
+        _claims[claim] = (register, Sender, DateTime.UtcNow);
         Context.WatchWith(Sender, new ClaimAbandoned(claim));
-        _directory!.Tell(new ClusterDirectoryActor.Claim(claim, register.Name?.Value, register.Port, register.Resume?.ToString(), register.Redirect));
+        _directory!.Tell(ClaimFor(claim, register));
     }
+
+    private static ClusterDirectoryActor.Claim ClaimFor(long claim, RegisterApp register) =>
+        new(claim, register.Name?.Value, register.Port, register.Resume?.ToString(), register.Redirect);
 
     private void OnGranted(ClusterDirectoryActor.Granted granted)
     {
