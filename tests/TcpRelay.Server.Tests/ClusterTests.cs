@@ -172,6 +172,23 @@ public sealed class ClusterTests
     }
 
     [Fact]
+    public async Task A_port_another_process_holds_on_the_registering_node_is_skipped_for_the_next()
+    {
+        await using var cluster = await TestCluster.StartAsync(2);
+        // Another process holds the range's first port on node 2's address only.
+        using var squatter = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        squatter.Bind(new IPEndPoint(cluster.Nodes[1].Address, cluster.PublicPorts.First));
+        squatter.Listen();
+
+        await using var app = cluster.Nodes[1].Listener("skips");
+        await app.StartAsync();
+        _ = EchoApp.ServeAsync(app);
+        Assert.NotEqual(cluster.PublicPorts.First, app.PublicPort);
+        foreach (var node in cluster.Nodes)
+            await cluster.EchoesThroughAsync(node, app.PublicPort, 1000);
+    }
+
+    [Fact]
     public async Task Each_nodes_status_and_metrics_name_the_node_and_where_the_app_is_registered()
     {
         await using var cluster = await TestCluster.StartAsync(2);
@@ -283,9 +300,15 @@ public sealed class PayloadTripwire(ExtendedActorSystem system) : Serializer(sys
 /// <summary>Relay nodes in one cluster, each hosted in-process the way <c>tcprelay serve</c> hosts one.</summary>
 internal sealed class TestCluster : IAsyncDisposable
 {
-    private TestCluster(List<ClusterNode> nodes) => Nodes = nodes;
+    private TestCluster(List<ClusterNode> nodes, PublicPortRange ports)
+    {
+        Nodes = nodes;
+        PublicPorts = ports;
+    }
 
     public IReadOnlyList<ClusterNode> Nodes { get; }
+
+    public PublicPortRange PublicPorts { get; }
 
     public static async Task<TestCluster> StartAsync(int count, TimeSpan? grace = null)
     {
@@ -303,7 +326,7 @@ internal sealed class TestCluster : IAsyncDisposable
                 nodes.Add(node);
             }
             await Task.WhenAll(nodes.Select(n => n.UpAsync()));
-            return new TestCluster(nodes);
+            return new TestCluster(nodes, range);
         }
         catch
         {

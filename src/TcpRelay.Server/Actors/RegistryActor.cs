@@ -73,6 +73,9 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
     private readonly IActorRef? _directory;
     private readonly Dictionary<long, (RegisterApp Register, IActorRef Channel, DateTime Sent)> _claims = [];
     private long _nextClaim;
+    // Public ports another process held when this node tried to bind them, reported as bound for a while.
+    private readonly Dictionary<int, DateTime> _heldElsewhere = [];
+    private static readonly TimeSpan HeldElsewhereFor = TimeSpan.FromMinutes(1);
     private readonly HashSet<IActorRef> _owned = [];
     private Dictionary<string, ClusterDirectoryActor.AppEntry> _table = [];
 
@@ -293,9 +296,21 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         _ports.Remove(unavailable.Port);
         if (_directory is not null)
         {
-            // The cluster chose the port; another process holds it on this node.
+            // Another process holds the port on this node. The app gives up its grant (and the actor
+            // that failed is no longer this node's owner, so its stop releases nothing more); a port
+            // it asked for is refused, as on a single relay; else the cluster is asked for another
+            // one, told by this node's reports that this one is taken here.
+            _owned.Remove(Sender);
+            _liveNames.Remove(spec.Name);
+            Context.Stop(Sender);
             _directory.Tell(new ClusterDirectoryActor.Released(spec.Name.Value));
-            StopRefused(spec, ErrorCode.PortInUse, $"port {unavailable.Port} is in use by another process on this node");
+            if (unavailable.Requested)
+            {
+                Refuse(spec.Channel, ErrorCode.PortInUse, $"port {unavailable.Port} is in use by another process on this node");
+                return;
+            }
+            _heldElsewhere[unavailable.Port] = DateTime.UtcNow + HeldElsewhereFor;
+            SendClaim(new RegisterApp(spec.Name, null, spec.Resume, spec.Remote!, spec.Redirect), spec.Channel);
             return;
         }
         if (unavailable.Requested)
@@ -321,6 +336,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
     /// </summary>
     private void ClaimInCluster(RegisterApp register)
     {
+        var channel = Sender;
         if (register.Name is { } name && _liveNames.TryGetValue(name, out var holder) && _owned.Contains(holder)
             && register.Resume is { } token && _apps[holder].Resume == token)
         {
@@ -332,9 +348,14 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
             Refuse(Sender, ErrorCode.PortNotAllowed, $"port {requested} is outside the public range {_settings.PublicPorts}");
             return;
         }
+        SendClaim(register, channel);
+    }
+
+    private void SendClaim(RegisterApp register, IActorRef channel)
+    {
         var claim = ++_nextClaim;
-        _claims[claim] = (register, Sender, DateTime.UtcNow);
-        Context.WatchWith(Sender, new ClaimAbandoned(claim));
+        _claims[claim] = (register, channel, DateTime.UtcNow);
+        Context.WatchWith(channel, new ClaimAbandoned(claim));
         _directory!.Tell(ClaimFor(claim, register));
     }
 
@@ -431,7 +452,15 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
                 return new ClusterDirectoryActor.AppEntry(n.Key.Value, spec.Port, spec.Resume?.ToString(), spec.Redirect,
                     owned ? Self : entry?.OwnerNode, owned ? n.Value : entry?.OwnerApp);
             }).ToArray(),
-            _ports.Where(p => !p.Value.IsNobody()).Select(p => p.Key).ToArray(), full);
+            [.. _ports.Where(p => !p.Value.IsNobody()).Select(p => p.Key), .. HeldElsewhere()], full);
+
+    private IEnumerable<int> HeldElsewhere()
+    {
+        foreach (var (port, until) in _heldElsewhere.ToList())
+            if (until < DateTime.UtcNow)
+                _heldElsewhere.Remove(port);
+        return _heldElsewhere.Keys;
+    }
 
     private void StopRefused(AppActor.Spec spec, ErrorCode code, string text)
     {
