@@ -234,6 +234,9 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         });
         Receive<TakeOver>(_ => Stash.Stash());
         Receive<Gone>(_ => Stash.Stash());
+        // Other nodes may learn of an owner (from this node's report) before it is bound.
+        Receive<RemoteClient>(_ => Stash.Stash());
+        Receive<RemoteSettled>(_ => Stash.Stash());
         // Nothing has been answered yet: the new channel simply takes the old one's place.
         Receive<Resume>(resume =>
         {
@@ -471,6 +474,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             if (SessionId.Parse(settled.Id) is { IsOk: true } id)
                 _remote.Remove(id.Value);
         });
+        ReceiveRebinding();
         Receive<Gone>(_ =>
         {
             // The cluster's table lost the app (it should not happen to a live owner): closing the
@@ -548,16 +552,23 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         });
         Receive<Gone>(_ => Depart("is no longer registered in the cluster"));
         Receive<Drain>(_ => Depart("is not mirrored any longer: the relay is stopping"));
+        ReceiveRebinding();
+        Receive<Terminated>(t => SessionEnded(t.ActorRef));
+    }
+
+    /// <summary>A mirror whose port another process held tries again, and goes on trying if it becomes the owner.</summary>
+    private void ReceiveRebinding()
+    {
         Receive<RetryBind>(_ => Bind());
         Receive<Tcp.Bound>(bound =>
         {
             _listener = Sender;
             Log.Info("App {App} listening on {Endpoint} at last", _spec.Name, bound.LocalAddress);
-            _status ??= _telemetry.Status.AppRegistered(_spec.Name, _port, null);
-            ShowOwner();
+            _status ??= _telemetry.Status.AppRegistered(_spec.Name, _port, _controlRemote);
+            if (_mirroring)
+                ShowOwner();
         });
         Receive<Tcp.CommandFailed>(_ => Timers.StartSingleTimer(RetryBind.Instance, RetryBind.Instance, MirrorBindRetry));
-        Receive<Terminated>(t => SessionEnded(t.ActorRef));
     }
 
     /// <summary>On the status board, a mirrored app names the node its control connection is on.</summary>

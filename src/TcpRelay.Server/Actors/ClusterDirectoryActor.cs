@@ -88,6 +88,10 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     private readonly Dictionary<string, AppEntry> _apps = [];
     private readonly HashSet<IActorRef> _nodes = [];
     private readonly HashSet<IActorRef> _fullyReported = [];
+    // Recent answers by claiming node and claim, so that a claim asked again is answered the same.
+    private readonly Dictionary<(IActorRef Node, long Ref), object> _answers = [];
+    private readonly Queue<(IActorRef Node, long Ref)> _answerOrder = new();
+    private const int MaxAnswersKept = 10_000;
     // Public ports each node reported bound, and released ports not yet reported unbound by every
     // node: neither is handed out, or a node still draining the old app's sessions could not bind it.
     private readonly Dictionary<IActorRef, HashSet<int>> _bound = [];
@@ -248,35 +252,45 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     {
         if (Know(Sender))
             Sender.Tell(new Table(_apps.Values.ToArray()));
+        // A node asks again while it has no answer (it may have been lost while this directory
+        // moved): the same question gets the same answer, not a second name and port.
+        if (_answers.TryGetValue((Sender, claim.Ref), out var answer))
+        {
+            Sender.Tell(answer);
+            return;
+        }
+        var decided = Decide(claim);
+        _answers[(Sender, claim.Ref)] = decided;
+        _answerOrder.Enqueue((Sender, claim.Ref));
+        while (_answerOrder.Count > MaxAnswersKept)
+            _answers.Remove(_answerOrder.Dequeue());
+        Sender.Tell(decided);
+    }
+
+    /// <summary>Grants or denies a claim; the answer is for the claiming node.</summary>
+    private object Decide(Claim claim)
+    {
         if (claim.Name is { } name && _apps.TryGetValue(name, out var held))
         {
             // The token, not the node, tells a returning app from another one wanting its name.
             if (claim.Resume is not null && claim.Resume == held.Resume)
             {
                 if (claim.Port is { } asked && asked != held.Port)
-                {
-                    Sender.Tell(new Denied(claim.Ref, "name-in-use", $"name '{name}' is held with port {held.Port}, not {asked}"));
-                    return;
-                }
+                    return new Denied(claim.Ref, "name-in-use", $"name '{name}' is held with port {held.Port}, not {asked}");
                 Timers.Cancel(new HoldExpired(name));
                 if (!Sender.Equals(held.OwnerNode))
                     Log.Info("Cluster directory: app {App} moves to node {Node}", name, NodeOf(Sender));
                 _apps[name] = held with { OwnerNode = Sender, OwnerApp = Sender.Equals(held.OwnerNode) ? held.OwnerApp : null, Redirect = claim.Redirect };
                 Broadcast();
-                Sender.Tell(new Granted(claim.Ref, name, held.Port));
-                return;
+                return new Granted(claim.Ref, name, held.Port);
             }
-            Sender.Tell(new Denied(claim.Ref, "name-in-use", $"name '{name}' is in use"));
-            return;
+            return new Denied(claim.Ref, "name-in-use", $"name '{name}' is in use");
         }
         int port;
         if (claim.Port is { } requested)
         {
             if (Taken().Contains(requested))
-            {
-                Sender.Tell(new Denied(claim.Ref, "port-in-use", $"port {requested} is in use"));
-                return;
-            }
+                return new Denied(claim.Ref, "port-in-use", $"port {requested} is in use");
             port = requested;
         }
         else
@@ -284,27 +298,21 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
             port = 0;
         }
         if (_apps.Count >= _settings.MaxApps)
-        {
-            Sender.Tell(new Denied(claim.Ref, "limit", $"the relay serves its maximum of {_settings.MaxApps} apps"));
-            return;
-        }
+            return new Denied(claim.Ref, "limit", $"the relay serves its maximum of {_settings.MaxApps} apps");
         if (port == 0)
         {
             var taken = Taken();
             var free = Enumerable.Range(_settings.PublicPorts.First, _settings.PublicPorts.Last - _settings.PublicPorts.First + 1)
                 .FirstOrDefault(p => !taken.Contains(p));
             if (free == 0)
-            {
-                Sender.Tell(new Denied(claim.Ref, "limit", $"no free port left in the public range {_settings.PublicPorts}"));
-                return;
-            }
+                return new Denied(claim.Ref, "limit", $"no free port left in the public range {_settings.PublicPorts}");
             port = free;
         }
         var granted = claim.Name ?? GenerateName();
         _apps[granted] = new AppEntry(granted, port, claim.Resume, claim.Redirect, Sender, null);
         Log.Info("Cluster directory: app {App} registered on node {Node} with port {Port}", granted, NodeOf(Sender), port);
         Broadcast();
-        Sender.Tell(new Granted(claim.Ref, granted, port));
+        return new Granted(claim.Ref, granted, port);
     }
 
     /// <summary>Starts sending a node's registry the table and watching for its loss; true if it was new.</summary>

@@ -373,7 +373,9 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
                 Context.Unwatch(channel);
                 Refuse(channel, ErrorCode.Shutdown, "the relay is stopping");
             }
-            var again = _claims.Values.Any(c => c.Register.Name?.Value == granted.Name)
+            // Only a waiting claim with the granted app's resume token will be granted the same name.
+            var token = _table.TryGetValue(granted.Name, out var entry) ? entry.Resume : null;
+            var again = (token is not null && _claims.Values.Any(c => c.Register.Name?.Value == granted.Name && c.Register.Resume?.ToString() == token))
                         || (_liveNames.TryGetValue(AppName.Parse(granted.Name).Value, out var holder) && _owned.Contains(holder));
             if (!again)
                 _directory!.Tell(new ClusterDirectoryActor.Unclaimed(granted.Name));
@@ -444,7 +446,8 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
     /// the ports its apps' actors still hold.
     /// </summary>
     private ClusterDirectoryActor.NodeReport Report(bool full) =>
-        new(_liveNames.Where(n => full || _owned.Contains(n.Value)).Select(n =>
+        // A stopping node has left its apps to the directory: it owns none any more.
+        new(_liveNames.Where(n => (full || _owned.Contains(n.Value)) && !(_drainRequester is not null && _owned.Contains(n.Value))).Select(n =>
             {
                 var spec = _apps[n.Value];
                 var owned = _owned.Contains(n.Value);
