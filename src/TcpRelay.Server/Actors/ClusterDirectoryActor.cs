@@ -10,9 +10,9 @@ namespace TcpRelay.Server.Actors;
 /// <see cref="RegistryActor"/> asks it to <see cref="Claim"/> and is sent the whole <see cref="Table"/>
 /// after every change, from which it binds every app's port on its own address.
 /// <para>
-/// Its state is soft: every node reports what it holds once a second, so a singleton that starts
-/// afresh on another node (its old node was lost) rebuilds the table from those reports before it
-/// answers a claim. An app whose node is lost is held for the grace period, so that it can come
+/// Its state is soft: every node reports what it owns (and the ports it has bound) once a second,
+/// and what it mirrors when asked, so a singleton that starts afresh on another node (its old node
+/// was lost) rebuilds the table from those reports before it answers a claim. An app whose node is lost is held for the grace period, so that it can come
 /// back on another node with its resume token and keep its name and port.
 /// </para>
 /// Every message here crosses nodes: only strings, numbers and actor references, never bytes.
