@@ -26,9 +26,7 @@ public sealed class ClusterTests
     public async Task An_app_registered_on_one_node_is_reached_byte_exact_through_every_node()
     {
         await using var cluster = await TestCluster.StartAsync(3);
-        await using var app = cluster.Nodes[0].Listener("everywhere");
-        await app.StartAsync();
-        _ = EchoApp.ServeAsync(app);
+        await using var app = await EchoingAsync(cluster.Nodes[0].Listener("everywhere"));
 
         foreach (var node in cluster.Nodes)
             await cluster.EchoesThroughAsync(node, app.PublicPort, 64 * 1024);
@@ -86,12 +84,8 @@ public sealed class ClusterTests
     {
         await using var cluster = await TestCluster.StartAsync(3, grace: TimeSpan.FromSeconds(30));
         // The app under test is on node 1, which will die; another app lives on node 3.
-        await using var mover = cluster.FailoverListener("mover", cluster.Nodes[0], cluster.Nodes[1]);
-        await mover.StartAsync();
-        _ = EchoApp.ServeAsync(mover);
-        await using var steady = cluster.Nodes[2].Listener("steady");
-        await steady.StartAsync();
-        _ = EchoApp.ServeAsync(steady);
+        await using var mover = await EchoingAsync(cluster.FailoverListener("mover", cluster.Nodes[0], cluster.Nodes[1]));
+        await using var steady = await EchoingAsync(cluster.Nodes[2].Listener("steady"));
         var port = mover.PublicPort;
 
         // Sessions open across the death: node 3's clients of the steady app, and node 2's client of
@@ -121,9 +115,7 @@ public sealed class ClusterTests
     public async Task A_stopping_node_drains_at_once_and_its_app_comes_back_on_another_node_with_its_port()
     {
         await using var cluster = await TestCluster.StartAsync(3);
-        await using var app = cluster.FailoverListener("drained", cluster.Nodes[1], cluster.Nodes[2]);
-        await app.StartAsync();
-        _ = EchoApp.ServeAsync(app);
+        await using var app = await EchoingAsync(cluster.FailoverListener("drained", cluster.Nodes[1], cluster.Nodes[2]));
         var port = app.PublicPort;
         using var pairedAtNode3 = await cluster.ConnectWhenBoundAsync(cluster.Nodes[2], port);
         await EchoOnAsync(pairedAtNode3, "before");
@@ -180,9 +172,7 @@ public sealed class ClusterTests
         squatter.Bind(new IPEndPoint(cluster.Nodes[1].Address, cluster.PublicPorts.First));
         squatter.Listen();
 
-        await using var app = cluster.Nodes[1].Listener("skips");
-        await app.StartAsync();
-        _ = EchoApp.ServeAsync(app);
+        await using var app = await EchoingAsync(cluster.Nodes[1].Listener("skips"));
         Assert.NotEqual(cluster.PublicPorts.First, app.PublicPort);
         foreach (var node in cluster.Nodes)
             await cluster.EchoesThroughAsync(node, app.PublicPort, 1000);
@@ -192,9 +182,7 @@ public sealed class ClusterTests
     public async Task Each_nodes_status_and_metrics_name_the_node_and_where_the_app_is_registered()
     {
         await using var cluster = await TestCluster.StartAsync(2);
-        await using var app = cluster.Nodes[0].Listener("shown");
-        await app.StartAsync();
-        _ = EchoApp.ServeAsync(app);
+        await using var app = await EchoingAsync(cluster.Nodes[0].Listener("shown"));
         using var client = await cluster.ConnectWhenBoundAsync(cluster.Nodes[1], app.PublicPort);
         await EchoOnAsync(client, "held open");
 
@@ -239,9 +227,7 @@ public sealed class ClusterTests
     {
         var before = PayloadTripwire.Count;
         await using var cluster = await TestCluster.StartAsync(2);
-        await using var app = cluster.Nodes[0].Listener("local-bytes");
-        await app.StartAsync();
-        _ = EchoApp.ServeAsync(app);
+        await using var app = await EchoingAsync(cluster.Nodes[0].Listener("local-bytes"));
         await cluster.EchoesThroughAsync(cluster.Nodes[1], app.PublicPort, 1 << 20);
         await cluster.EchoesThroughAsync(cluster.Nodes[0], app.PublicPort, 1 << 20);
         Assert.Equal(before, PayloadTripwire.Count);
@@ -253,6 +239,22 @@ public sealed class ClusterTests
         while (PayloadTripwire.Count == before && DateTime.UtcNow < deadline)
             await Task.Delay(20);
         Assert.Equal(before + 1, PayloadTripwire.Count);
+    }
+
+    /// <summary>Registers the app and serves its sessions as an echo server.</summary>
+    private static async Task<RelayListener> EchoingAsync(RelayListener app)
+    {
+        try
+        {
+            await app.StartAsync();
+        }
+        catch
+        {
+            await app.DisposeAsync();
+            throw;
+        }
+        _ = EchoApp.ServeAsync(app);
+        return app;
     }
 
     private static async Task EchoOnAsync(Socket socket, string text)
