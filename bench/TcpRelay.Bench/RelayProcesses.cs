@@ -105,6 +105,9 @@ public sealed class RelayProcesses : IAsyncDisposable
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
             info.Environment[key] = value;
         var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start dotnet");
+        // A benchmark stopped by SIGTERM (not Ctrl-C, which reaches the whole process group) would
+        // otherwise leave its relay and agent running and skew the next run.
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => KillQuietly(process);
         // Warnings and errors only; shown so that a relay problem is not silent.
         process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Console.Error.WriteLine($"  [{Path.GetFileNameWithoutExtension(dll)}] {line}"); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Console.Error.WriteLine($"  [{Path.GetFileNameWithoutExtension(dll)}] {line}"); };
@@ -180,6 +183,18 @@ public sealed class RelayProcesses : IAsyncDisposable
             if (deadline.Elapsed > TimeSpan.FromSeconds(60))
                 throw new TimeoutException($"{what} not ready after 60 s");
             await Task.Delay(100);
+        }
+    }
+
+    private static void KillQuietly(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // Exited or disposed already.
         }
     }
 
