@@ -78,20 +78,21 @@ public sealed class RelayProcesses : IAsyncDisposable
     /// <summary>The relay process's resident memory, threads and CPU time, now (in a cluster, every node's CPU).</summary>
     public ProcessSample SampleRelay()
     {
-        _relay.Refresh();
-        var cpu = _relay.TotalProcessorTime;
+        var sample = Sample(_relay);
         foreach (var node in _otherNodes)
         {
-            node.Refresh();
-            cpu += node.TotalProcessorTime;
+            var other = Sample(node);
+            sample = sample with { Cpu = sample.Cpu + other.Cpu, KernelCpu = sample.KernelCpu + other.KernelCpu };
         }
-        return new ProcessSample(_relay.WorkingSet64, _relay.Threads.Count, cpu);
+        return sample;
     }
 
-    public ProcessSample SampleAgent()
+    public ProcessSample SampleAgent() => Sample(_agent);
+
+    private static ProcessSample Sample(Process process)
     {
-        _agent.Refresh();
-        return new ProcessSample(_agent.WorkingSet64, _agent.Threads.Count, _agent.TotalProcessorTime);
+        process.Refresh();
+        return new ProcessSample(process.WorkingSet64, process.Threads.Count, process.TotalProcessorTime, process.PrivilegedProcessorTime);
     }
 
     private static Process Start(string dll, string arguments, IReadOnlyDictionary<string, string>? environment = null)
@@ -210,5 +211,13 @@ public sealed class RelayProcesses : IAsyncDisposable
     }
 }
 
-/// <summary>A process's resident memory, thread count and CPU time at one moment.</summary>
-public readonly record struct ProcessSample(long Rss, int Threads, TimeSpan Cpu);
+/// <summary>A process's resident memory, thread count and CPU time (all, and of it in the kernel) at one moment.</summary>
+public readonly record struct ProcessSample(long Rss, int Threads, TimeSpan Cpu, TimeSpan KernelCpu)
+{
+    /// <summary>The CPU spent from <paramref name="before"/> to this sample, and the share of it in the kernel (percent).</summary>
+    public (TimeSpan Cpu, double KernelPercent) Since(ProcessSample before)
+    {
+        var cpu = Cpu - before.Cpu;
+        return (cpu, cpu > TimeSpan.Zero ? 100.0 * (KernelCpu - before.KernelCpu) / cpu : 0);
+    }
+}
