@@ -218,7 +218,17 @@ public sealed class ShutdownTests
             };
             relay.BeginErrorReadLine();
             relay.BeginOutputReadLine();
-            var first = await Task.WhenAny(listening.Task, relay.WaitForExitAsync()).WaitAsync(TestRelay.Wait * 3);
+            Task first;
+            try
+            {
+                first = await Task.WhenAny(listening.Task, relay.WaitForExitAsync()).WaitAsync(TestRelay.Wait * 3);
+            }
+            catch (TimeoutException)
+            {
+                relay.Kill();
+                relay.Dispose();
+                throw;
+            }
             if (first == listening.Task)
                 return (relay, control, log);
             relay.Dispose();
