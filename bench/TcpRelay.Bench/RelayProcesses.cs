@@ -193,9 +193,9 @@ public sealed class RelayProcesses : IAsyncDisposable
         {
             process.Kill(entireProcessTree: true);
         }
-        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or AggregateException)
         {
-            // Exited or disposed already.
+            // Exited or disposed already, or a child of it could not be killed: nothing more to do at exit.
         }
     }
 

@@ -227,7 +227,7 @@ public sealed class ShutdownTests
             {
                 relay.Kill();
                 relay.Dispose();
-                throw;
+                throw new TimeoutException($"tcprelay serve did not report listening; log:\n{string.Join("\n", log)}");
             }
             if (first == listening.Task)
                 return (relay, control, log);

@@ -160,7 +160,7 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     {
         Receive<Tcp.CommandFailed>(failed =>
         {
-            _failure = new RelayBindException($"cannot listen on the {which} port {_settings.Bind}:{port}: {(failed.Cause.HasValue ? failed.Cause.Value.Message : "refused")}");
+            _failure = new RelayBindException($"cannot listen on the {which} port {_settings.Bind}:{port}: {(failed.Cause.HasValue ? failed.Cause.Value.Message : "no cause given")}");
             Log.Error("{Reason}", _failure.Message);
             foreach (var asker in _waitingForEndpoints)
                 asker.Tell(new Status.Failure(_failure));
