@@ -66,7 +66,16 @@ try
 {
     while (true)
     {
-        var session = await listener.AcceptAsync(stop.Token);
+        RelayStream session;
+        try
+        {
+            session = await listener.AcceptAsync(stop.Token);
+        }
+        catch (IOException e)
+        {
+            Log.Warning("A client could not be taken: {Reason}", e.Message);
+            continue;
+        }
         _ = EchoAsync(session);
     }
 }

@@ -155,7 +155,7 @@ public sealed class RelayAgent : IAsyncDisposable
         {
             relayed = await offer.ConnectAsync(ct);
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException)
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
             local.Dispose();
             if (!ct.IsCancellationRequested)

@@ -33,8 +33,10 @@ public sealed class RelayListener : IAsyncDisposable
     private volatile int _node;
 
     /// <summary>A listener for the relay and registration given; nothing happens until <see cref="StartAsync"/>.</summary>
+    /// <exception cref="ArgumentException">An option is out of range (<see cref="RelayListenerOptions.Validate"/>).</exception>
     public RelayListener(RelayListenerOptions options, ILogger? logger = null)
     {
+        options.Validate();
         _options = options;
         _logger = logger ?? NullLogger.Instance;
         _resumeToken = options.ResumeToken ?? ResumeToken.New();
@@ -147,7 +149,7 @@ public sealed class RelayListener : IAsyncDisposable
             await socket.SendAsync(new Accept(offer.Id).ToBytes(), timeout.Token);
             return new RelayStream(socket, offer.Id, offer.Client);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             socket.Dispose();
             // Tell the relay at once so that the client is closed instead of waiting for the pending timeout.
@@ -178,6 +180,20 @@ public sealed class RelayListener : IAsyncDisposable
     /// <summary>Serves the control connection; when it is lost, registers again until it works, the relay refuses for good, or the listener is disposed.</summary>
     private async Task RunAsync(ControlConnection control, CancellationToken ct)
     {
+        try
+        {
+            _offers.Writer.TryComplete(await KeepRegisteredAsync(control, ct));
+        }
+        catch (Exception e)
+        {
+            // Whatever went wrong, AcceptAsync must not wait for offers that can no longer come.
+            _logger.LogError(e, "The listener for relay {Relay} failed", Relay);
+            _offers.Writer.TryComplete(new RelayRegistrationException($"the listener failed: {e.Message}", e));
+        }
+    }
+
+    private async Task<RelayRegistrationException> KeepRegisteredAsync(ControlConnection control, CancellationToken ct)
+    {
         var backoff = new ReconnectBackoff(_options.ReconnectDelayMin, _options.ReconnectDelayMax);
         RelayRegistrationException ended;
         while (true)
@@ -204,7 +220,7 @@ public sealed class RelayListener : IAsyncDisposable
             }
             control = again.Control;
         }
-        _offers.Writer.TryComplete(ended);
+        return ended;
     }
 
     private async Task<(ControlConnection? Control, RelayRegistrationException? Ended)> ReRegisterAsync(ReconnectBackoff backoff, CancellationToken ct)
@@ -343,7 +359,7 @@ public sealed class RelayListener : IAsyncDisposable
         {
             await socket.ConnectAsync(_nodes[_node].Host, _nodes[_node].Port, timeout.Token);
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             socket.Dispose();
             throw new RelayRegistrationException($"cannot reach the relay at {Relay}: {e.Message}", e) { Unreachable = true };

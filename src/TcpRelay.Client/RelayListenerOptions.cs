@@ -56,6 +56,32 @@ public sealed record RelayListenerOptions
     /// </summary>
     public TimeSpan HeartbeatInterval { get; init; } = ProtocolDefaults.HeartbeatInterval;
 
+    /// <summary>Checks the values a listener cannot work with; the listener and the agent call it on construction.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the message names the option.</exception>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(RelayHost))
+            throw new ArgumentException("RelayHost is empty", nameof(RelayHost));
+        if (ControlPort is < 1 or > 65535)
+            throw new ArgumentOutOfRangeException(nameof(ControlPort), ControlPort, "ControlPort must be from 1 to 65535");
+        if (Port is { } port and (< 1 or > 65535))
+            throw new ArgumentOutOfRangeException(nameof(Port), port, "Port must be from 1 to 65535");
+        Positive(ConnectTimeout, nameof(ConnectTimeout));
+        Positive(ReconnectDelayMin, nameof(ReconnectDelayMin));
+        Positive(HeartbeatInterval, nameof(HeartbeatInterval));
+        if (ReconnectDelayMax < ReconnectDelayMin)
+            throw new ArgumentOutOfRangeException(nameof(ReconnectDelayMax), ReconnectDelayMax,
+                $"ReconnectDelayMax must not be below ReconnectDelayMin ({ReconnectDelayMin})");
+    }
+
+    // Zero would make a reconnect loop spin and a heartbeat fire without pause; Task.Delay and
+    // CancelAfter throw on most negative values only once the listener runs in the background.
+    private static void Positive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero || value > TimeSpan.FromDays(1))
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be more than zero and at most a day");
+    }
+
     /// <summary>Parses "host:port[,host:port…]" (a port left out is 8080), e.g. from a --relay flag: the relay's nodes, first one first.</summary>
     /// <exception cref="FormatException">An element is not host[:port].</exception>
     public static IReadOnlyList<HostPort> ParseNodes(string text) =>

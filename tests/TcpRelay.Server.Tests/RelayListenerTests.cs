@@ -8,6 +8,32 @@ namespace TcpRelay.Server.Tests;
 /// <summary>The client library against a relay played by hand, for what a real relay does not do on cue.</summary>
 public sealed class RelayListenerTests
 {
+    public static TheoryData<string, Func<RelayListenerOptions, RelayListenerOptions>> OptionsOutOfRange => new()
+    {
+        { "RelayHost", o => o with { RelayHost = " " } },
+        { "ControlPort", o => o with { ControlPort = 0 } },
+        { "Port", o => o with { Port = 65536 } },
+        { "ConnectTimeout", o => o with { ConnectTimeout = TimeSpan.Zero } },
+        { "ReconnectDelayMin", o => o with { ReconnectDelayMin = TimeSpan.FromSeconds(-1) } },
+        { "ReconnectDelayMax", o => o with { ReconnectDelayMin = TimeSpan.FromSeconds(2), ReconnectDelayMax = TimeSpan.FromSeconds(1) } },
+        { "HeartbeatInterval", o => o with { HeartbeatInterval = TimeSpan.FromMilliseconds(-5) } },
+    };
+
+    // Out of range, these used to surface only in the background loop (a negative delay or interval
+    // throws there), which then stopped and left AcceptAsync waiting for ever.
+    [Theory]
+    [MemberData(nameof(OptionsOutOfRange))]
+    public void An_option_out_of_range_is_refused_by_the_constructor_naming_it(string option, Func<RelayListenerOptions, RelayListenerOptions> change)
+    {
+        var e = Assert.ThrowsAny<ArgumentException>(() => new RelayListener(change(new RelayListenerOptions { RelayHost = "127.0.0.1" })));
+        Assert.Equal(option, e.ParamName);
+        Assert.Contains(option, e.Message);
+    }
+
+    [Fact]
+    public void The_default_options_are_accepted() =>
+        new RelayListenerOptions { RelayHost = "relay.example.net" }.Validate();
+
     [Fact]
     public async Task A_relay_that_goes_silent_for_three_heartbeats_is_left_and_registered_with_again_as_the_same_app()
     {
