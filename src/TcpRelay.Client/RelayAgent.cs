@@ -132,6 +132,7 @@ public sealed class RelayAgent : IAsyncDisposable
     private async Task ServeAsync(ExposedService service, RelayListener listener, RelaySessionOffer offer, CancellationToken ct)
     {
         var local = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        SocketKeepAlive.Enable(local, _relay.KeepAliveIdle);
         try
         {
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))

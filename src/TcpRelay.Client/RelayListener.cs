@@ -145,6 +145,7 @@ public sealed class RelayListener : IAsyncDisposable
         var (host, port) = (offer.DataPort.Host, offer.DataPort.Port);
         try
         {
+            SocketKeepAlive.Enable(socket, _options.KeepAliveIdle);
             await socket.ConnectAsync(host, port, timeout.Token);
             await socket.SendAsync(new Accept(offer.Id).ToBytes(), timeout.Token);
             return new RelayStream(socket, offer.Id, offer.Client);

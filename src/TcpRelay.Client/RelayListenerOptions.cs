@@ -51,6 +51,13 @@ public sealed record RelayListenerOptions
     public TimeSpan ReconnectDelayMax { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// Idle time after which a session's sockets (to the relay's data port, and the agent's to its
+    /// service) get TCP keepalive probes, so that a peer whose host vanished without closing ends
+    /// the session about a minute later instead of never.
+    /// </summary>
+    public TimeSpan KeepAliveIdle { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// PING interval on the control connection; a relay silent for 3 intervals is taken as lost.
     /// Keep it at or below the relay's own heartbeat interval.
     /// </summary>
@@ -69,6 +76,9 @@ public sealed record RelayListenerOptions
         Positive(ConnectTimeout, nameof(ConnectTimeout));
         Positive(ReconnectDelayMin, nameof(ReconnectDelayMin));
         Positive(HeartbeatInterval, nameof(HeartbeatInterval));
+        Positive(KeepAliveIdle, nameof(KeepAliveIdle));
+        if (KeepAliveIdle > TimeSpan.FromSeconds(32767))
+            throw new ArgumentOutOfRangeException(nameof(KeepAliveIdle), KeepAliveIdle, "KeepAliveIdle must be at most 32767s (the kernel's limit)");
         if (ReconnectDelayMax < ReconnectDelayMin)
             throw new ArgumentOutOfRangeException(nameof(ReconnectDelayMax), ReconnectDelayMax,
                 $"ReconnectDelayMax must not be below ReconnectDelayMin ({ReconnectDelayMin})");

@@ -41,6 +41,12 @@ public sealed record RelaySettings
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// Idle time after which the relay's TCP keepalive starts probing a connection's peer; a peer
+    /// that vanished without closing is noticed after this plus about a minute of unanswered probes.
+    /// </summary>
+    public TimeSpan KeepAliveIdle { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
     /// How long an app that registered with a resume token keeps its name and public port after its
     /// control connection drops; zero turns the grace period off.
     /// </summary>
@@ -107,6 +113,7 @@ public sealed record RelaySettings
             PendingTimeout = ReadDuration(section, "pending-timeout"),
             HeartbeatInterval = ReadDuration(section, "heartbeat-interval"),
             CloseTimeout = ReadDuration(section, "close-timeout"),
+            KeepAliveIdle = ReadDuration(section, "keepalive-idle"),
             GracePeriod = ReadDuration(section, "grace-period"),
             DrainTimeout = ReadDuration(section, "drain-timeout"),
             MaxApps = ReadPositive(section, "max-apps"),
@@ -142,9 +149,12 @@ public sealed record RelaySettings
                  {
                      ("handshake-timeout", HandshakeTimeout), ("pending-timeout", PendingTimeout),
                      ("heartbeat-interval", HeartbeatInterval), ("close-timeout", CloseTimeout),
+                     ("keepalive-idle", KeepAliveIdle),
                  })
             if (value <= TimeSpan.Zero)
                 throw new RelayConfigException($"tcprelay.{key}: must be longer than zero");
+        if (KeepAliveIdle > TcpKeepAlive.MaxIdle)
+            throw new RelayConfigException($"tcprelay.keepalive-idle: at most {Duration.Format(TcpKeepAlive.MaxIdle)} (the kernel's limit)");
         if (DrainTimeout <= TimeSpan.Zero)
             throw new RelayConfigException("tcprelay.drain-timeout: must be longer than zero");
         if (MaxPendingPerApp > MaxSessionsPerApp)
@@ -176,7 +186,7 @@ public sealed record RelaySettings
         $"bind={Bind} control-port={ControlPort} data-port={DataPort} public-ports={PublicPorts} " +
         $"secret={(Secret is null ? "none" : "***")} handshake-timeout={Duration.Format(HandshakeTimeout)} " +
         $"pending-timeout={Duration.Format(PendingTimeout)} heartbeat-interval={Duration.Format(HeartbeatInterval)} " +
-        $"close-timeout={Duration.Format(CloseTimeout)} grace-period={Duration.Format(GracePeriod)} " +
+        $"close-timeout={Duration.Format(CloseTimeout)} keepalive-idle={Duration.Format(KeepAliveIdle)} grace-period={Duration.Format(GracePeriod)} " +
         $"drain-timeout={Duration.Format(DrainTimeout)} max-apps={MaxApps} max-sessions-per-app={MaxSessionsPerApp} " +
         $"max-pending-per-app={MaxPendingPerApp} max-handshakes-per-address={MaxHandshakesPerAddress} max-handshakes={MaxHandshakes} " +
         $"allow-anonymous={(AllowAnonymous ? "on" : "off")}" +

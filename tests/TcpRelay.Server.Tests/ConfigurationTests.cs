@@ -84,6 +84,8 @@ public sealed class ConfigurationTests
     [InlineData("max-handshakes-per-address", "5000", "is above tcprelay.max-handshakes")]
     [InlineData("grace-period", "-1s", "tcprelay.grace-period")]
     [InlineData("drain-timeout", "0s", "tcprelay.drain-timeout")]
+    [InlineData("keepalive-idle", "0s", "tcprelay.keepalive-idle")]
+    [InlineData("keepalive-idle", "10h", "the kernel's limit")]
     [InlineData("allow-anonymous", "maybe", "tcprelay.allow-anonymous")]
     [InlineData("data-port", "8080", "are both 8080")]
     [InlineData("cluster-bind", "127.0.0.1", "tcprelay.cluster-bind")]

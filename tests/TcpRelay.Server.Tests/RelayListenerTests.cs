@@ -17,6 +17,7 @@ public sealed class RelayListenerTests
         { "ReconnectDelayMin", o => o with { ReconnectDelayMin = TimeSpan.FromSeconds(-1) } },
         { "ReconnectDelayMax", o => o with { ReconnectDelayMin = TimeSpan.FromSeconds(2), ReconnectDelayMax = TimeSpan.FromSeconds(1) } },
         { "HeartbeatInterval", o => o with { HeartbeatInterval = TimeSpan.FromMilliseconds(-5) } },
+        { "KeepAliveIdle", o => o with { KeepAliveIdle = TimeSpan.FromHours(10) } },
     };
 
     // Out of range, these used to surface only in the background loop (a negative delay or interval

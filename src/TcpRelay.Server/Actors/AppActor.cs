@@ -176,7 +176,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         });
 
     private void Bind() =>
-        Context.System.Tcp().Tell(new Tcp.Bind(Self, new IPEndPoint(_settings.Bind, _port), _settings.Backlog, pullMode: true));
+        Context.System.Tcp().Tell(new Tcp.Bind(Self, new IPEndPoint(_settings.Bind, _port), _settings.Backlog,
+            [new TcpKeepAlive(_settings.KeepAliveIdle)], pullMode: true));
 
     /// <summary>Binding the public port; REGISTERED waits for it so clients can connect as soon as the app reads it.</summary>
     private void Binding()

@@ -124,7 +124,8 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
         });
 
     private void Bind(int port) =>
-        Context.System.Tcp().Tell(new Tcp.Bind(Self, new IPEndPoint(_settings.Bind, port), _settings.Backlog, pullMode: true));
+        Context.System.Tcp().Tell(new Tcp.Bind(Self, new IPEndPoint(_settings.Bind, port), _settings.Backlog,
+            [new TcpKeepAlive(_settings.KeepAliveIdle)], pullMode: true));
 
     private void BindingData()
     {
