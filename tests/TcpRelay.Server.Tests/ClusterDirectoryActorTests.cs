@@ -89,4 +89,90 @@ public sealed class ClusterDirectoryActorTests : TestKit
         directory.Tell(new ClusterDirectoryActor.Claim(5, "freed", null, null, true), node.Ref);
         Assert.Equal("freed", Answer<ClusterDirectoryActor.Granted>(node).Name);
     }
+
+    [Fact]
+    public void A_late_report_of_an_app_on_a_port_another_app_was_granted_is_not_taken_up()
+    {
+        var (b, c) = (CreateTestProbe(), CreateTestProbe());
+        var directory = ReadyDirectory(b);
+        directory.Tell(new ClusterDirectoryActor.Claim(1, "first", null, null, true), b.Ref);
+        var first = Answer<ClusterDirectoryActor.Granted>(b);
+
+        // A node not heard from while "first" was granted reports its own app on the same port.
+        directory.Tell(new ClusterDirectoryActor.NodeReport(
+            [new ClusterDirectoryActor.AppEntry("late", first.Port, null, true, c.Ref, null)], [], Full: true), c.Ref);
+        // Another claim, for a table sent after the report (the table goes out before the answer).
+        directory.Tell(new ClusterDirectoryActor.Claim(2, "probe", null, null, true), b.Ref);
+
+        var table = b.FishForMessage<ClusterDirectoryActor.Table>(t => t.Apps.Any(a => a.Name == "probe"), Wait);
+        Assert.DoesNotContain(table.Apps, a => a.Name == "late");
+        Assert.Single(table.Apps, a => a.Port == first.Port);
+    }
+}
+
+/// <summary>
+/// The directory rebuilding its table on a cluster whose one node is up with the relay's role:
+/// until a registry on it (a probe) has reported in full, a node is up and has not reported.
+/// </summary>
+public sealed class ClusterDirectoryRebuildTests : TestKit
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private readonly RelaySettings _settings = TestSettings.Relay(publicPorts: 3) with { GracePeriod = TimeSpan.FromSeconds(30) };
+
+    public ClusterDirectoryRebuildTests() : base("""
+        akka.loglevel = WARNING
+        akka.actor.provider = cluster
+        akka.cluster.roles = [relay]
+        akka.remote.dot-netty.tcp.hostname = 127.0.0.1
+        akka.remote.dot-netty.tcp.port = 0
+        """)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(Sys);
+        cluster.Join(cluster.SelfAddress);
+        AwaitCondition(() => cluster.SelfMember.Status == Akka.Cluster.MemberStatus.Up, Wait);
+    }
+
+    [Fact]
+    public void A_node_lost_while_the_table_is_rebuilt_sends_no_table_without_the_apps_of_nodes_yet_to_report()
+    {
+        var (mirroring, lost, owner) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe());
+        var directory = Sys.ActorOf(ClusterDirectoryActor.CreateProps(_settings));
+        var app = new ClusterDirectoryActor.AppEntry("web", _settings.PublicPorts.First, null, true, owner.Ref, null);
+
+        // A node mirroring "web" and another node report, neither in full; then the second is lost.
+        directory.Tell(new ClusterDirectoryActor.NodeReport([app], []), mirroring.Ref);
+        mirroring.ExpectMsg<ClusterDirectoryActor.SendFullReport>(Wait);
+        directory.Tell(new ClusterDirectoryActor.NodeReport([], []), lost.Ref);
+        lost.ExpectMsg<ClusterDirectoryActor.SendFullReport>(Wait);
+        // Watched here too: the directory is told of the loss before anything sent after ours arrives.
+        Watch(lost.Ref);
+        Sys.Stop(lost.Ref);
+        ExpectTerminated(lost.Ref, Wait);
+        // The owner of "web" reports, then the mirroring node in full: the table is complete.
+        directory.Tell(new ClusterDirectoryActor.NodeReport([app], [], Full: true), owner.Ref);
+        directory.Tell(new ClusterDirectoryActor.NodeReport([app], [], Full: true), mirroring.Ref);
+
+        // The first table the mirroring node gets has "web": a table sent on the loss, before the
+        // owner had reported, would have lacked it and made the node drop its mirror.
+        var first = mirroring.FishForMessage<ClusterDirectoryActor.Table>(_ => true, Wait);
+        Assert.Contains(first.Apps, a => a.Name == "web" && owner.Ref.Equals(a.OwnerNode));
+    }
+
+    [Fact]
+    public void A_claim_waits_for_a_node_that_is_up_but_slow_to_report_and_does_not_get_its_port()
+    {
+        var (claiming, slow) = (CreateTestProbe(), CreateTestProbe());
+        var directory = Sys.ActorOf(ClusterDirectoryActor.CreateProps(_settings));
+        var port = _settings.PublicPorts.First;
+
+        directory.Tell(new ClusterDirectoryActor.NodeReport([], []), claiming.Ref);
+        directory.Tell(new ClusterDirectoryActor.Claim(1, "newcomer", port, null, true), claiming.Ref);
+        // The slow node reports its app on that port after the directory's first 2.5s wait is over
+        // (a node whose proxy took a while to find the new directory).
+        Sys.Scheduler.ScheduleTellOnce(TimeSpan.FromSeconds(3.5), directory,
+            new ClusterDirectoryActor.NodeReport([new ClusterDirectoryActor.AppEntry("resident", port, null, true, slow.Ref, null)], [port], Full: true), slow.Ref);
+
+        var answer = claiming.FishForMessage(m => m is ClusterDirectoryActor.Granted or ClusterDirectoryActor.Denied, Wait);
+        Assert.Equal("port-in-use", Assert.IsType<ClusterDirectoryActor.Denied>(answer).Code);
+    }
 }

@@ -92,6 +92,9 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     private readonly Dictionary<(IActorRef Node, long Ref), object> _answers = [];
     private readonly Queue<(IActorRef Node, long Ref)> _answerOrder = new();
     private const int MaxAnswersKept = 10_000;
+    // How long a new directory waits at most for every node's report before it decides anything.
+    private static readonly TimeSpan MaxRebuildWait = ReportInterval * 6;
+    private DateTime _rebuildingSince;
     // Public ports each node reported bound, and released ports not yet reported unbound by every
     // node: neither is handed out, or a node still draining the old app's sessions could not bind it.
     private readonly Dictionary<IActorRef, HashSet<int>> _bound = [];
@@ -115,6 +118,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     protected override void PreStart()
     {
         base.PreStart();
+        _rebuildingSince = DateTime.UtcNow;
         Timers.StartSingleTimer(Ready.Instance, Ready.Instance, ReportInterval * 2.5);
     }
 
@@ -131,21 +135,50 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
             }
             _fullyReported.Add(Sender);
             // Every node that is up has reported in full: nothing more is to be learnt by waiting.
-            if (Cluster().State.Members.Where(m => m.Status == MemberStatus.Up && m.HasRole(Hosting.TcpRelayHostingExtensions.ClusterRole))
-                .All(m => _fullyReported.Any(n => NodeOf(n).Equals(m.Address))))
+            if (NodesNotReported().Count == 0)
                 Self.Tell(Ready.Instance);
         });
         Receive<Ready>(_ =>
         {
+            // A node that is up but has not reported yet (its proxy is still looking for this new
+            // directory) owns apps this table lacks: deciding now could grant its names and ports
+            // to others, and a table without its apps makes every other node drop their mirrors.
+            var missing = NodesNotReported();
+            if (missing.Count > 0 && DateTime.UtcNow - _rebuildingSince < MaxRebuildWait)
+            {
+                Timers.StartSingleTimer(Ready.Instance, Ready.Instance, ReportInterval);
+                return;
+            }
             Timers.Cancel(Ready.Instance);
+            if (missing.Count > 0)
+                Log.Warning("Cluster directory ready on {Node} without reports from {Missing} after {Wait}: their apps are learnt when they report",
+                    Cluster().SelfAddress, string.Join(", ", missing), Duration.Format(MaxRebuildWait));
             Log.Info("Cluster directory ready on {Node}: {Apps} apps known from {Nodes} nodes",
                 Cluster().SelfAddress, _apps.Count, _nodes.Count);
             Broadcast();
             Stash.UnstashAll();
             Become(Serving);
         });
-        Receive<Terminated>(t => NodeLost(t.ActorRef));
+        // No table goes out before the rebuilt one: a partial one would drop other nodes' mirrors.
+        Receive<Terminated>(t =>
+        {
+            NodeLost(t.ActorRef, broadcast: false);
+            if (NodesNotReported().Count == 0)
+                Self.Tell(Ready.Instance);
+        });
         ReceiveAny(_ => Stash.Stash());
+    }
+
+    /// <summary>Reachable relay nodes that are up and have not reported in full to this directory.</summary>
+    private List<Address> NodesNotReported()
+    {
+        var state = Cluster().State;
+        return state.Members
+            .Where(m => m.Status == MemberStatus.Up && m.HasRole(Hosting.TcpRelayHostingExtensions.ClusterRole)
+                        && !state.Unreachable.Any(u => u.Address.Equals(m.Address)))
+            .Select(m => m.Address)
+            .Where(address => !_fullyReported.Any(n => NodeOf(n).Equals(address)))
+            .ToList();
     }
 
     private void Serving()
@@ -199,7 +232,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
                 Broadcast();
             }
         });
-        Receive<Terminated>(t => NodeLost(t.ActorRef));
+        Receive<Terminated>(t => NodeLost(t.ActorRef, broadcast: true));
     }
 
     private void Merge(NodeReport report, bool rebuilding)
@@ -225,12 +258,12 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
                     changed = true;
                     continue;
                 }
-                if (known?.OwnerNode is not null)
+                if (known?.OwnerNode is not null || PortHeldByAnother(app))
                     continue;
                 Timers.Cancel(new HoldExpired(app.Name));
                 _apps[app.Name] = app;
             }
-            else if (known is null && rebuilding)
+            else if (known is null && rebuilding && !PortHeldByAnother(app))
             {
                 Hold(app);
             }
@@ -246,6 +279,19 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
             Broadcast();
         else if (joined)
             Sender.Tell(new Table(_apps.Values.ToArray()));
+    }
+
+    /// <summary>
+    /// Whether another app holds the port a report names (granted while the reporting node was
+    /// not heard from): one port serves one app, so the first one keeps it.
+    /// </summary>
+    private bool PortHeldByAnother(AppEntry app)
+    {
+        if (_apps.Values.FirstOrDefault(a => a.Port == app.Port && a.Name != app.Name) is not { } holder)
+            return false;
+        Log.Warning("Cluster directory: node {Node} reports app {App} on port {Port}, which app {Holder} holds; it is not taken up",
+            NodeOf(Sender), app.Name, app.Port, holder.Name);
+        return true;
     }
 
     private void OnClaim(Claim claim)
@@ -326,7 +372,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     }
 
     /// <summary>The node is gone (the cluster downed it, or it left): its apps are held for their return or dropped.</summary>
-    private void NodeLost(IActorRef node)
+    private void NodeLost(IActorRef node, bool broadcast)
     {
         if (!_nodes.Remove(node))
             return;
@@ -336,7 +382,8 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
             if (waitingFor.Remove(node) && waitingFor.Count == 0)
                 _cooling.Remove(port);
         HoldAppsOf(node);
-        Broadcast();
+        if (broadcast)
+            Broadcast();
     }
 
     private void HoldAppsOf(IActorRef node)
