@@ -164,4 +164,37 @@ public sealed class RegistryActorTests : TestKit
         _registry.Tell(new RegistryActor.ClaimSession(SessionId.New()), dataChannel.Ref);
         dataChannel.ExpectMsg<DataChannelActor.UnknownSession>();
     }
+
+    [Fact]
+    public void In_a_cluster_a_name_granted_for_an_abandoned_claim_is_given_back_when_the_claim_kept_for_it_is_refused()
+    {
+        var directory = CreateTestProbe();
+        var apps = _apps.Ref;
+        var registry = Sys.ActorOf(RegistryActor.CreateProps(_settings, 9999, spec => Props.Create(() => new StandInApp(apps, spec)), directory.Ref));
+        var token = ResumeToken.New();
+        ClusterDirectoryActor.Claim ClaimSeen() => (ClusterDirectoryActor.Claim)directory.FishForMessage(m => m is ClusterDirectoryActor.Claim, TimeSpan.FromSeconds(3));
+
+        // The app asks for "x"; its connection closes before the answer.
+        var first = CreateTestProbe();
+        registry.Tell(new RegistryActor.RegisterApp(AppName.Parse("x").Value, null, token, Remote), first.Ref);
+        var firstClaim = ClaimSeen();
+        Watch(first.Ref);
+        Sys.Stop(first.Ref);
+        ExpectTerminated(first.Ref);
+        // It comes back at once, with its token but another port.
+        var second = CreateTestProbe();
+        registry.Tell(new RegistryActor.RegisterApp(AppName.Parse("x").Value, _settings.PublicPorts.First + 1, token, Remote), second.Ref);
+        var secondClaim = ClaimSeen();
+
+        // "x" is granted for the first claim (kept here for the second, which has the token)...
+        var granted = new ClusterDirectoryActor.AppEntry("x", _settings.PublicPorts.First, token.ToString(), false, registry, null);
+        registry.Tell(new ClusterDirectoryActor.Table([granted]), directory.Ref);
+        registry.Tell(new ClusterDirectoryActor.Granted(firstClaim.Ref, "x", _settings.PublicPorts.First), directory.Ref);
+        // ...and the second is refused: the name is held with another port.
+        registry.Tell(new ClusterDirectoryActor.Denied(secondClaim.Ref, "name-in-use", "name 'x' is held with another port"), directory.Ref);
+
+        Assert.Equal(ErrorCode.NameInUse, second.ExpectMsg<ControlChannelActor.Refused>().Code);
+        var unclaimed = (ClusterDirectoryActor.Unclaimed)directory.FishForMessage(m => m is ClusterDirectoryActor.Unclaimed, TimeSpan.FromSeconds(3));
+        Assert.Equal("x", unclaimed.Name);
+    }
 }

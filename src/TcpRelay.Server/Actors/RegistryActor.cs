@@ -116,6 +116,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
                 return;
             Context.Unwatch(claim.Channel);
             Refuse(claim.Channel, ErrorCode.Parse(denied.Code).Value, denied.Text);
+            UnclaimIfNobodyTakesItUp(claim.Register.Name);
         });
         Receive<ClaimAbandoned>(abandoned => _claims.Remove(abandoned.Ref));
         Receive<ClusterDirectoryActor.Table>(OnTable);
@@ -357,6 +358,20 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         _claims[claim] = (register, channel, DateTime.UtcNow);
         Context.WatchWith(channel, new ClaimAbandoned(claim));
         _directory!.Tell(ClaimFor(claim, register));
+    }
+
+    /// <summary>
+    /// A name granted here for a claim whose connection closed meanwhile is kept for a waiting claim
+    /// with its token (<see cref="OnGranted"/>); when that one is refused, nobody here takes the name
+    /// up, and the directory must hear so, or the name and port stay taken with nobody serving them.
+    /// </summary>
+    private void UnclaimIfNobodyTakesItUp(AppName? name)
+    {
+        if (name is not { } taken || !_table.TryGetValue(taken.Value, out var entry) || !Self.Equals(entry.OwnerNode)
+            || _liveNames.ContainsKey(taken)
+            || _claims.Values.Any(c => c.Register.Name == taken && c.Register.Resume?.ToString() == entry.Resume))
+            return;
+        _directory!.Tell(new ClusterDirectoryActor.Unclaimed(taken.Value));
     }
 
     private static ClusterDirectoryActor.Claim ClaimFor(long claim, RegisterApp register) =>
