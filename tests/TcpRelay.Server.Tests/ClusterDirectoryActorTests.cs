@@ -9,15 +9,20 @@ namespace TcpRelay.Server.Tests;
 /// <summary>The cluster's directory on a one-node cluster, with test probes playing the nodes' registries.</summary>
 public sealed class ClusterDirectoryActorTests : TestKit
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
-    private readonly RelaySettings _settings = TestSettings.Relay(publicPorts: 3) with { GracePeriod = TimeSpan.FromSeconds(30) };
+    internal static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+    private readonly RelaySettings _settings = DirectorySettings();
 
-    public ClusterDirectoryActorTests() : base("""
+    /// <summary>An actor system with the cluster provider on a free loopback port.</summary>
+    internal const string ClusterHocon = """
         akka.loglevel = WARNING
         akka.actor.provider = cluster
         akka.remote.dot-netty.tcp.hostname = 127.0.0.1
         akka.remote.dot-netty.tcp.port = 0
-        """)
+        """;
+
+    internal static RelaySettings DirectorySettings() => TestSettings.Relay(publicPorts: 3) with { GracePeriod = TimeSpan.FromSeconds(30) };
+
+    public ClusterDirectoryActorTests() : base(ClusterHocon)
     {
     }
 
@@ -116,16 +121,10 @@ public sealed class ClusterDirectoryActorTests : TestKit
 /// </summary>
 public sealed class ClusterDirectoryRebuildTests : TestKit
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
-    private readonly RelaySettings _settings = TestSettings.Relay(publicPorts: 3) with { GracePeriod = TimeSpan.FromSeconds(30) };
+    private static readonly TimeSpan Wait = ClusterDirectoryActorTests.Wait;
+    private readonly RelaySettings _settings = ClusterDirectoryActorTests.DirectorySettings();
 
-    public ClusterDirectoryRebuildTests() : base("""
-        akka.loglevel = WARNING
-        akka.actor.provider = cluster
-        akka.cluster.roles = [relay]
-        akka.remote.dot-netty.tcp.hostname = 127.0.0.1
-        akka.remote.dot-netty.tcp.port = 0
-        """)
+    public ClusterDirectoryRebuildTests() : base(ClusterDirectoryActorTests.ClusterHocon + "\nakka.cluster.roles = [relay]\n")
     {
         var cluster = Akka.Cluster.Cluster.Get(Sys);
         cluster.Join(cluster.SelfAddress);
