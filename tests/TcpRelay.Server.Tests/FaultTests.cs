@@ -170,6 +170,24 @@ public sealed class FaultTests
     }
 
     [Fact]
+    public async Task Two_REGISTER_lines_in_one_packet_are_a_bad_request_and_register_nothing()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        using var control = await TestRelay.ConnectAsync(relay.Endpoints.Control.Port);
+        var lines = new LineFramer();
+        Assert.IsType<Hello>(await SocketAssert.ReadLineAsync(control, lines));
+        // One write, so that both lines arrive in one read: the second used to be taken for a
+        // registration of its own, a second app (and public port) on one connection.
+        var register = ControlLine.ToBytes(new Register(null));
+        await control.SendAsync(register.Concat(register).ToArray());
+
+        var error = Assert.IsType<Error>(await SocketAssert.ReadLineAsync(control, lines));
+        Assert.Equal(ErrorCode.BadRequest, error.Code);
+        await SocketAssert.ClosedAsync(control);
+        await using var next = await relay.StartListenerAsync(); // and the relay serves the next app
+    }
+
+    [Fact]
     public async Task When_an_app_s_control_connection_dies_paired_sessions_go_on_and_waiting_ones_are_closed()
     {
         await using var relay = await TestRelay.StartAsync(s => s with { PendingTimeout = TimeSpan.FromMinutes(1) });

@@ -79,6 +79,9 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
         Timers.StartSingleTimer(HandshakeTimedOut.Instance, HandshakeTimedOut.Instance, _settings.HandshakeTimeout);
     }
 
+    // What the current state does with a line from the app (set when the state is entered).
+    private Action<ControlMessage> _onMessage = _ => { };
+
     /// <summary>HELLO is sent; the app must answer REGISTER within the handshake timeout.</summary>
     private void AwaitingRegister()
     {
@@ -198,6 +201,9 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
     /// <summary>What every state but closing does with the connection's events.</summary>
     private void ReceiveLines(Action<ControlMessage> onMessage)
     {
+        // Several lines can come in one read, and a line can change the state (REGISTER does): the
+        // lines after it belong to the new state, so the loop below asks for the current handler.
+        _onMessage = onMessage;
         Receive<Tcp.Received>(received =>
         {
             _framer.Append(received.Data.ToArray());
@@ -227,7 +233,7 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
                     case Pong:
                         break;
                     default:
-                        onMessage(parsed.Value!);
+                        _onMessage(parsed.Value!);
                         break;
                 }
             }
