@@ -53,6 +53,25 @@ public sealed class DataChannelActorTests : TestKit
     }
 
     [Fact]
+    public void A_session_claimed_just_as_the_handshake_time_ends_is_still_handed_over()
+    {
+        var session = CreateTestProbe("session");
+        var channel = Sys.ActorOf(DataChannelActor.CreateProps(_connection.Ref, new IPEndPoint(IPAddress.Loopback, 5000),
+            TestSettings.Relay() with { HandshakeTimeout = TimeSpan.FromMilliseconds(300) }, _registry.Ref));
+        _connection.ExpectMsg<Tcp.Register>();
+        _connection.ExpectMsg<Tcp.ResumeReading>();
+
+        channel.Tell(new Tcp.Received(ByteString.FromString($"ACCEPT id={SessionId.New()}\n")), _connection.Ref);
+        _registry.ExpectMsg<RegistryActor.ClaimSession>();
+        // The registry's answer comes after the handshake time: the ACCEPT line was in time, and the
+        // registry has already taken the session out of its table for this connection.
+        _connection.ExpectNoMsg(TimeSpan.FromMilliseconds(600));
+        channel.Tell(new DataChannelActor.Claimed(session.Ref), _registry.Ref);
+
+        Assert.Equal(_connection.Ref, session.ExpectMsg<SessionActor.DataConnected>().Connection);
+    }
+
+    [Fact]
     public void A_close_while_the_session_is_looked_up_reaches_the_session_after_pairing()
     {
         var session = CreateTestProbe("session");

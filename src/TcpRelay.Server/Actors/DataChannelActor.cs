@@ -97,6 +97,9 @@ internal sealed class DataChannelActor : LifecycleLoggingUntypedActor, IWithTime
             return;
         }
         Context.Parent.Tell(new RelayActor.HandshakeDone(Self));
+        // The handshake is done: the registry (local) answers at once, and takes the session out of
+        // its table when it answers, so a timeout between ask and answer would lose both ends.
+        Timers.Cancel(HandshakeTimedOut.Instance);
         // Bytes after the ACCEPT line (an app's banner) go to the session with the connection: nothing is lost at the seam.
         _leftover = ByteString.FromBytes(_framer.TakeRemainder());
         _registry.Tell(new RegistryActor.ClaimSession(accept.Value!.Id));
@@ -108,7 +111,6 @@ internal sealed class DataChannelActor : LifecycleLoggingUntypedActor, IWithTime
         switch (message)
         {
             case Claimed claimed:
-                Timers.Cancel(HandshakeTimedOut.Instance);
                 _session = claimed.Session;
                 // A session that ended in the meantime is reported at once, and this connection closed.
                 Context.Watch(_session);
@@ -128,9 +130,6 @@ internal sealed class DataChannelActor : LifecycleLoggingUntypedActor, IWithTime
                 break;
             case UnknownSession:
                 Refuse("unknown-session", "no session waits with that id");
-                break;
-            case HandshakeTimedOut:
-                Refuse("timeout", "the session was not found in time");
                 break;
             default:
                 Closed(message);
