@@ -280,6 +280,28 @@ public sealed class AgentTests
     }
 
     [Fact]
+    public async Task After_LEAVE_with_clients_still_waiting_the_port_is_free_once_the_relay_closes()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with { PendingTimeout = TimeSpan.FromMinutes(1) });
+        int? port = null;
+        // Waiting clients are closed by the LEAVE; the port is released after them, and the close
+        // must wait for that too. Many rounds: a race would refuse one registration.
+        for (var i = 0; i < 30; i++)
+        {
+            var (registered, (control, lines)) = await RegisterByHandAsync(relay, "leaver", ResumeToken.New(), port, keep: true);
+            port = registered.Port;
+            using (control)
+            {
+                using var waiting = await TestRelay.ConnectAsync(registered.Port);
+                Assert.IsType<Connect>(await SocketAssert.ReadLineAsync(control, lines));
+                await control.SendAsync(ControlLine.ToBytes(Leave.Instance));
+                await SocketAssert.ClosedAsync(control);
+                await SocketAssert.ClosedAsync(waiting);
+            }
+        }
+    }
+
+    [Fact]
     public async Task After_LEAVE_a_paired_session_keeps_the_port_until_it_ends_but_the_name_is_free_at_once()
     {
         await using var relay = await TestRelay.StartAsync();

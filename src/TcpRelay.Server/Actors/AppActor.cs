@@ -287,7 +287,10 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             Context.Unwatch(_channel);
             _leaving = _channel;
             Depart("left");
-            if (_sessions > 0)
+            // Paired sessions keep the port for as long as they run: the app hears now that its name
+            // is free. Clients still waiting are being closed, and the port is freed right after
+            // them: then the app hears once it is (on Unbound), so that it may register it again.
+            if (_sessions > _unpaired.Count)
                 ConfirmLeft();
         });
         Receive<Drain>(_ =>
