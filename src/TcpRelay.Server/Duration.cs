@@ -5,7 +5,16 @@ namespace TcpRelay.Server;
 /// <summary>Durations as flags and configuration write them: a whole number and a unit, ms, s, m or h.</summary>
 public static class Duration
 {
-    /// <summary>Parses "500ms", "30s", "2m", "1h"; null when the text is not such a duration.</summary>
+    /// <summary>
+    /// The longest duration any setting takes. Longer ones are surely typos, and some would break
+    /// .NET's timers (a wait beyond 2^31 ms, about 24 days, throws where it is used).
+    /// </summary>
+    public static readonly TimeSpan Longest = TimeSpan.FromHours(24);
+
+    /// <summary>How <see cref="Parse"/>'s forms are described in error messages.</summary>
+    public const string Forms = "a duration from 0ms to 24h, e.g. 500ms, 10s, 2m";
+
+    /// <summary>Parses "500ms", "30s", "2m", "1h"; null when the text is not such a duration or above <see cref="Longest"/>.</summary>
     public static TimeSpan? Parse(string text)
     {
         text = text.Trim();
@@ -14,13 +23,23 @@ public static class Duration
             digits++;
         if (digits == 0 || digits > 9 || !long.TryParse(text.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
             return null;
+        // Nine digits of hours would overflow TimeSpan: compare in the unit before converting.
+        var longest = text[digits..] switch
+        {
+            "ms" => Longest.TotalMilliseconds,
+            "s" => Longest.TotalSeconds,
+            "m" => Longest.TotalMinutes,
+            "h" => Longest.TotalHours,
+            _ => -1,
+        };
+        if (n > longest)
+            return null;
         return text[digits..] switch
         {
             "ms" => TimeSpan.FromMilliseconds(n),
             "s" => TimeSpan.FromSeconds(n),
             "m" => TimeSpan.FromMinutes(n),
-            "h" => TimeSpan.FromHours(n),
-            _ => null,
+            _ => TimeSpan.FromHours(n),
         };
     }
 

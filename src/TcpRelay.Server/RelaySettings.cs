@@ -261,7 +261,7 @@ public sealed record RelaySettings
         var text = Read(section, key, (c, k) => c.GetString(k));
         return Duration.Parse(text) is { } d
             ? d
-            : throw new RelayConfigException($"tcprelay.{key}: '{text}' is not a duration (e.g. 500ms, 10s, 2m)");
+            : throw new RelayConfigException($"tcprelay.{key}: '{text}' is not {Duration.Forms}");
     }
 
     private static string? ReadSecret(Config section)

@@ -94,14 +94,27 @@ internal static class AgentCommand
         }
         var level = ConsoleLog.ParseLevel(logLevel);
         Config config;
+        HashSet<string> defaultKeys;
         try
         {
             var defaults = RelayConfiguration.LoadFile(Path.Combine(AppContext.BaseDirectory, "hocon", "agent.hocon"));
+            defaultKeys = defaults.GetConfig("tcprelay-agent").AsEnumerable().Select(kv => kv.Key.Split('.')[0]).ToHashSet();
             config = configFile is null ? defaults : RelayConfiguration.LoadFile(configFile).WithFallback(defaults);
         }
         catch (RelayConfigException e)
         {
             throw new UsageException(e.Message);
+        }
+        if (configFile is not null)
+        {
+            try
+            {
+                RelayConfiguration.CheckSettings(config, "tcprelay-agent", defaultKeys, configFile);
+            }
+            catch (RelayConfigException e)
+            {
+                throw new UsageException(e.Message);
+            }
         }
         var section = config.GetConfig("tcprelay-agent");
         string Setting(string key) =>
@@ -109,7 +122,7 @@ internal static class AgentCommand
         TimeSpan DurationSetting(string key) =>
             Duration.Parse(Setting(key)) is { } d && d > TimeSpan.Zero
                 ? d
-                : throw new UsageException($"--{key}: '{Setting(key)}' is not a duration above zero (e.g. 500ms, 10s, 2m)");
+                : throw new UsageException($"--{key}: '{Setting(key)}' is not {Duration.Forms}, above zero");
 
         var relayText = Setting("relay");
         if (relayText.Length == 0)
@@ -126,10 +139,19 @@ internal static class AgentCommand
         var exposed = new List<ExposedService>();
         try
         {
-            foreach (var entry in section.GetValue("services")?.GetArray() ?? [])
+            var listed = section.GetValue("services");
+            if (listed is not null && !listed.Values.Any(v => v is Akka.Configuration.Hocon.HoconArray))
+                throw new FormatException("tcprelay-agent.services must be a list of { to = \"host:port\", name = …, port = … }");
+            foreach (var entry in listed?.GetArray() ?? [])
             {
+                if (!entry.IsObject())
+                    throw new FormatException("every service in tcprelay-agent.services is a block { to = \"host:port\", name = …, port = … }");
                 var service = entry.GetObject();
-                string? Field(string key) => service.GetKey(key)?.GetString();
+                if (service.Items.Keys.FirstOrDefault(k => k is not ("to" or "name" or "port")) is { } unknown)
+                    throw new FormatException($"a service in tcprelay-agent.services has '{unknown}', which is not one of to, name, port");
+                string? Field(string key) => service.GetKey(key) is not { } value ? null
+                    : value.IsString() ? value.GetString()
+                    : throw new FormatException($"a service's {key} in tcprelay-agent.services must be a single value");
                 exposed.Add(ExposedService.Parse(Field("to") ?? throw new FormatException("every service in the config needs to = \"host:port\""),
                     Field("name"), Field("port")));
             }

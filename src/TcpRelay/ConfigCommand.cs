@@ -13,7 +13,7 @@ internal static class ConfigCommand
 
     public static async Task<int> RunAsync(string[] args, TextWriter output)
     {
-        var (config, settings) = ServeCommand.LoadConfig(args);
+        var (config, settings, _, _, _) = ServeCommand.LoadConfig(args);
         var section = config.GetConfig("tcprelay");
         var text = new StringBuilder("# effective configuration (defaults, --config file, TCPRELAY_* variables, flags)\ntcprelay {\n");
         foreach (var key in section.AsEnumerable().Select(kv => kv.Key).Where(k => k != RelayConfigLoader.SecretKey).Order(StringComparer.Ordinal))

@@ -22,8 +22,14 @@ internal static class RelayConfigLoader
     public static Config Load(string? configFile, IReadOnlyDictionary<string, string> flags, Func<string, string?> environment)
     {
         var defaults = RelayConfiguration.LoadDefaults();
-        var config = configFile is null ? defaults : RelayConfiguration.LoadFile(configFile).WithFallback(defaults);
-        var keys = FlagKeys(defaults).Append(SecretKey);
+        var keys = FlagKeys(defaults).Append(SecretKey).ToList();
+        var config = defaults;
+        if (configFile is not null)
+        {
+            var file = RelayConfiguration.LoadFile(configFile);
+            RelayConfiguration.CheckSettings(file, "tcprelay", keys, configFile);
+            config = file.WithFallback(defaults);
+        }
         var overrides = new List<string>();
         foreach (var key in keys)
         {

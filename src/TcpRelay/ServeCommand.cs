@@ -36,10 +36,7 @@ internal static class ServeCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var (config, settings) = LoadConfig(args);
-        var level = ConsoleLog.ParseLevel(config.GetString("tcprelay.log-level"), "log-level");
-        var json = ConsoleLog.ParseFormat(config.GetString("tcprelay.log-format"));
-        var admin = AdminAddress(config.GetString("tcprelay.admin"), settings);
+        var (config, settings, level, json, admin) = LoadConfig(args);
         Log.Logger = ConsoleLog.Create(level, json);
         try
         {
@@ -51,8 +48,11 @@ internal static class ServeCommand
         }
     }
 
-    /// <summary>The effective configuration: hocon/relay.hocon, then --config FILE, then TCPRELAY_* variables, then flags.</summary>
-    public static (Config Config, RelaySettings Settings) LoadConfig(string[] args)
+    /// <summary>
+    /// The effective configuration (hocon/relay.hocon, then --config FILE, then TCPRELAY_* variables,
+    /// then flags), checked whole, so that <c>config print</c> refuses what <c>serve</c> would.
+    /// </summary>
+    public static (Config Config, RelaySettings Settings, LogEventLevel Level, bool Json, IPEndPoint? Admin) LoadConfig(string[] args)
     {
         try
         {
@@ -62,11 +62,16 @@ internal static class ServeCommand
             var relayFlags = flags.Values.Where(kv => flagKeys.Contains(kv.Key)).ToDictionary();
             foreach (var key in SwitchKeys.Where(flags.Switch))
                 relayFlags[key] = "on";
-            foreach (var (key, value) in relayFlags)
-                if (key.EndsWith("-port", StringComparison.Ordinal) && value == "0")
-                    throw new UsageException($"--{key}: 0 is not a port (1-65535)");
             var config = RelayConfigLoader.Load(flags.Value("config"), relayFlags, Environment.GetEnvironmentVariable);
-            return (config, RelayConfigLoader.Settings(config));
+            var settings = RelayConfigLoader.Settings(config);
+            // Port 0 (any free port) suits tests of the library, not a relay whose apps must know where it is.
+            foreach (var (key, port) in new[] { ("control-port", settings.ControlPort), ("data-port", settings.DataPort) })
+                if (port == 0)
+                    throw new UsageException($"tcprelay.{key}: 0 is not a port (1-65535)");
+            return (config, settings,
+                ConsoleLog.ParseLevel(config.GetString("tcprelay.log-level"), "log-level"),
+                ConsoleLog.ParseFormat(config.GetString("tcprelay.log-format")),
+                AdminAddress(config.GetString("tcprelay.admin"), settings));
         }
         catch (RelayConfigException e)
         {

@@ -52,11 +52,22 @@ internal static class StatusCommand
         }
 
         if (flags.Switch("json"))
+        {
             await output.WriteLineAsync(body);
-        else if (flags.Switch("tree"))
-            await output.WriteAsync(RenderTree(JsonSerializer.Deserialize<ActorNode>(body, Json)!));
-        else
-            await output.WriteAsync(RenderStatus(JsonSerializer.Deserialize<RelaySnapshot>(body, Json)!));
+            return 0;
+        }
+        try
+        {
+            await output.WriteAsync(flags.Switch("tree")
+                ? RenderTree(JsonSerializer.Deserialize<ActorNode>(body, Json) ?? throw new JsonException("null"))
+                : RenderStatus(JsonSerializer.Deserialize<RelaySnapshot>(body, Json) ?? throw new JsonException("null")));
+        }
+        catch (Exception e) when (e is JsonException or NullReferenceException or NotSupportedException)
+        {
+            // Something else answers there (another web server, another version): say so, no stack trace.
+            await Console.Error.WriteLineAsync($"tcprelay: {admin}{path} did not answer with a relay's status ({e.Message}); is it a tcprelay admin endpoint?");
+            return 1;
+        }
         return 0;
     }
 

@@ -167,4 +167,55 @@ public sealed class AdminServerTests
         var port = ((IPEndPoint)unused.LocalEndPoint!).Port;
         Assert.Equal(1, await Cli.StatusCommand.RunAsync(["--admin", $"127.0.0.1:{port}"], new StringWriter()));
     }
+
+    [Fact]
+    public async Task Serve_listens_for_admin_only_where_admin_says_whatever_ASP_NET_settings_the_environment_holds()
+    {
+        static int FreePort()
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            return ((IPEndPoint)socket.LocalEndPoint!).Port;
+        }
+        var (admin, extra) = (FreePort(), FreePort());
+        // An endpoint from ASP.NET's own configuration would be served beside --admin, and without
+        // the token rule that --admin's address decides.
+        var (relay, _, _) = await ServeProcess.StartAsync(["--admin", $"127.0.0.1:{admin}"],
+            new Dictionary<string, string> { ["Kestrel__Endpoints__Extra__Url"] = $"http://127.0.0.1:{extra}" }, readyLine: "Admin endpoint on");
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{admin}/healthz")).StatusCode);
+            await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://127.0.0.1:{extra}/status"));
+        }
+        finally
+        {
+            relay.Kill();
+            await relay.WaitForExitAsync();
+            relay.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Status_pointed_at_a_web_server_that_is_not_a_relay_says_so_and_exits_1()
+    {
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        // Answers every request with a page, as any other web server on that port would.
+        var serving = Task.Run(async () =>
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                using var connection = await listener.AcceptAsync();
+                var request = new byte[4096];
+                await connection.ReceiveAsync(request);
+                await connection.SendAsync("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<html></html>"u8.ToArray());
+            }
+        });
+        Assert.Equal(1, await Cli.StatusCommand.RunAsync(["--admin", $"127.0.0.1:{port}"], new StringWriter()));
+        Assert.Equal(1, await Cli.StatusCommand.RunAsync(["--admin", $"127.0.0.1:{port}", "--tree"], new StringWriter()));
+        await serving.WaitAsync(TimeSpan.FromSeconds(10));
+    }
 }

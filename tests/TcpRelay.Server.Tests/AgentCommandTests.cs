@@ -107,9 +107,33 @@ public sealed class AgentCommandTests
     [InlineData("--relay r --to 127.0.0.1:80 --relay s", "--relay given twice")]
     [InlineData("--relay r --to", "--to needs a value")]
     [InlineData("--relay r --to 127.0.0.1:80 --config /nonexistent.hocon", "cannot read configuration file")]
+    [InlineData("--relay r --to 127.0.0.1:80 --heartbeat-interval 25h", "from 0ms to 24h")]
+    [InlineData("--relay r --to 127.0.0.1:80 --connect-timeout 999999999h", "from 0ms to 24h")]
     public void Bad_input_is_one_precise_error(string args, string expected)
     {
         var e = Assert.Throws<UsageException>(() => Parse(args));
         Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData("tcprelay-agent = 5", "tcprelay-agent must be a block of settings")]
+    [InlineData("tcprelay-agent { servics = [] }", "tcprelay-agent.servics is not a setting")]
+    [InlineData("tcprelay-agent { services = 5 }", "services must be a list")]
+    [InlineData("tcprelay-agent { services = [ \"127.0.0.1:22\" ] }", "every service in tcprelay-agent.services is a block")]
+    [InlineData("tcprelay-agent { services = [ { to = \"127.0.0.1:22\", nmae = ssh } ] }", "'nmae', which is not one of to, name, port")]
+    [InlineData("tcprelay-agent { services = [ { to = \"127.0.0.1:22\", port = [1] } ] }", "port in tcprelay-agent.services must be a single value")]
+    public void A_config_file_the_agent_cannot_use_is_one_precise_error(string hocon, string expected)
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, hocon);
+            var e = Assert.Throws<UsageException>(() => Parse($"--relay r --config {file}"));
+            Assert.Contains(expected, e.Message);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
     }
 }

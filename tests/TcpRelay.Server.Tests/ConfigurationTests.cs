@@ -98,6 +98,43 @@ public sealed class ConfigurationTests
         Assert.Contains(expected, e.Message);
     }
 
+    [Theory]
+    [InlineData("tcprelay = 5", "tcprelay must be a block of settings")]
+    [InlineData("tcprelay { contrl-port = 9000 }", "tcprelay.contrl-port is not a setting")]
+    public void A_config_file_with_a_setting_the_relay_does_not_know_is_refused(string hocon, string expected)
+    {
+        var file = TempFile(hocon);
+        try
+        {
+            var e = Assert.Throws<RelayConfigException>(() => Load(file: file));
+            Assert.Contains(expected, e.Message);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Port_0_and_settings_serve_would_refuse_are_refused_however_they_are_given()
+    {
+        var file = TempFile("tcprelay { control-port = 0 }");
+        try
+        {
+            var fromFile = await Assert.ThrowsAsync<UsageException>(() => ConfigCommand.RunAsync(["--config", file], new StringWriter()));
+            Assert.Contains("tcprelay.control-port: 0 is not a port", fromFile.Message);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        foreach (var (flag, value, expected) in new[] { ("--log-level", "verbose", "log-level"), ("--log-format", "xml", "log-format"), ("--admin", "nonsense", "admin") })
+        {
+            var e = await Assert.ThrowsAsync<UsageException>(() => ConfigCommand.RunAsync([flag, value], new StringWriter()));
+            Assert.Contains(expected, e.Message);
+        }
+    }
+
     [Fact]
     public void Cluster_flags_make_the_relay_a_node_and_their_absence_a_single_relay()
     {
@@ -202,6 +239,7 @@ public sealed class ConfigurationTests
     [InlineData("10s", 10_000)]
     [InlineData("2m", 120_000)]
     [InlineData("1h", 3_600_000)]
+    [InlineData("24h", 86_400_000)]
     public void Durations_parse_and_format_back(string text, int milliseconds)
     {
         Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), Duration.Parse(text));
@@ -216,6 +254,9 @@ public sealed class ConfigurationTests
     [InlineData("-1s")]
     [InlineData("10 s")]
     [InlineData("10d")]
+    [InlineData("25h")]
+    [InlineData("1441m")]
+    [InlineData("999999999h")]
     public void Malformed_durations_are_null(string text) => Assert.Null(Duration.Parse(text));
 
     [Fact]

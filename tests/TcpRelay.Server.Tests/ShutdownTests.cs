@@ -135,26 +135,11 @@ public sealed class ShutdownTests
     /// The CLI as built in its own project: this test project's output has ASP.NET Core's shared
     /// framework instead of the packages the CLI ships with, so the CLI cannot run from here.
     /// </summary>
-    private static string CliPath()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "TcpRelay.sln")))
-            dir = dir.Parent;
-        Assert.NotNull(dir);
-#if DEBUG
-        const string configuration = "Debug";
-#else
-        const string configuration = "Release";
-#endif
-        var cli = Path.Combine(dir.FullName, "src", "TcpRelay", "bin", configuration, "net10.0", "tcprelay.dll");
-        Assert.True(File.Exists(cli), $"{cli} is not built");
-        return cli;
-    }
 
     [Fact]
     public async Task Sigterm_to_tcprelay_serve_drains_a_transfer_byte_exact_and_exits_0()
     {
-        var (relay, control, log) = await StartServeAsync();
+        var (relay, control, log) = await ServeProcess.StartAsync(["--drain-timeout", "30s"]);
         try
         {
             await using var app = new RelayListener(new RelayListenerOptions { RelayHost = "127.0.0.1", ControlPort = control, Reconnect = false });
@@ -177,63 +162,6 @@ public sealed class ShutdownTests
             if (!relay.HasExited)
                 relay.Kill();
             relay.Dispose();
-        }
-    }
-
-    /// <summary>
-    /// Starts <c>tcprelay serve</c> on control and data ports the OS picked and released; another
-    /// test's connection may take one of them before the relay binds it, so a relay that cannot
-    /// listen is started again on other ports.
-    /// </summary>
-    private static async Task<(Process Relay, int ControlPort, System.Collections.Concurrent.ConcurrentQueue<string> Log)> StartServeAsync()
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            int control, data;
-            using (var a = new Socket(SocketType.Stream, ProtocolType.Tcp))
-            using (var b = new Socket(SocketType.Stream, ProtocolType.Tcp))
-            {
-                a.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-                b.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-                (control, data) = (((IPEndPoint)a.LocalEndPoint!).Port, ((IPEndPoint)b.LocalEndPoint!).Port);
-            }
-            var start = new ProcessStartInfo("dotnet")
-            {
-                ArgumentList = { CliPath(), "serve", "--control-port", $"{control}", "--data-port", $"{data}",
-                    "--public-ports", $"{TestSettings.Relay().PublicPorts}", "--drain-timeout", "30s" },
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-            };
-            start.Environment.Remove("TCPRELAY_SECRET");
-            var relay = Process.Start(start)!;
-            var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
-            relay.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is null)
-                    return;
-                log.Enqueue(e.Data);
-                if (e.Data.Contains("Relay listening"))
-                    listening.TrySetResult();
-            };
-            relay.BeginErrorReadLine();
-            relay.BeginOutputReadLine();
-            Task first;
-            try
-            {
-                first = await Task.WhenAny(listening.Task, relay.WaitForExitAsync()).WaitAsync(TestRelay.Wait * 3);
-            }
-            catch (TimeoutException)
-            {
-                relay.Kill();
-                relay.Dispose();
-                throw new TimeoutException($"tcprelay serve did not report listening; log:\n{string.Join("\n", log)}");
-            }
-            if (first == listening.Task)
-                return (relay, control, log);
-            relay.Dispose();
-            if (attempt == 3 || !log.Any(line => line.Contains("cannot listen")))
-                Assert.Fail($"tcprelay serve exited before listening; log:\n{string.Join("\n", log)}");
         }
     }
 }

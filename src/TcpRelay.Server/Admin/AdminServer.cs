@@ -45,6 +45,10 @@ public sealed class AdminServer : IAsyncDisposable
             throw new ArgumentException($"the admin endpoint on {bind}, a non-loopback address, needs the shared secret to require as a bearer token");
 
         var builder = WebApplication.CreateSlimBuilder();
+        // ASP.NET reads appsettings.json from the working directory and ASPNETCORE_*/Kestrel__*
+        // variables: a Kestrel endpoint there would be served too, beside --admin and without the
+        // token rule --admin's address decides. Only --admin is listened on.
+        builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         if (logging is not null)
             builder.Logging.AddProvider(logging);
