@@ -23,24 +23,16 @@ public static class Duration
             digits++;
         if (digits == 0 || digits > 9 || !long.TryParse(text.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
             return null;
-        // Nine digits of hours would overflow TimeSpan: compare in the unit before converting.
-        var longest = text[digits..] switch
+        TimeSpan? unit = text[digits..] switch
         {
-            "ms" => Longest.TotalMilliseconds,
-            "s" => Longest.TotalSeconds,
-            "m" => Longest.TotalMinutes,
-            "h" => Longest.TotalHours,
-            _ => -1,
+            "ms" => TimeSpan.FromMilliseconds(1),
+            "s" => TimeSpan.FromSeconds(1),
+            "m" => TimeSpan.FromMinutes(1),
+            "h" => TimeSpan.FromHours(1),
+            _ => null,
         };
-        if (n > longest)
-            return null;
-        return text[digits..] switch
-        {
-            "ms" => TimeSpan.FromMilliseconds(n),
-            "s" => TimeSpan.FromSeconds(n),
-            "m" => TimeSpan.FromMinutes(n),
-            _ => TimeSpan.FromHours(n),
-        };
+        // Compared before multiplying: nine digits of hours would overflow TimeSpan.
+        return unit is { } u && n <= Longest.Ticks / u.Ticks ? TimeSpan.FromTicks(n * u.Ticks) : null;
     }
 
     /// <summary>The shortest of the forms <see cref="Parse"/> reads that says the same.</summary>
