@@ -30,11 +30,12 @@ public sealed class AppActorTests : TestKit
         // REGISTERED is only sent once the port is bound, so a client connects at once.
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, registered.Reply.Port);
-        var opened = registry.ExpectMsg<RegistryActor.SessionOpened>();
         var connect = (Connect)channel.ExpectMsg<ControlChannelActor.Send>().Message;
-        Assert.Equal(opened.Id, connect.Id);
         Assert.Equal(((IPEndPoint)client.Client.LocalEndPoint!).Port, connect.Client.Port);
-        Assert.Equal($"session-{connect.Id}", opened.Session.Path.Name);
+        // The client waits in the table for the data connection that names its id.
+        Assert.True(WaitingClients.Get(Sys).TryTake(connect.Id, out var waiting));
+        Assert.Equal(app, waiting.AppActor);
+        Assert.Equal(connect.Client, waiting.Address);
     }
 
     [Fact]
@@ -47,7 +48,7 @@ public sealed class AppActorTests : TestKit
         var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, port);
-        registry.ExpectMsg<RegistryActor.SessionOpened>();
+        channel.ExpectMsg<ControlChannelActor.Send>();
         Watch(app);
 
         Sys.Stop(channel.Ref);
@@ -73,13 +74,14 @@ public sealed class AppActorTests : TestKit
         Sys.Stop(channel.Ref);
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, port); // still bound: the client is accepted and waits
-        var opened = registry.ExpectMsg<RegistryActor.SessionOpened>();
+        AwaitCondition(() => WaitingClients.Get(Sys).Count == 1);
         registry.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // no AppDeparted: the name stays held
 
         var returning = CreateTestProbe("returning");
         app.Tell(new AppActor.Resume(returning.Ref, new IPEndPoint(IPAddress.Loopback, 2), port));
         Assert.Equal(port, returning.ExpectMsg<ControlChannelActor.Registered>().Reply.Port);
-        Assert.Equal(opened.Id, ((Connect)returning.ExpectMsg<ControlChannelActor.Send>().Message).Id);
+        var connect = (Connect)returning.ExpectMsg<ControlChannelActor.Send>().Message;
+        Assert.Equal(((IPEndPoint)client.Client.LocalEndPoint!).Port, connect.Client.Port);
     }
 
     [Fact]
@@ -96,7 +98,6 @@ public sealed class AppActorTests : TestKit
         Sys.Stop(channel.Ref);
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, port);
-        registry.ExpectMsg<RegistryActor.SessionOpened>();
         registry.ExpectMsg<RegistryActor.AppDeparted>(TimeSpan.FromSeconds(5));
         var read = await client.GetStream().ReadAsync(new byte[1]).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
         Assert.Equal(0, read);
@@ -120,5 +121,61 @@ public sealed class AppActorTests : TestKit
         app.Tell(new AppActor.Resume(returning.Ref, new IPEndPoint(IPAddress.Loopback, 2), null));
         channel.ExpectMsg<ControlChannelActor.Superseded>(); // a live old connection is replaced
         Assert.Equal(port, returning.ExpectMsg<ControlChannelActor.Registered>().Reply.Port);
+    }
+
+    /// <summary>An app on a loopback port with one client waiting for it: the client's socket and its CONNECT.</summary>
+    private async Task<(IActorRef App, TestProbe Channel, TcpClient Client, Connect Connect)> OneWaitingClientAsync(RelaySettings settings)
+    {
+        var channel = CreateTestProbe("channel");
+        var registry = CreateTestProbe("registry");
+        var spec = new AppActor.Spec(AppName.Parse("waits").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, null);
+        var app = registry.ChildActorOf(AppActor.CreateProps(spec, settings));
+        var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
+        var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        var connect = (Connect)channel.ExpectMsg<ControlChannelActor.Send>().Message;
+        return (app, channel, client, connect);
+    }
+
+    private static async Task<int> ReadAsync(TcpClient client) =>
+        await client.GetStream().ReadAsync(new byte[1]).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+
+    [Fact]
+    public async Task A_client_nobody_claims_is_closed_at_the_pending_timeout_and_leaves_the_table()
+    {
+        var (_, _, client, connect) = await OneWaitingClientAsync(TestSettings.Relay() with { PendingTimeout = TimeSpan.FromMilliseconds(300) });
+        using var held = client;
+        Assert.Equal(0, await ReadAsync(client)); // EOF: closed in order
+        Assert.False(WaitingClients.Get(Sys).TryTake(connect.Id, out _), "a timed-out client must not be claimable");
+    }
+
+    [Fact]
+    public async Task A_rejected_client_is_closed_at_once()
+    {
+        var (app, channel, client, connect) = await OneWaitingClientAsync(TestSettings.Relay() with { PendingTimeout = TimeSpan.FromMinutes(1) });
+        using var held = client;
+        app.Tell(new AppActor.RejectSession(connect.Id), channel.Ref);
+        Assert.Equal(0, await ReadAsync(client));
+        Assert.Equal(0, WaitingClients.Get(Sys).Count);
+    }
+
+    [Fact]
+    public async Task A_claimed_client_is_left_alone_by_the_pending_timeout_and_holds_the_port_until_its_session_ends()
+    {
+        var (app, channel, client, connect) = await OneWaitingClientAsync(TestSettings.Relay() with { PendingTimeout = TimeSpan.FromMilliseconds(300) });
+        using var held = client;
+        // What a data connection's session does when its ACCEPT names the client.
+        Assert.True(WaitingClients.Get(Sys).TryTake(connect.Id, out var waiting));
+        var session = CreateTestProbe("session");
+        app.Tell(new AppActor.SessionPaired(connect.Id), session.Ref);
+        var read = client.GetStream().ReadAsync(new byte[1]).AsTask();
+        Assert.NotSame(read, await Task.WhenAny(read, Task.Delay(TimeSpan.FromMilliseconds(800)))); // the pending timeout (300 ms) leaves it open
+
+        Watch(app);
+        Sys.Stop(channel.Ref); // the app leaves: the paired session goes on and holds the port
+        ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        app.Tell(new AppActor.SessionEnded(connect.Id), session.Ref);
+        ExpectTerminated(app); // its last session ended: the port is released and the actor stops
+        waiting.Connection.Tell(Akka.IO.Tcp.Abort.Instance);
     }
 }

@@ -114,7 +114,7 @@ public sealed class FaultTests
         using var victim = await TestRelay.ConnectAsync(first.PublicPort);
         await victim.SendAsync("x"u8.ToArray());
         Assert.Equal("x"u8.ToArray(), await SocketAssert.ReadExactlyAsync(victim, 1));
-        var session = await relay.System.ActorSelection("/user/relay/registry/app-first/session-*").ResolveOne(TestRelay.Wait);
+        var session = await relay.System.ActorSelection("/user/relay/data-*").ResolveOne(TestRelay.Wait);
         session.Tell(Kill.Instance); // the supervisor sees an ActorKilledException, as for any failure
         await SocketAssert.ClosedAsync(victim);
         await AssertEchoesAsync(first.PublicPort, "the app goes on");
@@ -163,7 +163,7 @@ public sealed class FaultTests
                 Assert.True(pushed < 256L << 20, "256 MiB went in without the app reading: no back-pressure");
             }
         }
-        var actor = await relay.System.ActorSelection("/user/relay/registry/app-stalled/session-*").ResolveOne(TestRelay.Wait);
+        var actor = await relay.System.ActorSelection("/user/relay/data-*").ResolveOne(TestRelay.Wait);
         var stats = await actor.Ask<SessionActor.Stats>(SessionActor.GetStats.Instance, TestRelay.Wait);
         Assert.InRange(stats.BufferedBytes, 0, 2 * 64 * 1024);
         Assert.True(stats.ClientBytes < pushed, $"relay read {stats.ClientBytes} of {pushed}: the rest waits in kernel buffers");

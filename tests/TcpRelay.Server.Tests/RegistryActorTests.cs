@@ -149,23 +149,6 @@ public sealed class RegistryActorTests : TestKit
     }
 
     [Fact]
-    public void A_session_id_pairs_once()
-    {
-        var session = CreateTestProbe();
-        var dataChannel = CreateTestProbe();
-        var id = SessionId.New();
-        _registry.Tell(new RegistryActor.SessionOpened(id, session.Ref));
-
-        _registry.Tell(new RegistryActor.ClaimSession(id), dataChannel.Ref);
-        Assert.Equal(session.Ref, dataChannel.ExpectMsg<DataChannelActor.Claimed>().Session);
-
-        _registry.Tell(new RegistryActor.ClaimSession(id), dataChannel.Ref);
-        dataChannel.ExpectMsg<DataChannelActor.UnknownSession>();
-        _registry.Tell(new RegistryActor.ClaimSession(SessionId.New()), dataChannel.Ref);
-        dataChannel.ExpectMsg<DataChannelActor.UnknownSession>();
-    }
-
-    [Fact]
     public void In_a_cluster_a_name_granted_for_an_abandoned_claim_is_given_back_when_the_claim_kept_for_it_is_refused()
     {
         var directory = CreateTestProbe();

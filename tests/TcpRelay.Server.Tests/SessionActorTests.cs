@@ -5,57 +5,128 @@ using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
+using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Tests;
 
-/// <summary>A SessionActor between two probes that stand in for the client and data connection actors.</summary>
+/// <summary>
+/// A SessionActor between probes that stand in for its data connection, the waiting client's
+/// connection, the client's app actor and the relay (its parent).
+/// </summary>
 public sealed class SessionActorTests : TestKit
 {
     private static readonly TimeSpan Quiet = TimeSpan.FromMilliseconds(200);
-    private readonly TestProbe _client;
+    private static readonly IPEndPoint Remote = new(IPAddress.Loopback, 5000);
     private readonly TestProbe _data;
-    private readonly TestProbe _channel;
+    private readonly TestProbe _client;
+    private readonly TestProbe _app;
+    private readonly TestProbe _relay;
 
     public SessionActorTests() : base("akka.loglevel = WARNING")
     {
-        _client = CreateTestProbe("client");
         _data = CreateTestProbe("data");
-        _channel = CreateTestProbe("channel");
-    }
-
-    private IActorRef StartSession(TimeSpan? pendingTimeout = null)
-    {
-        var settings = TestSettings.Relay() with { PendingTimeout = pendingTimeout ?? TimeSpan.FromSeconds(30) };
-        var session = Sys.ActorOf(SessionActor.CreateProps(SessionId.New(), AppName.Parse("app").Value,
-            _client.Ref, new IPEndPoint(IPAddress.Loopback, 5000), settings));
-        var register = _client.ExpectMsg<Tcp.Register>();
-        Assert.Equal(session, register.Handler);
-        Assert.True(register.KeepOpenOnPeerClosed, "half-close needs the write side kept open after the peer's FIN");
-        _client.ExpectMsg<Tcp.ResumeReading>();
-        return session;
+        _client = CreateTestProbe("client");
+        _app = CreateTestProbe("app");
+        _relay = CreateTestProbe("relay");
     }
 
     private static ByteString Bytes(string text) => ByteString.FromString(text);
 
-    private IActorRef StartPaired(ByteString? leftover = null)
+    /// <summary>A client put up for its data connection, as its app's actor does.</summary>
+    private WaitingClient Waiting()
     {
-        var session = StartSession();
-        session.Tell(new SessionActor.DataConnected(_data.Ref, leftover ?? ByteString.Empty), _channel.Ref);
+        var id = SessionId.New();
+        var client = new WaitingClient(id, AppName.Parse("app").Value, _app.Ref, _client.Ref, Remote, new SessionStatus(null, id, Remote));
+        WaitingClients.Get(Sys).Add(client);
+        return client;
+    }
+
+    /// <summary>A data connection's actor that has registered with its connection and asked for the first read.</summary>
+    private IActorRef StartDataConnection(TimeSpan? handshakeTimeout = null)
+    {
+        var settings = TestSettings.Relay() with { HandshakeTimeout = handshakeTimeout ?? TimeSpan.FromSeconds(30) };
+        var session = _relay.ChildActorOf(SessionActor.CreateProps(_data.Ref, Remote, settings));
+        var register = _data.ExpectMsg<Tcp.Register>();
+        Assert.Equal(session, register.Handler);
+        Assert.True(register.KeepOpenOnPeerClosed, "half-close needs the write side kept open after the peer's FIN");
+        _data.ExpectMsg<Tcp.ResumeReading>();
+        return session;
+    }
+
+    /// <summary>A session whose ACCEPT line (and <paramref name="banner"/>) named a waiting client; both sides are being read.</summary>
+    private IActorRef StartPaired(string banner = "")
+    {
+        var waiting = Waiting();
+        var session = StartDataConnection();
+        session.Tell(new Tcp.Received(Bytes($"ACCEPT id={waiting.Id}\n{banner}")), _data.Ref);
+        var register = _client.ExpectMsg<Tcp.Register>();
+        Assert.Equal(session, register.Handler);
+        Assert.True(register.KeepOpenOnPeerClosed);
+        Assert.Equal(waiting.Id, _app.ExpectMsg<AppActor.SessionPaired>().Id);
+        Assert.Equal(session, _app.LastSender);
+        if (banner.Length > 0)
+            Assert.Equal(banner, _client.ExpectMsg<Tcp.Write>().Data.ToString());
+        _data.ExpectMsg<Tcp.ResumeReading>();
+        _client.ExpectMsg<Tcp.ResumeReading>();
         return session;
     }
 
     [Fact]
-    public void Pairing_starts_reading_the_data_connection()
+    public void An_accept_line_pairs_the_waiting_client_it_names_once_and_only_once()
     {
-        StartPaired();
-        _data.ExpectMsg<Tcp.ResumeReading>();
+        var waiting = Waiting();
+        var session = StartDataConnection();
+        session.Tell(new Tcp.Received(Bytes($"ACCEPT id={waiting.Id}\n")), _data.Ref);
+        _client.ExpectMsg<Tcp.Register>();
+        _client.ExpectMsg<Tcp.ResumeReading>();
+        _relay.ExpectMsg<RelayActor.HandshakeDone>();
+
+        // The id is taken: a second data connection naming it pairs nothing.
+        var second = CreateTestProbe("second");
+        var other = _relay.ChildActorOf(SessionActor.CreateProps(second.Ref, Remote, TestSettings.Relay()));
+        second.ExpectMsg<Tcp.Register>();
+        second.ExpectMsg<Tcp.ResumeReading>();
+        other.Tell(new Tcp.Received(Bytes($"ACCEPT id={waiting.Id}\n")), second.Ref);
+        second.ExpectMsg<Tcp.Close>();
+        _client.ExpectNoMsg(Quiet);
+    }
+
+    [Fact]
+    public void An_accept_line_split_over_reads_is_read_whole_and_the_app_banner_after_it_reaches_the_client_first()
+    {
+        var waiting = Waiting();
+        var session = StartDataConnection();
+        var line = $"ACCEPT id={waiting.Id}\n";
+        session.Tell(new Tcp.Received(Bytes(line[..10])), _data.Ref);
+        _data.ExpectMsg<Tcp.ResumeReading>(); // more of the line is read
+        session.Tell(new Tcp.Received(Bytes(line[10..] + "SSH-2.0-banner")), _data.Ref);
+        _client.ExpectMsg<Tcp.Register>();
+        Assert.Equal("SSH-2.0-banner", _client.ExpectMsg<Tcp.Write>().Data.ToString());
+    }
+
+    [Fact]
+    public void An_id_no_client_waits_for_is_refused_and_closed()
+    {
+        var session = StartDataConnection();
+        Watch(session);
+        session.Tell(new Tcp.Received(Bytes($"ACCEPT id={SessionId.New()}\n")), _data.Ref);
+        _data.ExpectMsg<Tcp.Close>();
+        session.Tell(Tcp.Closed.Instance, _data.Ref);
+        ExpectTerminated(session);
+        _app.ExpectNoMsg(TimeSpan.Zero); // no session was ever paired, so none ends
+    }
+
+    [Fact]
+    public void A_data_connection_without_an_accept_line_in_time_is_closed()
+    {
+        StartDataConnection(handshakeTimeout: TimeSpan.FromMilliseconds(300));
+        _data.ExpectMsg<Tcp.Close>(TimeSpan.FromSeconds(5));
     }
 
     [Fact]
     public void Client_bytes_are_written_to_the_data_side_and_two_writes_in_flight_hold_reading_back()
     {
-        var session = StartPaired(); // the client's read from before pairing is still outstanding
-        _data.ExpectMsg<Tcp.ResumeReading>();
+        var session = StartPaired();
 
         session.Tell(new Tcp.Received(Bytes("hello")), _client.Ref);
         var first = _data.ExpectMsg<Tcp.Write>();
@@ -72,10 +143,9 @@ public sealed class SessionActorTests : TestKit
     }
 
     [Fact]
-    public void App_bytes_are_written_to_the_client_with_the_same_back_pressure()
+    public void App_bytes_are_written_to_the_client_directly_with_the_same_back_pressure()
     {
-        var session = StartPaired(); // the client's read from before pairing is still outstanding
-        _data.ExpectMsg<Tcp.ResumeReading>();
+        var session = StartPaired();
 
         session.Tell(new Tcp.Received(Bytes("from app")), _data.Ref);
         var first = _client.ExpectMsg<Tcp.Write>();
@@ -90,26 +160,18 @@ public sealed class SessionActorTests : TestKit
     }
 
     [Fact]
-    public void Early_client_bytes_and_the_app_banner_cross_first_on_pairing()
+    public void A_banner_in_flight_holds_back_the_second_read_of_the_app_side_only_when_two_are_in_flight()
     {
-        var session = StartSession();
-        session.Tell(new Tcp.Received(Bytes("early")), _client.Ref);
-        session.Tell(new SessionActor.DataConnected(_data.Ref, Bytes("banner")), _channel.Ref);
-
-        Assert.Equal("banner", _client.ExpectMsg<Tcp.Write>().Data.ToString());
-        Assert.Equal("early", _data.ExpectMsg<Tcp.Write>().Data.ToString());
-        // With one write in flight each way, each side is read once more, and no further.
-        _data.ExpectMsg<Tcp.ResumeReading>();
-        _client.ExpectMsg<Tcp.ResumeReading>();
-        _client.ExpectNoMsg(Quiet);
-        _data.ExpectNoMsg(TimeSpan.Zero);
+        var session = StartPaired(banner: "banner");
+        session.Tell(new Tcp.Received(Bytes("next")), _data.Ref);
+        Assert.Equal("next", _client.ExpectMsg<Tcp.Write>().Data.ToString());
+        _data.ExpectNoMsg(Quiet); // the banner and this one in flight
     }
 
     [Fact]
     public void Client_half_close_is_passed_on_and_the_other_direction_keeps_flowing()
     {
         var session = StartPaired();
-        _data.ExpectMsg<Tcp.ResumeReading>();
         Watch(session);
 
         session.Tell(Tcp.PeerClosed.Instance, _client.Ref);
@@ -125,80 +187,59 @@ public sealed class SessionActorTests : TestKit
         _client.ExpectMsg<Tcp.Close>();
         session.Tell(Tcp.Closed.Instance, _client.Ref);
         ExpectTerminated(session);
+        _app.ExpectMsg<AppActor.SessionEnded>(); // the port may go once its last session has
     }
 
     [Fact]
     public void A_fin_waits_for_the_write_in_flight()
     {
-        var session = StartSession();
+        var session = StartPaired();
         session.Tell(new Tcp.Received(Bytes("last words")), _client.Ref);
         session.Tell(Tcp.PeerClosed.Instance, _client.Ref);
-        session.Tell(new SessionActor.DataConnected(_data.Ref, ByteString.Empty), _channel.Ref);
 
         var write = _data.ExpectMsg<Tcp.Write>(m => m.Data.ToString() == "last words");
-        _data.ExpectMsg<Tcp.ResumeReading>(); // the app side is read while the client's bytes are in flight
         _data.ExpectNoMsg(Quiet); // no FIN before the write is acked
         session.Tell(write.Ack, _data.Ref);
         _data.ExpectMsg<Tcp.ConfirmedClose>();
     }
 
     [Fact]
-    public void A_reset_on_one_side_aborts_the_other()
+    public void A_reset_on_the_app_side_aborts_the_client()
     {
         var session = StartPaired();
-        _data.ExpectMsg<Tcp.ResumeReading>();
         Watch(session);
 
         session.Tell(new Tcp.ErrorClosed("Connection reset by peer"), _data.Ref);
         _client.ExpectMsg<Tcp.Abort>();
         session.Tell(Tcp.Aborted.Instance, _client.Ref);
         ExpectTerminated(session);
+        _app.ExpectMsg<AppActor.SessionEnded>();
     }
 
     [Fact]
     public void A_client_reset_aborts_the_app_side()
     {
         var session = StartPaired();
-        _data.ExpectMsg<Tcp.ResumeReading>();
         session.Tell(new Tcp.ErrorClosed("Connection reset by peer"), _client.Ref);
         _data.ExpectMsg<Tcp.Abort>();
     }
 
     [Fact]
-    public void A_session_never_dialled_closes_its_client_after_the_pending_timeout()
+    public void A_client_connection_gone_before_pairing_aborts_the_app_side()
     {
-        var session = StartSession(pendingTimeout: TimeSpan.FromMilliseconds(300));
-        Watch(session);
-        _client.ExpectMsg<Tcp.Close>(TimeSpan.FromSeconds(5));
-        session.Tell(Tcp.Closed.Instance, _client.Ref);
-        ExpectTerminated(session);
+        var waiting = Waiting();
+        Sys.Stop(_client.Ref); // the waiting client's connection actor has stopped
+        var session = StartDataConnection();
+        session.Tell(new Tcp.Received(Bytes($"ACCEPT id={waiting.Id}\n")), _data.Ref);
+        _data.FishForMessage(m => m is Tcp.Abort, TimeSpan.FromSeconds(5));
     }
 
     [Fact]
-    public void A_rejected_session_closes_its_client_at_once()
-    {
-        var session = StartSession();
-        session.Tell(SessionActor.Rejected.Instance);
-        _client.ExpectMsg<Tcp.Close>();
-    }
-
-    [Fact]
-    public void A_paired_session_ignores_its_app_leaving()
+    public void The_drain_deadline_resets_both_sides()
     {
         var session = StartPaired();
-        _data.ExpectMsg<Tcp.ResumeReading>();
-        session.Tell(SessionActor.AppGone.Instance);
-        _client.ExpectNoMsg(Quiet);
-        session.Tell(new Tcp.Received(Bytes("still here")), _client.Ref);
-        Assert.Equal("still here", _data.ExpectMsg<Tcp.Write>().Data.ToString());
-    }
-
-    [Fact]
-    public void A_client_that_resets_while_waiting_ends_the_session()
-    {
-        var session = StartSession();
-        Watch(session);
-        session.Tell(new Tcp.ErrorClosed("reset"), _client.Ref);
-        ExpectTerminated(session);
+        session.Tell(SessionActor.Abort.Instance);
+        _client.ExpectMsg<Tcp.Abort>();
+        _data.ExpectMsg<Tcp.Abort>();
     }
 }

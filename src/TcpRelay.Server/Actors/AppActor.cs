@@ -8,8 +8,9 @@ using TcpRelay.Server.Telemetry;
 namespace TcpRelay.Server.Actors;
 
 /// <summary>
-/// One registered app: it binds the app's public port, spawns a <see cref="SessionActor"/> per
-/// client and announces it with CONNECT. When the app's control connection ends, an app that gave
+/// One registered app: it binds the app's public port, puts each client up in
+/// <see cref="WaitingClients"/> for the data connection that will claim it (a <see cref="SessionActor"/>)
+/// and announces it with CONNECT. When the app's control connection ends, an app that gave
 /// a resume token is held through the grace period (<see cref="Detached"/>): its name and port stay
 /// its own and clients wait for it to come back. Otherwise, or once the grace period is over, it
 /// stops taking clients, closes the sessions still waiting, and keeps the port bound until its last
@@ -69,6 +70,15 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     /// <summary>From a session: it is paired, so a returning app must not be told about it again.</summary>
     public sealed record SessionPaired(SessionId Id);
 
+    /// <summary>From a paired session: it ended, and no longer holds the port.</summary>
+    public sealed record SessionEnded(SessionId Id);
+
+    /// <summary>A waiting client's time for its app to dial in is up.</summary>
+    private sealed record PendingTimedOut(SessionId Id);
+
+    /// <summary>The connection of a waiting client this actor closed has stopped.</summary>
+    private sealed record WaitingClientClosed(SessionId Id);
+
     /// <summary>The app said LEAVE: it is not coming back, so nothing is held for it.</summary>
     public sealed class Leave
     {
@@ -121,8 +131,11 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     // On the status board from REGISTERED until the actor stops.
     private AppStatus? _status;
     private IPEndPoint? _controlRemote;
-    // Sessions no data connection has claimed yet: a returning app is told about them again.
-    private readonly Dictionary<IActorRef, Connect> _unpaired = [];
+    private readonly WaitingClients _waiting;
+    // Clients no data connection has claimed yet: a returning app is told about them again.
+    private readonly Dictionary<SessionId, Connect> _unpaired = [];
+    // Sessions a data connection claimed, by id: the drain's deadline resets them.
+    private readonly Dictionary<SessionId, IActorRef> _paired = [];
     private IActorRef _channel;
     // In a cluster: sessions of other nodes announced through this app, by id, with the mirror to answer.
     private readonly Dictionary<SessionId, (Connect Connect, IActorRef Mirror)> _remote = [];
@@ -132,7 +145,10 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     private bool _redirect;
     private int _port;
     private IActorRef _listener = ActorRefs.Nobody;
+    // Every client accepted and not yet ended: waiting, being closed, or paired. The port is released only at 0.
     private int _sessions;
+    // Waiting clients this actor closed, whose connections have not stopped yet.
+    private int _closingClients;
     private int _refused;
     private bool _departed;
     private bool _mirroring;
@@ -143,6 +159,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         _spec = spec;
         _settings = settings;
         _telemetry = RelayTelemetry.Get(Context.System);
+        _waiting = WaitingClients.Get(Context.System);
         _controlRemote = spec.Remote;
         _channel = spec.Channel;
         _port = spec.Port;
@@ -166,14 +183,6 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             Context.Watch(_channel);
         Bind();
     }
-
-    // A failing session is stopped, never restarted: its connections cannot be resumed.
-    protected override SupervisorStrategy SupervisorStrategy() =>
-        new OneForOneStrategy(cause =>
-        {
-            Log.Error(cause, "App {App}: a session failed and is stopped", _spec.Name);
-            return Directive.Stop;
-        });
 
     private void Bind() =>
         Context.System.Tcp().Tell(new Tcp.Bind(Self, new IPEndPoint(_settings.Bind, _port), _settings.Backlog,
@@ -274,11 +283,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
                 remote.Mirror.Tell(new RemoteReject(reject.Id.ToString()));
                 return;
             }
-            var session = Context.Child($"session-{reject.Id}");
-            if (session.IsNobody())
+            if (!CloseWaiting(reject.Id, "rejected by the app", SessionEndCause.Rejected))
                 Log.Debug("App {App} rejected session {SessionId}, which is no longer waiting", _spec.Name, reject.Id);
-            else
-                session.Tell(SessionActor.Rejected.Instance);
         });
         Receive<Leave>(_ =>
         {
@@ -290,7 +296,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             // Paired sessions keep the port for as long as they run: the app hears now that its name
             // is free. Clients still waiting are being closed, and the port is freed right after
             // them: then the app hears once it is (on Unbound), so that it may register it again.
-            if (_sessions > _unpaired.Count)
+            if (_sessions > _closingClients)
                 ConfirmLeft();
         });
         Receive<Drain>(_ =>
@@ -310,7 +316,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         {
             if (!t.ActorRef.Equals(_channel))
             {
-                SessionEnded(t.ActorRef);
+                MirrorLost(t.ActorRef);
                 return;
             }
             if (_spec.Resume is not null && _settings.GracePeriod > TimeSpan.Zero)
@@ -347,7 +353,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         });
         Receive<GraceExpired>(_ => Depart($"did not come back within {Duration.Format(_settings.GracePeriod)}"));
         Receive<Drain>(_ => Depart("is not held any longer: the relay is stopping"));
-        Receive<Terminated>(t => SessionEnded(t.ActorRef));
+        Receive<Terminated>(t => MirrorLost(t.ActorRef));
     }
 
     /// <summary>Takes the control channel of a returning app, closing the one it replaces.</summary>
@@ -413,24 +419,75 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             var id = SessionId.New();
             // Counted and on the board before CONNECT goes out, so that no reader sees the app told of a session it does not list.
             _telemetry.Metrics.SessionStarted();
-            var status = _status?.SessionStarted(id, client);
-            var session = Context.ActorOf(SessionActor.CreateProps(id, _spec.Name, Sender, client, _settings, status), $"session-{id}");
-            Context.Watch(session);
+            var status = _status?.SessionStarted(id, client) ?? new SessionStatus(null, id, client);
             _sessions++;
             var connect = new Connect(id, client, _mirroring ? _spec.DataAddress : null);
-            _unpaired[session] = connect;
-            // The registry must know the id before the app can possibly read CONNECT and dial in.
-            Context.Parent.Tell(new RegistryActor.SessionOpened(id, session));
+            _unpaired[id] = connect;
+            // In the table before the app can possibly read CONNECT and dial in.
+            _waiting.Add(new WaitingClient(id, _spec.Name, Self, Sender, client, status));
+            Timers.StartSingleTimer(id, new PendingTimedOut(id), _settings.PendingTimeout);
             if (_mirroring)
                 _owner?.Tell(new RemoteClient(connect.Format(), Self));
             else if (!_channel.IsNobody())
                 _channel.Tell(new ControlChannelActor.Send(connect));
         });
+        Receive<PendingTimedOut>(timedOut =>
+            CloseWaiting(timedOut.Id, $"no data connection within {Duration.Format(_settings.PendingTimeout)}", SessionEndCause.PendingTimeout));
+        ReceiveSessionsEnding();
+    }
+
+    /// <summary>Paired sessions report in and out; closed waiting clients stop. Heard in every state.</summary>
+    private void ReceiveSessionsEnding()
+    {
         Receive<SessionPaired>(paired =>
         {
-            if (_unpaired.Remove(Sender) && _mirroring)
+            Timers.Cancel(paired.Id);
+            _paired[paired.Id] = Sender;
+            if (_unpaired.Remove(paired.Id) && _mirroring)
                 _owner?.Tell(new RemoteSettled(paired.Id.ToString()));
         });
+        Receive<SessionEnded>(ended =>
+        {
+            _paired.Remove(ended.Id);
+            SessionGone();
+        });
+        Receive<WaitingClientClosed>(_ =>
+        {
+            _closingClients--;
+            SessionGone();
+        });
+        // What a closed waiting client's connection reports to its commander, this actor; its stop is what counts.
+        Receive<Tcp.ConnectionClosed>(_ => { });
+    }
+
+    /// <summary>
+    /// Closes a client still waiting for its app; false if none waits with <paramref name="id"/> (a
+    /// data connection claimed it just now, or it ended). Its session ends once its connection has
+    /// stopped, so the port is not unbound under a close still in progress (which would reset it).
+    /// </summary>
+    private bool CloseWaiting(SessionId id, string why, SessionEndCause cause)
+    {
+        Timers.Cancel(id);
+        if (!_waiting.TryTake(id, out var client))
+            return false;
+        if (_unpaired.Remove(id) && _mirroring)
+            _owner?.Tell(new RemoteSettled(id.ToString()));
+        _closingClients++;
+        client.Connection.Tell(Tcp.Close.Instance);
+        Context.WatchWith(client.Connection, new WaitingClientClosed(id));
+        // Counted before it leaves the board: whoever sees it gone finds its cause counted.
+        _telemetry.Metrics.SessionEnded(cause);
+        client.Status.End();
+        Log.Info("Session {SessionId} of app {App} ended ({Outcome}): client {Client}, never paired, {Duration}",
+            id.Value, _spec.Name.Value, why, client.Address, client.Status.Age);
+        return true;
+    }
+
+    private void SessionGone()
+    {
+        _sessions--;
+        if (_departed)
+            UnbindWhenIdle();
     }
 
     private string? OverLimit() =>
@@ -446,8 +503,11 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         Timers.CancelAll();
         Log.Info("App {App} {Why}: {Sessions} sessions open", _spec.Name, why, _sessions);
         Context.Parent.Tell(new RegistryActor.AppDeparted(_spec.Name));
-        foreach (var child in Context.GetChildren())
-            child.Tell(SessionActor.AppGone.Instance);
+        // protocol.md: clients still waiting are closed; paired sessions go on.
+        foreach (var id in _unpaired.Keys.ToList())
+            CloseWaiting(id, "app left before pairing", SessionEndCause.AppLeft);
+        // Claimed just now, their sessions' news on the way: nobody announces them any more.
+        _unpaired.Clear();
         Become(Draining);
         UnbindWhenIdle();
     }
@@ -534,7 +594,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         Receive<RemoteReject>(reject =>
         {
             if (SessionId.Parse(reject.Id) is { IsOk: true } id)
-                Context.Child($"session-{id.Value}").Tell(SessionActor.Rejected.Instance);
+                CloseWaiting(id.Value, "rejected by the app", SessionEndCause.Rejected);
         });
         Receive<TakeOver>(takeOver =>
         {
@@ -557,7 +617,6 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         Receive<Gone>(_ => Depart("is no longer registered in the cluster"));
         Receive<Drain>(_ => Depart("is not mirrored any longer: the relay is stopping"));
         ReceiveRebinding();
-        Receive<Terminated>(t => SessionEnded(t.ActorRef));
     }
 
     /// <summary>A mirror whose port another process held tries again, and goes on trying if it becomes the owner.</summary>
@@ -594,13 +653,9 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     private void Draining()
     {
         Receive<Tcp.Connected>(_ => CloseOnArrival());
-        Receive<Terminated>(t =>
-        {
-            SessionEnded(t.ActorRef);
-            UnbindWhenIdle();
-        });
+        Receive<Terminated>(t => MirrorLost(t.ActorRef));
+        ReceiveSessionsEnding();
         Receive<RejectSession>(_ => { });
-        Receive<SessionPaired>(_ => { });
         Receive<RemoteClient>(remote =>
         {
             if (ControlLine.Parse(System.Text.Encoding.ASCII.GetBytes(remote.ConnectLine)).Value is Connect connect)
@@ -610,8 +665,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         Receive<Drain>(_ => { });
         Receive<AbortSessions>(_ =>
         {
-            foreach (var child in Context.GetChildren())
-                child.Tell(SessionActor.Abort.Instance);
+            foreach (var session in _paired.Values)
+                session.Tell(SessionActor.Abort.Instance);
         });
     }
 
@@ -633,6 +688,10 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
 
     protected override void PostStop()
     {
+        // Only if the actor failed: it stops on its own only once no client waits.
+        foreach (var id in _unpaired.Keys)
+            if (_waiting.TryTake(id, out var client))
+                client.Connection.Tell(Tcp.Abort.Instance);
         if (_status is not null)
             _telemetry.Status.AppStopped(_status);
         base.PostStop();
@@ -644,18 +703,13 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         _leaving = ActorRefs.Nobody;
     }
 
-    private void SessionEnded(IActorRef session)
+    /// <summary>Another node's mirror is gone (its node was lost): its waiting clients went with it.</summary>
+    private void MirrorLost(IActorRef mirror)
     {
-        if (_mirrors.Remove(session))
-        {
-            // Another node's mirror is gone (its node was lost): its waiting clients went with it.
-            foreach (var (id, remote) in _remote.Where(r => r.Value.Mirror.Equals(session)).ToList())
-                _remote.Remove(id);
+        if (!_mirrors.Remove(mirror))
             return;
-        }
-        _sessions--;
-        if (_unpaired.Remove(session, out var connect) && _mirroring)
-            _owner?.Tell(new RemoteSettled(connect.Id.ToString()));
+        foreach (var (id, remote) in _remote.Where(r => r.Value.Mirror.Equals(mirror)).ToList())
+            _remote.Remove(id);
     }
 
     private void UnbindWhenIdle()

@@ -24,12 +24,6 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
     /// <summary>From an app's actor: its public port is unbound, so another app may have it.</summary>
     public sealed record PortReleased(int Port);
 
-    /// <summary>From an app's actor: a session waits for its data connection.</summary>
-    public sealed record SessionOpened(SessionId Id, IActorRef Session);
-
-    /// <summary>From a data channel (the sender): a data connection sent ACCEPT for this id.</summary>
-    public sealed record ClaimSession(SessionId Id);
-
     /// <summary>From the relay: it is stopping. Apps are told ERROR shutdown, registrations refused; <see cref="Drained"/> goes to the sender once every app's actor has stopped.</summary>
     public sealed class Drain
     {
@@ -57,15 +51,12 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         private ReportDue() { }
     }
 
-    private sealed record SessionStopped(SessionId Id);
-
     private readonly RelaySettings _settings;
     private readonly int _dataPort;
     private readonly Func<AppActor.Spec, Props> _appProps;
     private readonly Dictionary<AppName, IActorRef> _liveNames = [];
     private readonly Dictionary<int, IActorRef> _ports = [];
     private readonly Dictionary<IActorRef, AppActor.Spec> _apps = [];
-    private readonly Dictionary<SessionId, IActorRef> _waiting = [];
     private int _generatedNames;
     private IActorRef? _drainRequester;
     // In a cluster: the directory's proxy, registrations waiting for its answer, this node's actors
@@ -162,28 +153,6 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         {
             foreach (var app in _apps.Keys)
                 app.Tell(abort);
-        });
-        Receive<SessionOpened>(opened =>
-        {
-            _waiting[opened.Id] = opened.Session;
-            Context.WatchWith(opened.Session, new SessionStopped(opened.Id));
-        });
-        Receive<SessionStopped>(stopped => _waiting.Remove(stopped.Id));
-        Receive<ClaimSession>(claim =>
-        {
-            // An id pairs once: removing it here makes a second ACCEPT for it an unknown id.
-            if (_waiting.Remove(claim.Id, out var session))
-            {
-                Context.Unwatch(session);
-                // The channel hands the connection to the session itself, once it forwards the
-                // connection's events: told from here, the session could ask for a read whose data
-                // reached the channel before the channel knew where it goes.
-                Sender.Tell(new DataChannelActor.Claimed(session));
-            }
-            else
-            {
-                Sender.Tell(DataChannelActor.UnknownSession.Instance);
-            }
         });
     }
 

@@ -202,7 +202,7 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
             var n = ++_connections;
             var channel = local.Port == _control!.Port
                 ? Context.ActorOf(ControlChannelActor.CreateProps(Sender, remote, _settings, _registry), $"control-{n}")
-                : Context.ActorOf(DataChannelActor.CreateProps(Sender, remote, _settings, _registry), $"data-{n}");
+                : Context.ActorOf(SessionActor.CreateProps(Sender, remote, _settings), $"data-{n}");
             _handshaking[channel] = remote.Address;
             _handshakesPerAddress[remote.Address] = _handshakesPerAddress.GetValueOrDefault(remote.Address) + 1;
             Context.WatchWith(channel, new HandshakeDone(channel));

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using Akka.Actor;
 using Akka.Event;
@@ -9,32 +8,17 @@ using TcpRelay.Server.Telemetry;
 namespace TcpRelay.Server.Actors;
 
 /// <summary>
-/// One client of one app. It holds the client connection from the moment it is accepted, waits
-/// for the app to dial the data port (<see cref="Pending"/>), then copies bytes both ways
-/// (<see cref="Relaying"/>). Each direction has at most <see cref="MaxWritesInFlight"/> writes in
-/// flight: the next read from a side is requested only while the other side has room, so a session
-/// buffers at most that many frames per direction whatever the peers do. Half-close and reset cross
-/// over as protocol.md says.
+/// One connection on the data port, and the session it carries. It reads the ACCEPT line, takes the
+/// client that line names out of <see cref="WaitingClients"/>, registers for that client's
+/// connection (which has waited unregistered since it was accepted) and then copies bytes both ways
+/// (<see cref="Relaying"/>). Both connections report to this actor, so each chunk is one Received
+/// and one Write, in either direction.
+/// Each direction has at most <see cref="MaxWritesInFlight"/> writes in flight: the next read from
+/// a side is requested only while the other side has room, so a session buffers at most that many
+/// frames per direction whatever the peers do. Half-close and reset cross over as protocol.md says.
 /// </summary>
 internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
 {
-    /// <summary>The app dialled in for this session; <paramref name="Leftover"/> are the bytes it sent after its ACCEPT line.</summary>
-    public sealed record DataConnected(IActorRef Connection, ByteString Leftover);
-
-    /// <summary>The app sent REJECT for this session.</summary>
-    public sealed class Rejected
-    {
-        public static readonly Rejected Instance = new();
-        private Rejected() { }
-    }
-
-    /// <summary>The app's control connection closed: a session still waiting is closed, a paired one goes on.</summary>
-    public sealed class AppGone
-    {
-        public static readonly AppGone Instance = new();
-        private AppGone() { }
-    }
-
     /// <summary>The relay's drain deadline passed: reset both connections, so neither peer takes the end for a complete transfer.</summary>
     public sealed class Abort
     {
@@ -52,17 +36,11 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
     /// <summary>Bytes read from each side so far, and the bytes the relay holds for this session right now (read, not yet handed to the OS).</summary>
     public sealed record Stats(long ClientBytes, long AppBytes, long BufferedBytes);
 
-    private sealed class PendingTimedOut
-    {
-        public static readonly PendingTimedOut Instance = new();
-        private PendingTimedOut() { }
-    }
-
     /// <summary>One of the two connections, and where its direction of the pipe stands.</summary>
     private sealed class Side(string name, IActorRef connection)
     {
         public readonly string Name = name;
-        public IActorRef Connection = connection;
+        public readonly IActorRef Connection = connection;
         public bool FinReceived;  // the peer shut down its sending direction
         public bool FinSent;      // we shut down sending towards the peer
         public bool FinPending;   // shut down once the writes in flight are acked
@@ -77,104 +55,71 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
     // socket waits on the ack round trip; the bound on what a session holds stays fixed.
     private const int MaxWritesInFlight = 2;
 
-    private readonly SessionId _id;
-    private readonly AppName _app;
-    private readonly IPEndPoint _clientAddress;
+    private readonly IPEndPoint _remote;
     private readonly RelaySettings _settings;
-    private readonly Side _client;
-    private readonly Side _data = new("app", ActorRefs.Nobody);
-    private readonly Stopwatch _age = Stopwatch.StartNew();
+    private readonly Side _data;
     private readonly RelayMetrics _metrics;
-    private readonly SessionStatus _status;
-    private ByteString? _early;
-    private string _outcome = "open";
+    private LineFramer? _framer = new();
+    // Set once paired: the client and the session it belongs to.
+    private Side _client = null!;
+    private WaitingClient? _session;
+    private string _outcome = "paired";
     private SessionEndCause _cause = SessionEndCause.Normal;
 
-    public SessionActor(SessionId id, AppName app, IActorRef client, IPEndPoint clientAddress, RelaySettings settings, SessionStatus? status)
+    public SessionActor(IActorRef connection, IPEndPoint remote, RelaySettings settings)
     {
-        _id = id;
-        _app = app;
-        _clientAddress = clientAddress;
+        _data = new Side("app", connection);
+        _remote = remote;
         _settings = settings;
-        _client = new Side("client", client);
         _metrics = RelayTelemetry.Get(Context.System).Metrics;
-        _status = status ?? new SessionStatus(null, id, clientAddress);
     }
-
-    // States are methods switched with Become: an untyped actor builds no message matchers for
-    // each new instance, and one is created per client.
-    protected override void OnReceive(object message) => Pending(message);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    // status: the session's entry on the status board, put there (and counted as started) by its
-    // app's actor before the app can hear of the session.
-    public static Props CreateProps(SessionId id, AppName app, IActorRef client, IPEndPoint clientAddress, RelaySettings settings,
-        SessionStatus? status = null) =>
-        Props.Create<SessionActor>(id, app, client, clientAddress, settings, status);
+    // Props.Create<T>(args), not an expression: one of these is created per session.
+    public static Props CreateProps(IActorRef connection, IPEndPoint remote, RelaySettings settings) =>
+        Props.Create<SessionActor>(connection, remote, settings);
+
+    // States are methods switched with Become: an untyped actor builds no message matchers for
+    // each new instance, and one is created per data connection.
+    protected override void OnReceive(object message) => AwaitingAccept(message);
 
     protected override void PreStart()
     {
         base.PreStart();
-        _client.Connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: true, useResumeWriting: false));
-        Context.Watch(_client.Connection);
-        // One read while waiting: it lets a client's reset or FIN be seen, and holds at most one
-        // frame of early bytes until the app is there to take them.
-        RequestRead(_client);
-        Timers.StartSingleTimer(PendingTimedOut.Instance, PendingTimedOut.Instance, _settings.PendingTimeout);
+        _data.Connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: true, useResumeWriting: false));
+        Context.Watch(_data.Connection);
+        _data.Connection.Tell(Tcp.ResumeReading.Instance);
+        Timers.StartSingleTimer(HandshakeTimedOut.Instance, HandshakeTimedOut.Instance, _settings.HandshakeTimeout);
     }
 
     protected override void PostStop()
     {
-        // Counted before it leaves the board: whoever sees it gone finds its cause counted.
-        _metrics.SessionEnded(_cause);
-        _status.End();
-        Log.Info("Session {SessionId} of app {App} ended ({Outcome}): client {Client}, {ClientBytes} bytes from client, {AppBytes} bytes from app, {Duration}",
-            new object[] { _id.Value, _app.Value, _outcome, _clientAddress, _client.BytesRead, _data.BytesRead, _age.Elapsed });
+        if (_session is { } session)
+        {
+            // Counted before it leaves the board: whoever sees it gone finds its cause counted.
+            _metrics.SessionEnded(_cause);
+            session.Status.End();
+            session.AppActor.Tell(new AppActor.SessionEnded(session.Id));
+            Log.Info("Session {SessionId} of app {App} ended ({Outcome}): client {Client}, {ClientBytes} bytes from client, {AppBytes} bytes from app, {Duration}",
+                new object[] { session.Id.Value, session.App.Value, _outcome, session.Address, _client.BytesRead, _data.BytesRead, session.Status.Age });
+        }
         base.PostStop();
     }
 
-    /// <summary>The client is connected; the app has been sent CONNECT and has not dialled in yet.</summary>
-    private void Pending(object message)
+    /// <summary>Reading the ACCEPT line; nothing else is read before it names a waiting client.</summary>
+    private void AwaitingAccept(object message)
     {
         switch (message)
         {
-            case Tcp.Received r:
-                _client.Reading = false;
-                _client.BytesRead += r.Data.Count;
-                _status.AddFromClient(r.Data.Count);
-                _early = r.Data;
+            case Tcp.Received received:
+                ReadAcceptLine(received);
                 break;
-            case Tcp.PeerClosed:
-                _client.Reading = false;
-                _client.FinReceived = true;
+            case HandshakeTimedOut:
+                Refuse("timeout", $"no ACCEPT line within {Duration.Format(_settings.HandshakeTimeout)}");
                 break;
-            case Tcp.ConnectionClosed closed:
-                _outcome = $"client left before pairing: {Describe(closed)}";
-                _cause = SessionEndCause.ClientLeft;
+            case Tcp.ConnectionClosed or Terminated:
                 Context.Stop(Self);
-                break;
-            case DataConnected connected:
-                Pair(connected);
-                break;
-            case PendingTimedOut:
-                CloseUnpaired($"no data connection within {Duration.Format(_settings.PendingTimeout)}", SessionEndCause.PendingTimeout);
-                break;
-            case Rejected:
-                CloseUnpaired("rejected by the app", SessionEndCause.Rejected);
-                break;
-            case AppGone:
-                CloseUnpaired("app left before pairing", SessionEndCause.AppLeft);
-                break;
-            case Abort:
-                CloseUnpaired("the relay is stopping", SessionEndCause.Shutdown);
-                break;
-            case Terminated:
-                _cause = SessionEndCause.ClientLeft;
-                Context.Stop(Self);
-                break;
-            case GetStats:
-                ReplyStats();
                 break;
             default:
                 Unhandled(message);
@@ -182,62 +127,57 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
         }
     }
 
-    private void ReplyStats() =>
-        Sender.Tell(new Stats(_client.BytesRead, _data.BytesRead, (_early?.Count ?? 0) + _client.Unacked + _data.Unacked));
-
-    private void CloseUnpaired(string why, SessionEndCause cause)
+    private void ReadAcceptLine(Tcp.Received received)
     {
-        _outcome = why;
-        _cause = cause;
-        Log.Debug("Session {SessionId} closing its client: {Reason}", _id, why);
-        _client.Connection.Tell(Tcp.Close.Instance);
-        Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _settings.CloseTimeout);
-        Become(ClosingUnpaired);
-    }
-
-    /// <summary>Waiting for the client connection to confirm it closed; nothing is paired any more.</summary>
-    private void ClosingUnpaired(object message)
-    {
-        switch (message)
+        var framer = _framer!;
+        framer.Append(received.Data.ToArray());
+        switch (framer.TryTakeLine(out var line))
         {
-            case Tcp.ConnectionClosed or Terminated:
-                Context.Stop(Self);
-                break;
-            case GetStats:
-                ReplyStats();
-                break;
-            case CloseTimedOut or Abort:
-                _client.Connection.Tell(Tcp.Abort.Instance);
-                Context.Stop(Self);
-                break;
-            // Anything else, a data connection racing with the close included, is dropped: that
-            // connection is closed by its own actor once this one stops.
+            case FramerStatus.NeedMore:
+                _data.Connection.Tell(Tcp.ResumeReading.Instance);
+                return;
+            case FramerStatus.TooLong:
+                Refuse("bad-request", $"first line longer than {ProtocolDefaults.MaxLineLength} bytes");
+                return;
         }
+        var accept = AcceptLine.Parse(line.Span);
+        if (!accept.IsOk)
+        {
+            Refuse("bad-request", accept.Error!);
+            return;
+        }
+        Context.Parent.Tell(new RelayActor.HandshakeDone(Self));
+        // An id pairs once: taking it out of the table makes a second ACCEPT for it an unknown id.
+        if (!WaitingClients.Get(Context.System).TryTake(accept.Value!.Id, out var waiting))
+        {
+            Refuse("unknown-session", "no session waits with that id");
+            return;
+        }
+        // Bytes after the ACCEPT line (an app's banner) go to the client first: nothing is lost at the seam.
+        var banner = framer.TakeRemainder();
+        _framer = null;
+        Pair(waiting, banner);
     }
 
-    private void Pair(DataConnected connected)
+    private void Pair(WaitingClient waiting, byte[] banner)
     {
-        Timers.Cancel(PendingTimedOut.Instance);
-        _data.Connection = connected.Connection;
-        Context.Watch(_data.Connection);
-        _outcome = "paired";
-        _status.MarkPaired();
-        _metrics.SessionPaired(_age.Elapsed);
-        Context.Parent.Tell(new AppActor.SessionPaired(_id));
-        Log.Debug("Session {SessionId} paired: client {Client}", _id, _clientAddress);
+        Timers.Cancel(HandshakeTimedOut.Instance);
+        _session = waiting;
+        _client = new Side("client", waiting.Connection);
+        _client.Connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: true, useResumeWriting: false));
+        Context.Watch(_client.Connection);
+        waiting.Status.MarkPaired();
+        _metrics.SessionPaired(waiting.Status.Age);
+        waiting.AppActor.Tell(new AppActor.SessionPaired(waiting.Id));
+        Log.Debug("Session {SessionId} paired: client {Client}, app from {Remote}", waiting.Id, waiting.Address, _remote);
         Become(Relaying);
 
-        _data.BytesRead += connected.Leftover.Count;
-        _status.AddFromApp(connected.Leftover.Count);
-        if (!connected.Leftover.IsEmpty)
-            Write(_client, connected.Leftover);
-        if (_early is { } early)
+        if (banner.Length > 0)
         {
-            _early = null;
-            Write(_data, early);
+            _data.BytesRead += banner.Length;
+            waiting.Status.AddFromApp(banner.Length);
+            Write(_client, ByteString.FromBytes(banner));
         }
-        if (_client.FinReceived)
-            SendFinTo(_data);
         RequestRead(_data);
         RequestRead(_client);
     }
@@ -251,9 +191,9 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
                 from.Reading = false;
                 from.BytesRead += r.Data.Count;
                 if (ReferenceEquals(from, _client))
-                    _status.AddFromClient(r.Data.Count);
+                    _session!.Status.AddFromClient(r.Data.Count);
                 else
-                    _status.AddFromApp(r.Data.Count);
+                    _session!.Status.AddFromApp(r.Data.Count);
                 Write(Other(from), r.Data);
                 RequestRead(from);
                 break;
@@ -288,9 +228,9 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
                 // A write queued behind another when its connection fails is handed back: the
                 // connection's own close event is on its way, so that is routine. Anything else is not.
                 if (failed.Cmd is Tcp.Write)
-                    Log.Debug("Session {SessionId}: {Side} connection dropped a queued write; aborting both", _id, SideOf(Sender)?.Name ?? "?");
+                    Log.Debug("Session {SessionId}: {Side} connection dropped a queued write; aborting both", _session!.Id, SideOf(Sender)?.Name ?? "?");
                 else
-                    Log.Warning("Session {SessionId}: {Side} connection refused {Command}; aborting both", _id, SideOf(Sender)?.Name ?? "?", failed.Cmd.GetType().Name);
+                    Log.Warning("Session {SessionId}: {Side} connection refused {Command}; aborting both", _session!.Id, SideOf(Sender)?.Name ?? "?", failed.Cmd.GetType().Name);
                 AbortBecause(_client, "command failed");
                 AbortBecause(_data, "command failed");
                 break;
@@ -315,10 +255,10 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
                 AbortBecause(_data, "aborted: the relay's drain deadline passed");
                 break;
             case GetStats:
-                ReplyStats();
+                Sender.Tell(new Stats(_client.BytesRead, _data.BytesRead, _client.Unacked + _data.Unacked));
                 break;
-            // Events of a connection that is not (or no longer) ours, and news that no longer matters once paired.
-            case Tcp.Event or Rejected or AppGone or DataConnected:
+            // Events of a connection that is not (or no longer) ours.
+            case Tcp.Event:
                 break;
             default:
                 Unhandled(message);
@@ -367,7 +307,7 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
 
     private void AbortBecause(Side side, string why)
     {
-        if (_outcome is "paired" or "open")
+        if (_outcome is "paired")
             _outcome = why;
         if (_cause == SessionEndCause.Normal)
             _cause = SessionEndCause.Reset;
@@ -381,6 +321,23 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
     private void StopWhenDone()
     {
         if (_client.Closed && _data.Closed)
+            Context.Stop(Self);
+    }
+
+    // reason: the tag of tcprelay.handshake.failures; why: the log's words.
+    private void Refuse(string reason, string why)
+    {
+        _metrics.HandshakeFailed(reason);
+        Log.Info("Data connection from {Remote} refused: {Reason}", _remote, why);
+        Timers.CancelAll();
+        _data.Connection.Tell(Tcp.Close.Instance);
+        Become(Refused);
+    }
+
+    /// <summary>Waiting for a refused data connection to confirm it closed.</summary>
+    private void Refused(object message)
+    {
+        if (message is Tcp.ConnectionClosed or Terminated)
             Context.Stop(Self);
     }
 

