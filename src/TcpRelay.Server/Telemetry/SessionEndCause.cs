@@ -18,9 +18,6 @@ public enum SessionEndCause
     /// <summary>The client was closed on arrival: the app was at its session or pending limit.</summary>
     Limit,
 
-    /// <summary>The client went away before the app dialled in.</summary>
-    ClientLeft,
-
     /// <summary>The app left (or did not come back) before it dialled in.</summary>
     AppLeft,
 
@@ -39,7 +36,6 @@ public static class SessionEndCauses
         SessionEndCause.Rejected => "rejected",
         SessionEndCause.PendingTimeout => "pending-timeout",
         SessionEndCause.Limit => "limit",
-        SessionEndCause.ClientLeft => "client-left",
         SessionEndCause.AppLeft => "app-left",
         _ => "shutdown",
     };
