@@ -1,9 +1,13 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace TcpRelay.Bench;
 
-/// <summary>One run of the benchmark: the service, the relay processes, every scenario direct then relayed.</summary>
+/// <summary>
+/// One run of the benchmark: the echo service, every target started, idle CPU, the timed scenarios
+/// in rounds, then held sessions and the stalled reader on fresh instances; one table at the end.
+/// </summary>
 public static class BenchRun
 {
     public static async Task<int> RunAsync(string[] args, TextWriter output)
@@ -22,130 +26,102 @@ public static class BenchRun
         var root = RepoRoot();
         var tcprelay = await TcprelayDllAsync(root);
         var machine = Machine.Describe(tcprelay, root);
-        await using var services = new LocalServices();
-        await using var relay = await RelayProcesses.StartAsync(tcprelay, services, options.RelayEnvironment);
-        var figures = new List<Figure>();
         var total = Stopwatch.StartNew();
+        var notes = new List<string>();
+        RaiseOpenFileLimit(options, notes);
+        await using var services = new LocalServices();
+        var logs = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), "tcprelay-bench")).FullName;
+        var context = new TargetContext(tcprelay, BenchDll(root), options.PeersDirectory, services, options, logs);
+        var metrics = new Metrics(options);
+        var results = new Measurements();
 
-        var singleRelay = new Dictionary<int, double>();
-        if (options.Runs("throughput"))
-            foreach (var sessions in new[] { 1, 8 })
-            {
-                var streamed = sessions * options.StreamBytes;
-                var direct = await Phase($"throughput x{sessions} direct", streamed, p => Scenarios.ThroughputAsync(services.EchoPort, sessions, options.StreamBytes, p));
-                var before = (Relay: relay.SampleRelay(), Agent: relay.SampleAgent());
-                var relayed = await Phase($"throughput x{sessions} relayed", streamed, p => Scenarios.ThroughputAsync(relay.EchoPort, sessions, options.StreamBytes, p));
-                var relayCpu = relay.SampleRelay().Since(before.Relay);
-                var agentCpu = relay.SampleAgent().Since(before.Agent);
-                figures.Add(new Figure($"throughput x{sessions}", "each way", "MiB/s", direct, relayed));
-                singleRelay[sessions] = relayed;
-                // Bytes through the relay: every byte crosses it twice (client to app, app to client).
-                var gib = 2.0 * streamed / (1 << 30);
-                figures.Add(new Figure($"throughput x{sessions}", "relay CPU per GiB relayed", "s", null, relayCpu.Cpu.TotalSeconds / gib));
-                figures.Add(new Figure($"throughput x{sessions}", "agent CPU per GiB relayed", "s", null, agentCpu.Cpu.TotalSeconds / gib));
-                // Most of it is the kernel's (docs/performance.md): what bounds the ratio is not the relay's code.
-                figures.Add(new Figure($"throughput x{sessions}", "relay CPU in the kernel", "%", null, relayCpu.KernelPercent));
-                figures.Add(new Figure($"throughput x{sessions}", "agent CPU in the kernel", "%", null, agentCpu.KernelPercent));
-            }
-
-        if (options.Runs("throughput") && options.ClusterNodes > 0)
+        var targets = new List<Target>();
+        foreach (var target in TargetCatalog.Select(options))
         {
-            // The cluster's byte path: a client at node 2 of an app registered on node 1 is paired at
-            // node 2 (the app dials node 2's data port). Compared with the single relay above.
-            // Single relay and cluster in turn, three rounds, medians: one phase of each alone is too
-            // short for a steady figure on a shared machine.
-            await using var cluster = await RelayProcesses.StartClusterAsync(tcprelay, services, options.ClusterNodes);
-            var node2 = System.Net.IPAddress.Parse("127.0.0.2");
-            foreach (var sessions in new[] { 1, 8 })
+            if (target.Unavailable(context) is { } why)
+                await Skip(notes, $"{target}: skipped, {why}");
+            else
+                targets.Add(target);
+        }
+        var direct = targets.OfType<DirectTarget>().Single();
+
+        if (options.Runs("idle") || options.Runs("throughput") || options.Runs("roundtrip") || options.Runs("setup"))
+        {
+            var running = new List<RunningTarget>();
+            try
             {
-                var streamed = sessions * options.StreamBytes;
-                var (single, clustered) = (new List<double> { singleRelay[sessions] }, new List<double>());
-                for (var round = 1; round <= 3; round++)
+                foreach (var target in targets)
                 {
-                    clustered.Add(await Phase($"throughput x{sessions} through a {options.ClusterNodes}-node cluster, client at node 2 ({round}/3)", streamed,
-                        p => Scenarios.ThroughputAsync(cluster.EchoPort, sessions, options.StreamBytes, p, node2)));
-                    if (round < 3)
-                        single.Add(await Phase($"throughput x{sessions} relayed ({round + 1}/3)", streamed,
-                            p => Scenarios.ThroughputAsync(relay.EchoPort, sessions, options.StreamBytes, p)));
+                    await Console.Error.WriteLineAsync($"  starting {target}");
+                    try
+                    {
+                        running.Add(await target.StartAsync(context));
+                    }
+                    catch (Exception e) when (e is InvalidOperationException or TimeoutException or IOException or System.ComponentModel.Win32Exception)
+                    {
+                        await Skip(notes, $"{target}: could not start, {e.Message}");
+                    }
                 }
-                figures.Add(new Figure($"throughput x{sessions}, {options.ClusterNodes}-node cluster", "each way, median of 3 (direct column: the single relay)", "MiB/s",
-                    Median(single), Median(clustered)));
+                if (options.Runs("idle"))
+                    await new IdleCpu(options, metrics, results).RunAsync(running);
+                await new RoundRobin(options, metrics, results).RunAsync(running);
             }
-        }
-
-        if (options.Runs("setup"))
-        {
-            var direct = await Phase("setup direct", options.SetupSessions, p => Scenarios.SetupAsync(services.EchoPort, options.SetupSessions, options.SetupConcurrency, () => p(1)));
-            var before = (Relay: relay.SampleRelay(), Agent: relay.SampleAgent());
-            var relayed = await Phase("setup relayed", options.SetupSessions, p => Scenarios.SetupAsync(relay.EchoPort, options.SetupSessions, options.SetupConcurrency, () => p(1)));
-            var relayCpu = relay.SampleRelay().Since(before.Relay);
-            var agentCpu = relay.SampleAgent().Since(before.Agent);
-            figures.Add(new Figure("setup", $"sessions/s at concurrency {options.SetupConcurrency}", "1/s", direct.PerSecond, relayed.PerSecond));
-            figures.Add(new Figure("setup", "p50 latency", "ms", Scenarios.Percentile(direct.LatencyMs, 0.5), Scenarios.Percentile(relayed.LatencyMs, 0.5)));
-            figures.Add(new Figure("setup", "p99 latency", "ms", Scenarios.Percentile(direct.LatencyMs, 0.99), Scenarios.Percentile(relayed.LatencyMs, 0.99)));
-            figures.Add(new Figure("setup", "relay CPU per session", "ms", null, relayCpu.Cpu.TotalMilliseconds / options.SetupSessions));
-            figures.Add(new Figure("setup", "agent CPU per session", "ms", null, agentCpu.Cpu.TotalMilliseconds / options.SetupSessions));
-            figures.Add(new Figure("setup", "relay CPU in the kernel", "%", null, relayCpu.KernelPercent));
-            figures.Add(new Figure("setup", "agent CPU in the kernel", "%", null, agentCpu.KernelPercent));
-        }
-
-        if (options.Runs("roundtrip"))
-        {
-            var direct = await Phase("round trip direct", 0, _ => Scenarios.RoundTripAsync(services.EchoPort, options.RoundTrips));
-            var relayed = await Phase("round trip relayed", 0, _ => Scenarios.RoundTripAsync(relay.EchoPort, options.RoundTrips));
-            foreach (var (name, p) in new[] { ("p50", 0.5), ("p99", 0.99), ("p999", 0.999) })
-                figures.Add(new Figure("round trip 64 B", name, "µs", Scenarios.Percentile(direct, p), Scenarios.Percentile(relayed, p)));
+            finally
+            {
+                foreach (var target in running)
+                    await target.DisposeAsync();
+            }
         }
 
         if (options.Runs("held"))
-        {
-            // A relay of its own: what the phases before left in the heap would blur what a session costs.
-            await using var fresh = await RelayProcesses.StartAsync(tcprelay, services, options.RelayEnvironment);
-            var before = fresh.SampleRelay();
-            var held = await Phase($"held {options.HeldSessions} sessions", options.HeldSessions, p => Scenarios.HoldAsync(fresh.EchoPort, options.HeldSessions, () => p(1)));
-            await Task.Delay(TimeSpan.FromSeconds(options.Quick ? 1 : 3)); // idle: what stays is what a session costs
-            var after = fresh.SampleRelay();
-            figures.Add(new Figure($"held {options.HeldSessions}", "relay RSS per session", "KiB", null, (after.Rss - before.Rss) / 1024.0 / options.HeldSessions));
-            figures.Add(new Figure($"held {options.HeldSessions}", "relay RSS total", "MiB", null, after.Rss / 1048576.0));
-            figures.Add(new Figure($"held {options.HeldSessions}", "relay threads", "", null, after.Threads));
-            foreach (var socket in held)
-                socket.Dispose();
-        }
+            foreach (var target in targets.Where(t => t != direct))
+                await new HeldSessions(context, metrics, results).RunAsync(target);
 
+        // The sink is exposed by the agent only: this one is TcpRelay's alone.
         if (options.Runs("stalled"))
-        {
-            await using var fresh = await RelayProcesses.StartAsync(tcprelay, services, options.RelayEnvironment);
-            var before = fresh.SampleRelay();
-            var pushed = await Phase($"stalled reader for {options.StallFor.TotalSeconds:0.#} s", 0, _ => Scenarios.PushIntoStallAsync(fresh.SinkPort, options.StalledSessions, options.StallFor));
-            var after = fresh.SampleRelay();
-            services.ReleaseSink();
-            figures.Add(new Figure($"stalled reader x{options.StalledSessions}", "relay RSS growth per session", "MiB", null, (after.Rss - before.Rss) / 1048576.0 / options.StalledSessions));
-            figures.Add(new Figure($"stalled reader x{options.StalledSessions}", "bytes taken before the stall, per session", "MiB", null, pushed / 1048576.0 / options.StalledSessions));
-        }
+            foreach (var target in targets.OfType<TcpRelayAgentTarget>())
+                await new StalledReader(context, metrics, results).RunAsync(target);
 
+        notes.InsertRange(0, Explanations(options, targets));
         await output.WriteLineAsync();
-        await output.WriteAsync(Report.Table(machine, figures));
+        await output.WriteAsync(Report.Table(machine, options, results, targets, direct));
+        await output.WriteLineAsync();
+        foreach (var note in notes)
+            await output.WriteLineAsync($"- {note}");
         await output.WriteLineAsync($"({total.Elapsed.TotalSeconds:0} s; every byte received was checked against what was sent)");
         if (options.JsonFile is { } file)
-            await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new { machine, options, figures },
-                new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true }));
+            await File.WriteAllTextAsync(file, JsonSerializer.Serialize(
+                new { machine, options, targets = targets.Select(t => t.Title), notes, figures = results.Figures(targets, direct) },
+                new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         return 0;
     }
 
-    /// <summary>Runs one phase, showing progress on the terminal while it lasts.</summary>
-    private static async Task<T> Phase<T>(string name, long expected, Func<Action<long>, Task<T>> run)
+    private static async Task Skip(List<string> notes, string line)
     {
-        long done = 0;
-        var clock = Stopwatch.StartNew();
-        using var ticker = new Timer(_ =>
-        {
-            var progress = expected > 0 ? $" {100.0 * Interlocked.Read(ref done) / expected:0}%" : "";
-            Console.Error.Write($"\r  {name}:{progress} {clock.Elapsed.TotalSeconds:0}s   ");
-        }, null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
-        var result = await run(n => Interlocked.Add(ref done, n));
-        await ticker.DisposeAsync();
-        await Console.Error.WriteLineAsync($"\r  {name}: done in {clock.Elapsed.TotalSeconds:0.0}s   ");
-        return result;
+        await Console.Error.WriteLineAsync($"  {line}");
+        notes.Add(line);
+    }
+
+    /// <summary>What the table's columns and cells mean, for the notes under it.</summary>
+    private static IEnumerable<string> Explanations(BenchOptions options, IReadOnlyList<Target> targets)
+    {
+        yield return $"medians of {options.Reps} round(s), each round measuring every target in turn; (n×): that median over direct's median, same run";
+        yield return "relay: the relay process(es) alone; agent-app: the process beside the service; both PSS: the two together, shared pages counted once";
+        if (targets.Where(t => t.EchoesInApp).Select(t => t.Title).ToArray() is { Length: > 0 } inApp)
+            yield return $"{string.Join(", ", inApp)}: the app is the echo service itself (same echo code); the others forward to the benchmark's echo server";
+        if (targets.Where(t => !t.PassesHalfClose).Select(t => t.Title).ToArray() is { Length: > 0 } noHalfClose)
+            yield return $"{string.Join(", ", noHalfClose)}: no half-close, so their throughput clients do not half-close: a stream ends at its last byte echoed, not at an EOF";
+    }
+
+    /// <summary>
+    /// Held sessions need more descriptors than the 20,000 a process gets here: the benchmark holds
+    /// up to two per session (client, echo server), relays two or three. Children inherit the limit.
+    /// </summary>
+    private static void RaiseOpenFileLimit(BenchOptions options, List<string> notes)
+    {
+        var wanted = 4L * options.HeldSessions + 10_000;
+        if (OpenFileLimit.RaiseTo(wanted) is var reached && reached < wanted && options.Runs("held"))
+            notes.Add($"open files limited to {reached} (not root?): {options.HeldSessions} held sessions may fail");
     }
 
     private static string RepoRoot()
@@ -156,22 +132,23 @@ public static class BenchRun
         throw new InvalidOperationException("TcpRelay.sln not found above " + AppContext.BaseDirectory);
     }
 
+#if DEBUG
+    private const string Configuration = "Debug";
+#else
+    private const string Configuration = "Release";
+#endif
+
     /// <summary>
     /// The relay as users run it: src/TcpRelay's build output in this benchmark's configuration,
     /// which building the benchmark builds too (it cannot run from another project's output folder).
     /// </summary>
     private static async Task<string> TcprelayDllAsync(string root)
     {
-#if DEBUG
-        const string configuration = "Debug";
-#else
-        const string configuration = "Release";
-#endif
-        var dll = Path.Combine(root, "src", "TcpRelay", "bin", configuration, "net10.0", "tcprelay.dll");
+        var dll = Path.Combine(root, "src", "TcpRelay", "bin", Configuration, "net10.0", "tcprelay.dll");
         if (!File.Exists(dll))
         {
-            await Console.Error.WriteLineAsync($"  building src/TcpRelay ({configuration}) first");
-            using var build = Process.Start(new ProcessStartInfo("dotnet", $"build -c {configuration} src/TcpRelay --nologo -v quiet") { WorkingDirectory = root })!;
+            await Console.Error.WriteLineAsync($"  building src/TcpRelay ({Configuration}) first");
+            using var build = Process.Start(new ProcessStartInfo("dotnet", $"build -c {Configuration} src/TcpRelay --nologo -v quiet") { WorkingDirectory = root })!;
             await build.WaitForExitAsync();
             if (build.ExitCode != 0 || !File.Exists(dll))
                 throw new InvalidOperationException($"building src/TcpRelay failed ({build.ExitCode})");
@@ -179,5 +156,14 @@ public static class BenchRun
         return dll;
     }
 
-    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+    /// <summary>
+    /// This executable, for its app modes: where it runs from if it can be started from there (the
+    /// test project loads it as a library, but copies its runtimeconfig too), else its own build output.
+    /// </summary>
+    private static string? BenchDll(string root)
+    {
+        var self = typeof(BenchRun).Assembly.Location;
+        var built = Path.Combine(root, "bench", "TcpRelay.Bench", "bin", Configuration, "net10.0", "TcpRelay.Bench.dll");
+        return new[] { self, built }.FirstOrDefault(dll => File.Exists(dll) && File.Exists(Path.ChangeExtension(dll, ".runtimeconfig.json")));
+    }
 }

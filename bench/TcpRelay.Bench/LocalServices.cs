@@ -18,7 +18,7 @@ public sealed class LocalServices : IAsyncDisposable
     {
         _echo = Listen();
         _sink = Listen();
-        _ = AcceptAsync(_echo, EchoAsync);
+        _ = AcceptAsync(_echo, Echo.ServeAsync);
         _ = AcceptAsync(_sink, socket =>
         {
             lock (_held)
@@ -55,25 +55,6 @@ public sealed class LocalServices : IAsyncDisposable
         }
     }
 
-    private static async Task EchoAsync(Socket socket)
-    {
-        using (socket)
-        {
-            var buffer = GC.AllocateUninitializedArray<byte>(64 * 1024);
-            try
-            {
-                int n;
-                while ((n = await socket.ReceiveAsync(buffer)) > 0)
-                    await socket.SendAsync(buffer.AsMemory(0, n));
-                socket.Shutdown(SocketShutdown.Send);
-            }
-            catch (SocketException)
-            {
-                // The client reset; nothing to echo to.
-            }
-        }
-    }
-
     /// <summary>Closes what the sink holds, so the stalled sessions end.</summary>
     public void ReleaseSink()
     {
@@ -83,13 +64,6 @@ public sealed class LocalServices : IAsyncDisposable
                 socket.Dispose();
             _held.Clear();
         }
-    }
-
-    public static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     public async ValueTask DisposeAsync()

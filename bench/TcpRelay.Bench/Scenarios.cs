@@ -5,8 +5,9 @@ using System.Net.Sockets;
 namespace TcpRelay.Bench;
 
 /// <summary>
-/// What each scenario does to a port — the echo server's own (direct) or the relay's public port
-/// for it (relayed) — and measures. Every byte received is checked against what was sent.
+/// What each scenario does to a target's echo endpoint (the echo server's own port, a relay's public
+/// port for it) and measures. Every byte received is checked against what was sent. Each takes a
+/// token that ends it (the phase's timeout): a target that stops passing bytes fails, not hangs.
 /// </summary>
 public static class Scenarios
 {
@@ -27,42 +28,53 @@ public static class Scenarios
     private static ReadOnlyMemory<byte> PatternAt(long offset, int length) =>
         Pattern.AsMemory((int)(offset % PatternLength), length);
 
-    public static async Task<Socket> ConnectAsync(int port, CancellationToken ct = default, IPAddress? address = null)
+    public static async Task<Socket> ConnectAsync(IPEndPoint endPoint, CancellationToken ct)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await socket.ConnectAsync(new IPEndPoint(address ?? IPAddress.Loopback, port), ct);
-        return socket;
+        try
+        {
+            await socket.ConnectAsync(endPoint, ct);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
     /// Each session streams <paramref name="bytes"/> each way at once; returns MiB/s one way, all
-    /// sessions together. <paramref name="address"/>: where the port listens (a cluster node), loopback by default.
+    /// sessions together. With <paramref name="halfClose"/> the client half-closes after its last byte
+    /// and the echo's EOF must follow the last byte back. Without (a relay that does not pass a
+    /// half-close, or ends the session on it), the session ends when the last byte is back.
     /// </summary>
-    public static async Task<double> ThroughputAsync(int port, int sessions, long bytes, Action<long> received, IPAddress? address = null)
+    public static async Task<double> ThroughputAsync(IPEndPoint endPoint, int sessions, long bytes, bool halfClose, Action<long> received, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, sessions).Select(_ => Task.Run(() => StreamOneAsync(port, bytes, received, address))));
+        await Task.WhenAll(Enumerable.Range(0, sessions).Select(_ => Task.Run(() => StreamOneAsync(endPoint, bytes, halfClose, received, ct), ct)));
         return sessions * (double)bytes / (1 << 20) / clock.Elapsed.TotalSeconds;
     }
 
-    private static async Task StreamOneAsync(int port, long bytes, Action<long> received, IPAddress? address)
+    private static async Task StreamOneAsync(IPEndPoint endPoint, long bytes, bool halfClose, Action<long> received, CancellationToken ct)
     {
-        using var socket = await ConnectAsync(port, address: address);
+        using var socket = await ConnectAsync(endPoint, ct);
         var writing = Task.Run(async () =>
         {
             for (long sent = 0; sent < bytes;)
             {
                 var n = (int)Math.Min(Chunk, bytes - sent);
-                await socket.SendAsync(PatternAt(sent, n));
+                await socket.SendAsync(PatternAt(sent, n), ct);
                 sent += n;
             }
-            socket.Shutdown(SocketShutdown.Send);
-        });
+            if (halfClose)
+                socket.Shutdown(SocketShutdown.Send);
+        }, ct);
         var buffer = GC.AllocateUninitializedArray<byte>(Chunk);
         long got = 0;
         while (got < bytes)
         {
-            var n = await socket.ReceiveAsync(buffer);
+            var n = await socket.ReceiveAsync(buffer, ct);
             if (n == 0)
                 throw new InvalidDataException($"EOF after {got} of {bytes} bytes");
             if (!buffer.AsSpan(0, n).SequenceEqual(PatternAt(got, n).Span))
@@ -70,37 +82,39 @@ public static class Scenarios
             got += n;
             received(n);
         }
-        if (await socket.ReceiveAsync(buffer) != 0)
+        if (halfClose && await socket.ReceiveAsync(buffer, ct) != 0)
             throw new InvalidDataException("bytes after the end of the stream");
         await writing;
     }
 
     /// <summary>Connect, one byte each way, close; <paramref name="sessions"/> of them, <paramref name="concurrency"/> at a time.</summary>
-    public static async Task<(double PerSecond, double[] LatencyMs)> SetupAsync(int port, int sessions, int concurrency, Action done)
+    public static async Task<(double PerSecond, double[] LatencyMs)> SetupAsync(IPEndPoint endPoint, int sessions, int concurrency, Action done, CancellationToken ct)
     {
         var latencies = new double[sessions];
         var clock = Stopwatch.StartNew();
-        await Parallel.ForAsync(0, sessions, new ParallelOptions { MaxDegreeOfParallelism = concurrency }, async (i, ct) =>
+        await Parallel.ForAsync(0, sessions, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = ct }, async (i, ct) =>
         {
             var started = Stopwatch.GetTimestamp();
-            using (var socket = await ConnectAsync(port, ct))
-            {
-                var one = new[] { (byte)i };
-                await socket.SendAsync(one, ct);
-                var back = new byte[1];
-                if (await socket.ReceiveAsync(back, ct) != 1 || back[0] != one[0])
-                    throw new InvalidDataException("the byte did not come back");
-            }
+            using (var socket = await ConnectAsync(endPoint, ct))
+                await OneByteBackAsync(socket, (byte)i, ct);
             latencies[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             done();
         });
         return (sessions / clock.Elapsed.TotalSeconds, latencies);
     }
 
-    /// <summary>64-byte ping-pong on one session; returns each round trip in microseconds.</summary>
-    public static async Task<double[]> RoundTripAsync(int port, int count)
+    private static async Task OneByteBackAsync(Socket socket, byte value, CancellationToken ct)
     {
-        using var socket = await ConnectAsync(port);
+        await socket.SendAsync(new[] { value }, ct);
+        var back = new byte[1];
+        if (await socket.ReceiveAsync(back, ct) != 1 || back[0] != value)
+            throw new InvalidDataException("the byte did not come back");
+    }
+
+    /// <summary>64-byte ping-pong on one session; returns each round trip in microseconds.</summary>
+    public static async Task<double[]> RoundTripAsync(IPEndPoint endPoint, int count, CancellationToken ct)
+    {
+        using var socket = await ConnectAsync(endPoint, ct);
         var ping = new byte[64];
         var pong = new byte[64];
         var times = new double[count];
@@ -108,14 +122,8 @@ public static class Scenarios
         {
             ping[0] = (byte)i;
             var started = Stopwatch.GetTimestamp();
-            await socket.SendAsync(ping);
-            for (var got = 0; got < pong.Length;)
-            {
-                var n = await socket.ReceiveAsync(pong.AsMemory(got));
-                if (n == 0)
-                    throw new InvalidDataException("EOF in the round trip");
-                got += n;
-            }
+            await socket.SendAsync(ping, ct);
+            await ReceiveExactlyAsync(socket, pong, ct);
             if (!pong.AsSpan().SequenceEqual(ping))
                 throw new InvalidDataException("the pong differs from the ping");
             if (i >= 0)
@@ -124,28 +132,49 @@ public static class Scenarios
         return times;
     }
 
-    /// <summary>Opens sessions that each echo one byte and stay open; the caller closes them.</summary>
-    public static async Task<Socket[]> HoldAsync(int port, int count, Action opened)
+    private static async Task ReceiveExactlyAsync(Socket socket, Memory<byte> into, CancellationToken ct)
     {
-        var sockets = new Socket[count];
-        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
+        for (var got = 0; got < into.Length;)
         {
-            var socket = await ConnectAsync(port, ct);
-            sockets[i] = socket;
-            await socket.SendAsync(new[] { (byte)i }, ct);
-            var back = new byte[1];
-            if (await socket.ReceiveAsync(back, ct) != 1 || back[0] != (byte)i)
-                throw new InvalidDataException("a held session did not echo");
+            var n = await socket.ReceiveAsync(into[got..], ct);
+            if (n == 0)
+                throw new InvalidDataException($"EOF after {got} of {into.Length} bytes");
+            got += n;
+        }
+    }
+
+    /// <summary>Opens sessions that each echo one byte and stay open; the caller closes them (also when this fails).</summary>
+    public static async Task HoldAsync(IPEndPoint endPoint, Socket?[] sockets, Action opened, CancellationToken ct)
+    {
+        await Parallel.ForAsync(0, sockets.Length, new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = ct }, async (i, ct) =>
+        {
+            var socket = sockets[i] = await ConnectAsync(endPoint, ct);
+            await OneByteBackAsync(socket, (byte)i, ct);
             opened();
         });
-        return sockets;
+    }
+
+    /// <summary>Sends <paramref name="bytes"/> on every session and reads them back, 64 sessions at a time.</summary>
+    public static async Task ExchangeAsync(Socket[] sockets, int bytes, Action done, CancellationToken ct)
+    {
+        await Parallel.ForAsync(0, sockets.Length, new ParallelOptions { MaxDegreeOfParallelism = 64, CancellationToken = ct }, async (i, ct) =>
+        {
+            var back = new byte[bytes];
+            var sent = PatternAt(i * 7919L, bytes);
+            await sockets[i].SendAsync(sent, ct);
+            await ReceiveExactlyAsync(sockets[i], back, ct);
+            if (!back.AsSpan().SequenceEqual(sent.Span))
+                throw new InvalidDataException("a held session echoed other bytes");
+            done();
+        });
     }
 
     /// <summary>Pushes into a service that never reads, as fast as it goes, until <paramref name="duration"/> is up; returns bytes accepted.</summary>
-    public static async Task<long> PushIntoStallAsync(int port, int sessions, TimeSpan duration)
+    public static async Task<long> PushIntoStallAsync(IPEndPoint endPoint, int sessions, TimeSpan duration, CancellationToken ct)
     {
-        using var stop = new CancellationTokenSource(duration);
-        var sockets = await Task.WhenAll(Enumerable.Range(0, sessions).Select(_ => ConnectAsync(port)));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var sockets = await Task.WhenAll(Enumerable.Range(0, sessions).Select(_ => ConnectAsync(endPoint, ct)));
+        stop.CancelAfter(duration);
         long pushed = 0;
         try
         {
@@ -159,10 +188,10 @@ public static class Scenarios
                         Interlocked.Add(ref pushed, Chunk);
                     }
                 }
-                catch (OperationCanceledException)
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
                 {
                 }
-            })));
+            }, CancellationToken.None)));
         }
         finally
         {

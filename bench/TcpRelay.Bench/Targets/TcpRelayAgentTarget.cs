@@ -1,0 +1,28 @@
+using System.Net;
+
+namespace TcpRelay.Bench;
+
+/// <summary>
+/// <c>tcprelay serve</c> and <c>tcprelay agent</c>, the agent exposing the benchmark's echo server
+/// and its sink (the stalled-reader scenario). The counterpart of bore.
+/// </summary>
+public sealed class TcpRelayAgentTarget : Target
+{
+    public const string KeyName = "agent";
+
+    public override string Key => KeyName;
+
+    public override string Title => "TcpRelay + agent";
+
+    public override async Task<RunningTarget> StartAsync(TargetContext context)
+    {
+        var (control, data, first) = (Ports.Any(), Ports.Any(), Ports.FreePair());
+        var relay = TcpRelayProcesses.Serve(context, "tcprelay serve", $"--control-port {control} --data-port {data} --public-ports {first}-{first + 1}");
+        await TcpRelayProcesses.WaitForControlPortAsync(relay, control);
+        var agent = TcpRelayProcesses.Agent(context, control,
+            (context.Services.EchoPort, "bench-echo", first), (context.Services.SinkPort, "bench-sink", first + 1));
+        var echo = new IPEndPoint(IPAddress.Loopback, first);
+        await Ports.WaitUntilAsync(() => Ports.EchoesAsync(echo), agent, "the echo server through the relay");
+        return new RunningTarget(this, echo, [relay], [agent], first + 1);
+    }
+}
