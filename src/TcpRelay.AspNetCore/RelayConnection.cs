@@ -21,7 +21,8 @@ internal sealed class RelayConnection : ConnectionContext, IConnectionIdFeature,
         ConnectionId = $"relay-{stream.SessionId}";
         RemoteEndPoint = stream.Client;
         LocalEndPoint = local;
-        Transport = new StreamPipes(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true)),
+        // Zero-byte reads: an idle keep-alive connection holds no read buffer, as the agent's pipe.
+        Transport = new StreamPipes(PipeReader.Create(stream, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true)),
             PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true)));
         Features.Set<IConnectionIdFeature>(this);
         Features.Set<IConnectionItemsFeature>(this);

@@ -31,7 +31,10 @@ public static class SocketPipe
 
     private static async Task<long> CopyAsync(Socket from, string fromName, Socket to, Failure failure)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        // No buffer while the socket has nothing to read: a zero-byte receive waits for data, and the
+        // buffer is rented only to take it. An idle session then costs its two sockets and two tasks.
+        // A read that filled the buffer says more is waiting, so the buffer is kept for the next one.
+        byte[]? buffer = null;
         long total = 0;
         try
         {
@@ -40,6 +43,11 @@ public static class SocketPipe
                 int n;
                 try
                 {
+                    if (buffer is null)
+                    {
+                        await from.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                        buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+                    }
                     n = await from.ReceiveAsync(buffer, SocketFlags.None);
                 }
                 catch (Exception e) when (e is SocketException or ObjectDisposedException)
@@ -64,11 +72,17 @@ public static class SocketPipe
                     return total;
                 }
                 total += n;
+                if (n < buffer.Length)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = null;
+                }
             }
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null)
+                ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
