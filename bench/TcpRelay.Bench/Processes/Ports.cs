@@ -23,12 +23,22 @@ public static class Ports
         }
     }
 
-    /// <summary>A port picked by the kernel, free now.</summary>
-    public static int Any()
+    /// <summary>Ports picked by the kernel, all different, free now.</summary>
+    public static int[] Any(int count)
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+        // Held open together: ports bound and released one by one may come back the same.
+        var sockets = Enumerable.Range(0, count).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)).ToArray();
+        try
+        {
+            foreach (var socket in sockets)
+                socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            return sockets.Select(s => ((IPEndPoint)s.LocalEndPoint!).Port).ToArray();
+        }
+        finally
+        {
+            foreach (var socket in sockets)
+                socket.Dispose();
+        }
     }
 
     /// <summary>Nothing bound to the port at all (not even a connection in TIME_WAIT).</summary>

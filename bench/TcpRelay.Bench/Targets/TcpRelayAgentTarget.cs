@@ -16,7 +16,8 @@ public sealed class TcpRelayAgentTarget : Target
 
     public override async Task<RunningTarget> StartAsync(TargetContext context)
     {
-        var (control, data, first) = (Ports.Any(), Ports.Any(), Ports.FreePair());
+        var (ports, first) = (Ports.Any(2), Ports.FreePair());
+        var (control, data) = (ports[0], ports[1]);
         var relay = TcpRelayProcesses.Serve(context, "tcprelay serve", $"--control-port {control} --data-port {data} --public-ports {first}-{first + 1}");
         await TcpRelayProcesses.WaitForControlPortAsync(relay, control);
         var agent = TcpRelayProcesses.Agent(context, control,

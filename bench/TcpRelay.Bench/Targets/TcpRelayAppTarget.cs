@@ -21,7 +21,8 @@ public sealed class TcpRelayAppTarget : Target
 
     public override async Task<RunningTarget> StartAsync(TargetContext context)
     {
-        var (control, data, port) = (Ports.Any(), Ports.Any(), Ports.FreePair());
+        var (ports, port) = (Ports.Any(2), Ports.FreePair());
+        var (control, data) = (ports[0], ports[1]);
         var relay = TcpRelayProcesses.Serve(context, "tcprelay serve", $"--control-port {control} --data-port {data} --public-ports {port}-{port}");
         await TcpRelayProcesses.WaitForControlPortAsync(relay, control);
         var app = TcpRelayProcesses.BenchApp(context, "TcpRelay app", $"{TcpRelayEchoApp.Mode} {control} {port}");

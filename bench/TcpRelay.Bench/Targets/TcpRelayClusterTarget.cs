@@ -18,7 +18,8 @@ public sealed class TcpRelayClusterTarget(int nodes) : Target
 
     public override async Task<RunningTarget> StartAsync(TargetContext context)
     {
-        var (control, data, cluster) = (Ports.Any(), Ports.Any(), Ports.Any());
+        var ports = Ports.Any(3);
+        var (control, data, cluster) = (ports[0], ports[1], ports[2]);
         var first = Ports.FreePair();
         var relays = Enumerable.Range(1, nodes).Select(i => TcpRelayProcesses.Serve(context, $"tcprelay node {i}",
             $"--bind 127.0.0.{i} --control-port {control} --data-port {data} --public-ports {first}-{first + 1} " +

@@ -11,7 +11,8 @@ public static class TcpRelayProcesses
         "--max-sessions-per-app 100000 --max-pending-per-app 10000 --max-handshakes-per-address 10000 --max-handshakes 20000";
 
     public static ChildProcess Serve(TargetContext context, string label, string arguments) =>
-        Dotnet(context.TcprelayDll, label, $"serve {arguments} --log-level warning {Limits}", context.Options.RelayEnvironment);
+        Dotnet(context.TcprelayDll, label, $"serve {arguments} --log-level warning {Limits} --state-dir {Path.Combine(context.LogDirectory, "state")}",
+            context.Options.RelayEnvironment);
 
     public static ChildProcess Agent(TargetContext context, int controlPort, params (int Service, string Name, int PublicPort)[] services) =>
         Dotnet(context.TcprelayDll, "tcprelay agent",
