@@ -27,7 +27,11 @@ FROM mcr.microsoft.com/dotnet/runtime:10.0
 WORKDIR /app
 COPY --from=build /app ./
 # The image's unprivileged `app` user; every port the relay uses is above 1024.
+RUN install -d -o "$APP_UID" /var/lib/tcprelay
 USER $APP_UID
+# Registrations outlive a restart of the container (state-dir = auto finds STATE_DIRECTORY); mount a
+# volume here (`-v tcprelay-state:/var/lib/tcprelay`) to keep them across a new container too.
+ENV STATE_DIRECTORY=/var/lib/tcprelay
 # control, public range handed to apps, data. Publish them under the same numbers: the relay tells
 # apps their public port and data port as it sees them.
 EXPOSE 8080 8081-8180 8082

@@ -88,6 +88,12 @@ public sealed record RelaySettings
     /// </summary>
     public string? AdvertiseHost { get; init; }
 
+    /// <summary>
+    /// Where the relay keeps its registrations across restarts (<c>state-dir</c>, resolved), or null:
+    /// in memory only. A clustered node does not use it.
+    /// </summary>
+    public string? StateDirectory { get; init; }
+
     /// <summary>Whether this relay is one node of a cluster.</summary>
     public bool Clustered => ClusterBind is not null;
 
@@ -131,6 +137,7 @@ public sealed record RelaySettings
             ClusterBind = ReadHostPort(section, "cluster-bind"),
             ClusterSeeds = ReadHostPorts(section, "cluster-seeds"),
             AdvertiseHost = ReadOptionalHost(section, "advertise-host"),
+            StateDirectory = ResolveStateDirectory(Read(section, "state-dir", (c, k) => c.GetString(k)), Environment.GetEnvironmentVariable),
         };
         settings.Validate();
         return settings;
@@ -189,7 +196,7 @@ public sealed record RelaySettings
         $"close-timeout={Duration.Format(CloseTimeout)} keepalive-idle={Duration.Format(KeepAliveIdle)} grace-period={Duration.Format(GracePeriod)} " +
         $"drain-timeout={Duration.Format(DrainTimeout)} max-apps={MaxApps} max-sessions-per-app={MaxSessionsPerApp} " +
         $"max-pending-per-app={MaxPendingPerApp} max-handshakes-per-address={MaxHandshakesPerAddress} max-handshakes={MaxHandshakes} " +
-        $"allow-anonymous={(AllowAnonymous ? "on" : "off")}" +
+        $"allow-anonymous={(AllowAnonymous ? "on" : "off")} state-dir={StateDirectory ?? "none"}" +
         (Clustered ? $" cluster-bind={ClusterBind} cluster-seeds={string.Join(',', ClusterSeeds)} advertise-host={AdvertiseHost ?? Bind.ToString()}" : "");
 
     private static HostPort? ReadHostPort(Config section, string key)
@@ -213,6 +220,28 @@ public sealed record RelaySettings
             list.Add(parsed.IsOk ? parsed.Value : throw new RelayConfigException($"tcprelay.{key}: {parsed.Error}"));
         }
         return list;
+    }
+
+    /// <summary>
+    /// <c>state-dir</c>: "" is none, <c>auto</c> the service's or user's state directory (systemd's
+    /// $STATE_DIRECTORY, whose first entry is ours when it lists several; then the XDG base directory
+    /// rules), anything else a path.
+    /// </summary>
+    internal static string? ResolveStateDirectory(string? setting, Func<string, string?> environment)
+    {
+        if (string.IsNullOrEmpty(setting))
+            return null;
+        if (setting != "auto")
+            return setting.IndexOfAny(System.IO.Path.GetInvalidPathChars()) < 0
+                ? System.IO.Path.GetFullPath(setting)
+                : throw new RelayConfigException($"tcprelay.state-dir: '{setting}' is not a path");
+        if (environment("STATE_DIRECTORY") is { Length: > 0 } systemd)
+            return systemd.Split(':')[0];
+        if (environment("XDG_STATE_HOME") is { Length: > 0 } xdg && System.IO.Path.IsPathRooted(xdg))
+            return System.IO.Path.Combine(xdg, "tcprelay");
+        return environment("HOME") is { Length: > 0 } home
+            ? System.IO.Path.Combine(home, ".local", "state", "tcprelay")
+            : throw new RelayConfigException("tcprelay.state-dir: auto needs STATE_DIRECTORY, XDG_STATE_HOME or HOME; set a path, or \"\" to keep registrations in memory only");
     }
 
     private static string? ReadOptionalHost(Config section, string key)

@@ -53,6 +53,9 @@ internal static class ServeProcess
             foreach (var argument in arguments)
                 start.ArgumentList.Add(argument);
             start.Environment.Remove("TCPRELAY_SECRET");
+            // Nothing of a test's relay is kept in the user's state directory, nor read from it
+            // (files are per control port, so relays of parallel tests keep apart here too).
+            start.Environment["TCPRELAY_STATE_DIR"] = Path.Combine(Path.GetTempPath(), "tcprelay-test-state");
             foreach (var (key, value) in environment ?? new Dictionary<string, string>())
                 start.Environment[key] = value;
             var relay = Process.Start(start)!;

@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TcpRelay.Protocol;
+using TcpRelay.Server.State;
 using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Actors;
@@ -31,6 +32,19 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     {
         /// <summary>The relay is one node of a cluster (only then does a node have a data address to hand out).</summary>
         public bool InCluster => DataAddress is not null;
+
+        /// <summary>
+        /// A registration a restarted relay found in its state file: held for its owner through the
+        /// grace period with no control channel yet; of its token only this hash is known.
+        /// </summary>
+        public string? RestoredResumeSha256 { get; init; }
+
+        /// <summary>What the state file keeps of the app's token, or null: the app gave none and is not held for a return.</summary>
+        public string? ResumeSha256 => Resume is { } token ? SavedRegistration.HashOf(token) : RestoredResumeSha256;
+
+        /// <summary>Whether a REGISTER with <paramref name="token"/> is this app coming back.</summary>
+        public bool ResumedBy(ResumeToken token) =>
+            Resume == token || (RestoredResumeSha256 is { } hash && hash == SavedRegistration.HashOf(token));
     }
 
     /// <summary>
@@ -179,7 +193,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     protected override void PreStart()
     {
         base.PreStart();
-        if (!_spec.Mirror)
+        if (!_spec.Mirror && _spec.RestoredResumeSha256 is null)
             Context.Watch(_channel);
         Bind();
     }
@@ -205,6 +219,14 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             if (_spec.Mirror)
             {
                 BecomeMirror();
+                return;
+            }
+            if (_channel.Equals(ActorRefs.Nobody))
+            {
+                // Restored from the state file, and its owner is not back yet.
+                Log.Info("App {App} restored from the state file: name and port {Port} held for {Grace}", _spec.Name, _port, Duration.Format(_settings.GracePeriod));
+                Detach();
+                Stash.UnstashAll();
                 return;
             }
             AnswerRegistered();
@@ -319,18 +341,23 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
                 MirrorLost(t.ActorRef);
                 return;
             }
-            if (_spec.Resume is not null && _settings.GracePeriod > TimeSpan.Zero)
+            if (_spec.ResumeSha256 is not null && _settings.GracePeriod > TimeSpan.Zero)
             {
                 Log.Info("App {App} lost its control connection: name and port {Port} held for {Grace}, {Sessions} sessions open",
                     _spec.Name, _port, Duration.Format(_settings.GracePeriod), _sessions);
-                Timers.StartSingleTimer(GraceExpired.Instance, GraceExpired.Instance, _settings.GracePeriod);
-                _channel = ActorRefs.Nobody;
-                _status?.ControlFrom(null);
-                Become(Detached);
+                Detach();
                 return;
             }
             Depart("left");
         });
+    }
+
+    private void Detach()
+    {
+        Timers.StartSingleTimer(GraceExpired.Instance, GraceExpired.Instance, _settings.GracePeriod);
+        _channel = ActorRefs.Nobody;
+        _status?.ControlFrom(null);
+        Become(Detached);
     }
 
     /// <summary>

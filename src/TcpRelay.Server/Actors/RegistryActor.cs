@@ -2,6 +2,7 @@ using System.Net;
 using Akka.Actor;
 using Akka.Event;
 using TcpRelay.Protocol;
+using TcpRelay.Server.State;
 
 namespace TcpRelay.Server.Actors;
 
@@ -70,11 +71,18 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
     private readonly HashSet<IActorRef> _owned = [];
     private Dictionary<string, ClusterDirectoryActor.AppEntry> _table = [];
 
-    public RegistryActor(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps, IActorRef? directory)
+    // A single relay's state file (its writer), and what it held when the relay started.
+    private readonly IActorRef? _stateFile;
+    private readonly IReadOnlyList<SavedRegistration> _restored;
+
+    public RegistryActor(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps, IActorRef? directory,
+        IActorRef? stateFile, IReadOnlyList<SavedRegistration>? restored)
     {
         _settings = settings;
         _dataPort = dataPort;
         _directory = directory;
+        _stateFile = stateFile;
+        _restored = restored ?? [];
         _appProps = appProps ?? (spec => AppActor.CreateProps(spec, settings));
         // The default public range (8081-8180) contains the default data port (8082): protocol.md has
         // allocation skip the relay's own ports, and asking for one is port-in-use.
@@ -92,6 +100,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
             if (_owned.Remove(Sender) && _drainRequester is null)
                 _directory?.Tell(new ClusterDirectoryActor.Released(departed.Name.Value));
             LogTree();
+            SaveState();
         });
         Receive<AppServing>(serving =>
         {
@@ -137,6 +146,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
             if (_owned.Remove(stopped.App) && _drainRequester is null)
                 _directory?.Tell(new ClusterDirectoryActor.Released(stopped.Name.Value));
             LogTree();
+            SaveState();
             ReportWhenDrained();
         });
         Receive<Drain>(_ =>
@@ -158,8 +168,9 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
 
     protected override LogLevel LifecycleLevel => LogLevel.InfoLevel;
 
-    public static Props CreateProps(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps = null, IActorRef? directory = null) =>
-        Props.Create(() => new RegistryActor(settings, dataPort, appProps, directory));
+    public static Props CreateProps(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps = null, IActorRef? directory = null,
+        IActorRef? stateFile = null, IReadOnlyList<SavedRegistration>? restored = null) =>
+        Props.Create(() => new RegistryActor(settings, dataPort, appProps, directory, stateFile, restored));
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -171,6 +182,55 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
             _directory.Tell(new ClusterDirectoryActor.NodeReport([], []));
             Timers.StartPeriodicTimer(ReportDue.Instance, ReportDue.Instance, ClusterDirectoryActor.ReportInterval);
         }
+        Restore();
+    }
+
+    /// <summary>
+    /// The registrations of the relay's last run, each held for its owner through the grace period as
+    /// if its control connection had just dropped: the owner's token gets name and port back, anyone
+    /// else is refused them, and clients arriving meanwhile wait. Before the control port listens.
+    /// </summary>
+    private void Restore()
+    {
+        if (_restored.Count == 0)
+            return;
+        var held = 0;
+        foreach (var saved in _restored)
+        {
+            var why = _settings.GracePeriod <= TimeSpan.Zero ? "the grace period is off"
+                : !_settings.PublicPorts.Contains(saved.Port) ? $"port {saved.Port} is outside the public range {_settings.PublicPorts}"
+                : _ports.ContainsKey(saved.Port) ? $"port {saved.Port} is taken twice in the file, or is one of the relay's own"
+                : _liveNames.ContainsKey(saved.Name) ? "the name is in the file twice"
+                : _liveNames.Count >= _settings.MaxApps ? $"the relay serves at most {_settings.MaxApps} apps"
+                : null;
+            if (why is not null)
+            {
+                Log.Warning("State file: app {App} on port {Port} not restored: {Why}", saved.Name, saved.Port, why);
+                continue;
+            }
+            StartApp(new AppActor.Spec(saved.Name, saved.Port, PortRequested: true, ActorRefs.Nobody, null, _dataPort, null)
+            {
+                RestoredResumeSha256 = saved.ResumeSha256,
+            });
+            held++;
+        }
+        Log.Info("Restored {Apps} registrations from the last run, each held {Grace} for its owner", held, Duration.Format(_settings.GracePeriod));
+    }
+
+    /// <summary>
+    /// The table as a restarted relay needs it: the apps it would hold through a dropped connection
+    /// (those with a resume token). Not while draining: the departures the drain causes are not
+    /// the end of those registrations, the next run holds them.
+    /// </summary>
+    private void SaveState()
+    {
+        if (_stateFile is null || _drainRequester is not null)
+            return;
+        _stateFile.Tell(new RegistrationFileActor.Save(_liveNames.Values
+            .Select(app => _apps.TryGetValue(app, out var spec) ? spec : null)
+            .Where(spec => spec?.ResumeSha256 is not null)
+            .Select(spec => new SavedRegistration(spec!.Name, spec.Port, spec.ResumeSha256!))
+            .ToList()));
     }
 
     // An app that fails is stopped; its control connection closes and the app can register again.
@@ -203,7 +263,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         if (_liveNames.TryGetValue(name, out var holder))
         {
             // The token, not the name, tells a returning app from another one wanting its name.
-            if (register.Resume is { } token && _apps.TryGetValue(holder, out var held) && held.Resume == token)
+            if (register.Resume is { } token && _apps.TryGetValue(holder, out var held) && held.ResumedBy(token))
             {
                 holder.Tell(new AppActor.Resume(Sender, register.Remote, register.Port));
                 return;
@@ -256,6 +316,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         _ports[spec.Port] = app;
         _apps[app] = spec;
         LogTree();
+        SaveState();
         return app;
     }
 
@@ -292,7 +353,9 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         if (FreePortFrom(unavailable.Port + 1) is { } next)
         {
             _ports[next] = Sender;
+            _apps[Sender] = spec with { Port = next };
             Sender.Tell(new AppActor.BindPort(next));
+            SaveState();
         }
         else
         {
@@ -454,6 +517,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
         Refuse(spec.Channel, code, text);
         _liveNames.Remove(spec.Name);
         Context.Stop(Sender);
+        SaveState();
     }
 
     private static void Refuse(IActorRef channel, ErrorCode code, string text) =>

@@ -2,6 +2,7 @@ using System.Net;
 using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
+using TcpRelay.Server.State;
 using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Actors;
@@ -132,12 +133,39 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
         Receive<Tcp.Bound>(bound =>
         {
             _data = (IPEndPoint)bound.LocalAddress;
-            _registry = Context.ActorOf(RegistryActor.CreateProps(_settings, _data.Port, directory: _directory), "registry");
-            Context.Watch(_registry);
-            Bind(_settings.ControlPort);
-            Become(BindingControl);
+            // A cluster's directory holds a node's apps while it restarts; a single relay keeps them on disk.
+            if (_directory is null && RegistrationFile.For(_settings) is { } file)
+            {
+                Context.ActorOf(RegistrationFileActor.CreateProps(file), "state-file");
+                Become(LoadingState);
+                return;
+            }
+            StartRegistry(null, []);
         });
         ReceiveBindFailure("data", _settings.DataPort);
+    }
+
+    /// <summary>The state file is read (by its own actor, off the relay's threads) before any app can register.</summary>
+    private void LoadingState()
+    {
+        Receive<RegistrationFileActor.Loaded>(loaded =>
+        {
+            if (loaded.Registrations.Problem is { } problem)
+                Log.Warning("State file: {Problem}", problem);
+            StartRegistry(Sender, loaded.Registrations.Apps);
+        });
+        Receive<GetEndpoints>(_ => _waitingForEndpoints.Add(Sender));
+        Receive<LogActorTree>(_ => LogTree());
+        Receive<Drain>(_ => Sender.Tell(Drained.Instance)); // no app can have registered yet
+    }
+
+    private void StartRegistry(IActorRef? stateFile, IReadOnlyList<SavedRegistration> restored)
+    {
+        _registry = Context.ActorOf(RegistryActor.CreateProps(_settings, _data!.Port, directory: _directory,
+            stateFile: stateFile, restored: restored), "registry");
+        Context.Watch(_registry);
+        Bind(_settings.ControlPort);
+        Become(BindingControl);
     }
 
     private void BindingControl()

@@ -1,0 +1,156 @@
+using System.Net.Sockets;
+using System.Text;
+using TcpRelay.Client;
+using TcpRelay.Protocol;
+using TcpRelay.Server.State;
+
+namespace TcpRelay.Server.Tests;
+
+/// <summary>Registrations kept in the state directory across a relay's restart (issue 15).</summary>
+public sealed class StateFileTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("tcprelay-state-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private RelaySettings Adjust(RelaySettings settings, PublicPortRange? range = null) =>
+        settings with { StateDirectory = _directory, GracePeriod = TimeSpan.FromMinutes(1), PublicPorts = range ?? settings.PublicPorts };
+
+    private string StateFile => Path.Combine(_directory, "relay-0.json");
+
+    [Fact]
+    public async Task A_restarted_relay_holds_every_registration_for_its_owner_and_its_waiting_clients()
+    {
+        var token = ResumeToken.New();
+        var first = await TestRelay.StartAsync(s => Adjust(s));
+        var range = first.Settings.PublicPorts;
+        var app = new RelayListener(first.ListenerOptions("ssh") with { ResumeToken = token });
+        await app.StartAsync();
+        var port = app.PublicPort;
+        await Eventually.TrueAsync(() => File.Exists(StateFile) && File.ReadAllText(StateFile).Contains("\"ssh\""), "the state file names the app");
+        // The relay stops while the app runs (a drain: the app is told ERROR shutdown), then the app's process ends.
+        await first.DisposeAsync();
+        await app.DisposeAsync();
+        var saved = new RegistrationFile(StateFile).Load();
+        Assert.Null(saved.Problem);
+        Assert.Equal(new SavedRegistration(AppName.Parse("ssh").Value, port, SavedRegistration.HashOf(token)), Assert.Single(saved.Apps));
+        Assert.DoesNotContain(token.Value, File.ReadAllText(StateFile));
+
+        await using var second = await TestRelay.StartAsync(s => Adjust(s, range));
+        // Another app first: neither the name nor the port is to be had.
+        await using (var stranger = second.Listener("ssh"))
+            Assert.Equal(ErrorCode.NameInUse, (await Assert.ThrowsAsync<RelayRegistrationException>(() => stranger.StartAsync())).Code);
+        await using (var squatter = second.Listener("web", port))
+            Assert.Equal(ErrorCode.PortInUse, (await Assert.ThrowsAsync<RelayRegistrationException>(() => squatter.StartAsync())).Code);
+        await using (var anyPort = await second.StartListenerAsync("web"))
+            Assert.NotEqual(port, anyPort.PublicPort);
+
+        // A client arriving meanwhile waits, and the owner, back with its token, is announced it.
+        using var client = await TestRelay.ConnectAsync(port);
+        await client.SendAsync("hello"u8.ToArray());
+        await using var owner = new RelayListener(second.ListenerOptions("ssh") with { ResumeToken = token });
+        await owner.StartAsync();
+        Assert.Equal(port, owner.PublicPort);
+        await using var session = await owner.AcceptAsync().AsTask().WaitAsync(TestRelay.Wait);
+        var greeting = new byte[5];
+        await session.ReadExactlyAsync(greeting).AsTask().WaitAsync(TestRelay.Wait);
+        Assert.Equal("hello", Encoding.ASCII.GetString(greeting));
+        await session.WriteAsync("world"u8.ToArray());
+        Assert.Equal("world", Encoding.ASCII.GetString(await SocketAssert.ReadExactlyAsync(client, 5)));
+    }
+
+    [Fact]
+    public async Task A_corrupt_state_file_is_set_aside_and_the_relay_starts_empty()
+    {
+        await File.WriteAllTextAsync(StateFile, "{ \"version\": 1, \"apps\": [ { \"name\": \"BAD NAME\", \"port\": 1 } ] }");
+        await using var relay = await TestRelay.StartAsync(s => Adjust(s));
+        await using var app = await relay.StartListenerAsync("ssh");
+        Assert.Single(Directory.GetFiles(_directory, "relay-0.json.unreadable-*"));
+        await Eventually.TrueAsync(() => File.Exists(StateFile) && File.ReadAllText(StateFile).Contains("\"ssh\""), "the new table written");
+    }
+
+    [Fact]
+    public async Task A_registration_that_leaves_is_gone_from_the_file_and_its_name_free_after_a_restart()
+    {
+        PublicPortRange range;
+        await using (var first = await TestRelay.StartAsync(s => Adjust(s)))
+        {
+            range = first.Settings.PublicPorts;
+            await using (var app = await first.StartListenerAsync("ssh"))
+                await Eventually.TrueAsync(() => File.Exists(StateFile) && File.ReadAllText(StateFile).Contains("\"ssh\""), "the app recorded");
+            // Disposing the listener sent LEAVE: the registration ended for good.
+            await Eventually.TrueAsync(() => !File.ReadAllText(StateFile).Contains("\"ssh\""), "the app removed");
+        }
+        await using var second = await TestRelay.StartAsync(s => Adjust(s, range));
+        await using var other = await second.StartListenerAsync("ssh");
+        Assert.Equal("ssh", other.Name.ToString());
+    }
+
+    [Theory]
+    [InlineData("not json")]
+    [InlineData("{ \"version\": 2, \"apps\": [] }")]
+    [InlineData("{ \"version\": 1 }")]
+    [InlineData("{ \"version\": 1, \"apps\": [ { \"name\": \"ssh\", \"port\": 0, \"resume-sha256\": \"00\" } ] }")]
+    [InlineData("{ \"version\": 1, \"apps\": [ { \"name\": \"ssh\", \"port\": 9000, \"resume-sha256\": \"ABC\" } ] }")]
+    [InlineData("{ \"version\": 1, \"apps\": [ null ] }")]
+    public async Task Unusable_files_are_refused_with_the_reason_and_moved_aside(string text)
+    {
+        await File.WriteAllTextAsync(StateFile, text);
+        var loaded = new RegistrationFile(StateFile).Load();
+        Assert.Empty(loaded.Apps);
+        Assert.Contains("is not a registrations file", loaded.Problem);
+        Assert.False(File.Exists(StateFile));
+    }
+
+    [Fact]
+    public void A_saved_table_loads_back_and_no_file_is_no_registrations()
+    {
+        var file = new RegistrationFile(Path.Combine(_directory, "sub", "relay-1.json"));
+        Assert.Equal(LoadedRegistrations.None, file.Load());
+        var apps = new[]
+        {
+            new SavedRegistration(AppName.Parse("a").Value, 9000, SavedRegistration.HashOf(ResumeToken.New())),
+            new SavedRegistration(AppName.Parse("b-2").Value, 9001, SavedRegistration.HashOf(ResumeToken.New())),
+        };
+        file.Save(apps);
+        var loaded = file.Load();
+        Assert.Null(loaded.Problem);
+        Assert.Equal(apps, loaded.Apps);
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(file.Path)!, "*.tmp"));
+    }
+
+    [Theory]
+    [InlineData("", null, null, null, null)]
+    [InlineData("auto", "/run/state/tcprelay:/other", null, "/home/u", "/run/state/tcprelay")]
+    [InlineData("auto", null, "/xdg", "/home/u", "/xdg/tcprelay")]
+    [InlineData("auto", null, "relative", "/home/u", "/home/u/.local/state/tcprelay")]
+    [InlineData("auto", null, null, "/home/u", "/home/u/.local/state/tcprelay")]
+    [InlineData("/var/lib/x", "/ignored", null, null, "/var/lib/x")]
+    public void State_dir_auto_follows_systemd_then_xdg_then_home(string setting, string? systemd, string? xdg, string? home, string? expected)
+    {
+        var env = new Dictionary<string, string?> { ["STATE_DIRECTORY"] = systemd, ["XDG_STATE_HOME"] = xdg, ["HOME"] = home };
+        Assert.Equal(expected, RelaySettings.ResolveStateDirectory(setting, key => env.GetValueOrDefault(key)));
+    }
+
+    [Fact]
+    public void State_dir_auto_without_any_home_is_refused_with_what_to_set()
+    {
+        var e = Assert.Throws<RelayConfigException>(() => RelaySettings.ResolveStateDirectory("auto", _ => null));
+        Assert.Contains("tcprelay.state-dir", e.Message);
+    }
+}
+
+/// <summary>Waits for a condition that a background write makes true, with a deadline.</summary>
+internal static class Eventually
+{
+    public static async Task TrueAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TestRelay.Wait);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"not true within {(timeout ?? TestRelay.Wait).TotalSeconds:0}s: {what}");
+            await Task.Delay(20);
+        }
+    }
+}
