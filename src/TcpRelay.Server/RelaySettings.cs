@@ -55,6 +55,12 @@ public sealed record RelaySettings
     /// <summary>On SIGTERM, how long paired sessions may go on before what is left is aborted.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// During a drain, a paired session that has moved no byte this long (and holds none unwritten)
+    /// is closed both ways instead of holding the drain to its deadline; zero: idle sessions wait as busy ones do.
+    /// </summary>
+    public TimeSpan DrainIdleAfter { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Most apps registered at once.</summary>
     public int MaxApps { get; init; } = 1000;
 
@@ -122,6 +128,7 @@ public sealed record RelaySettings
             KeepAliveIdle = ReadDuration(section, "keepalive-idle"),
             GracePeriod = ReadDuration(section, "grace-period"),
             DrainTimeout = ReadDuration(section, "drain-timeout"),
+            DrainIdleAfter = ReadDuration(section, "drain-idle-after"),
             MaxApps = ReadPositive(section, "max-apps"),
             MaxSessionsPerApp = ReadPositive(section, "max-sessions-per-app"),
             MaxPendingPerApp = ReadPositive(section, "max-pending-per-app"),
@@ -172,6 +179,8 @@ public sealed record RelaySettings
             throw new RelayConfigException(
                 $"the relay would listen on {Bind} without a shared secret, so anyone could register apps: " +
                 "set TCPRELAY_SECRET or --secret-file, or pass --allow-anonymous if that is what you want");
+        if (DrainIdleAfter < TimeSpan.Zero)
+            throw new RelayConfigException("tcprelay.drain-idle-after: must not be negative");
         if (GracePeriod < TimeSpan.Zero)
             throw new RelayConfigException("tcprelay.grace-period: must not be negative");
         if (Secret is "")
@@ -194,7 +203,7 @@ public sealed record RelaySettings
         $"secret={(Secret is null ? "none" : "***")} handshake-timeout={Duration.Format(HandshakeTimeout)} " +
         $"pending-timeout={Duration.Format(PendingTimeout)} heartbeat-interval={Duration.Format(HeartbeatInterval)} " +
         $"close-timeout={Duration.Format(CloseTimeout)} keepalive-idle={Duration.Format(KeepAliveIdle)} grace-period={Duration.Format(GracePeriod)} " +
-        $"drain-timeout={Duration.Format(DrainTimeout)} max-apps={MaxApps} max-sessions-per-app={MaxSessionsPerApp} " +
+        $"drain-timeout={Duration.Format(DrainTimeout)} drain-idle-after={Duration.Format(DrainIdleAfter)} max-apps={MaxApps} max-sessions-per-app={MaxSessionsPerApp} " +
         $"max-pending-per-app={MaxPendingPerApp} max-handshakes-per-address={MaxHandshakesPerAddress} max-handshakes={MaxHandshakes} " +
         $"allow-anonymous={(AllowAnonymous ? "on" : "off")} state-dir={StateDirectory ?? "none"}" +
         (Clustered ? $" cluster-bind={ClusterBind} cluster-seeds={string.Join(',', ClusterSeeds)} advertise-host={AdvertiseHost ?? Bind.ToString()}" : "");

@@ -82,7 +82,8 @@ public sealed class ShutdownTests
     [Fact]
     public async Task A_drain_lets_a_transfer_in_flight_finish_byte_exact_and_turns_newcomers_away()
     {
-        await using var relay = await TestRelay.StartAsync(s => s with { DrainTimeout = TimeSpan.FromSeconds(30) });
+        // The transfer never pauses for long, but a loaded machine may stall it a moment: well above that.
+        await using var relay = await TestRelay.StartAsync(s => s with { DrainTimeout = TimeSpan.FromSeconds(30), DrainIdleAfter = TimeSpan.FromSeconds(10) });
         await using var app = relay.Listener("draining");
         await app.StartAsync();
         _ = EchoAsync(app);
@@ -118,7 +119,7 @@ public sealed class ShutdownTests
     [Fact]
     public async Task Sessions_that_outlive_the_drain_timeout_are_reset_not_ended_cleanly()
     {
-        await using var relay = await TestRelay.StartAsync(s => s with { DrainTimeout = TimeSpan.FromMilliseconds(500) });
+        await using var relay = await TestRelay.StartAsync(s => s with { DrainTimeout = TimeSpan.FromMilliseconds(500), DrainIdleAfter = TimeSpan.Zero });
         await using var app = await relay.StartListenerAsync("stuck");
         using var client = await TestRelay.ConnectAsync(app.PublicPort);
         await using var session = await app.AcceptAsync();
@@ -128,6 +129,25 @@ public sealed class ShutdownTests
         var stopping = CoordinatedShutdown.Get(relay.System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         await SocketAssert.ResetAsync(client);
         await SocketAssert.ResetAsync(session.Socket);
+        await stopping.WaitAsync(TestRelay.Wait);
+    }
+
+    [Fact]
+    public async Task An_idle_session_is_closed_in_order_and_does_not_hold_the_drain_to_its_deadline()
+    {
+        // A deadline no test waits for: the drain can only end in time by closing the idle session.
+        await using var relay = await TestRelay.StartAsync(s => s with { DrainTimeout = TimeSpan.FromMinutes(5), DrainIdleAfter = TimeSpan.FromMilliseconds(300) });
+        await using var app = await relay.StartListenerAsync("ssh");
+        using var client = await TestRelay.ConnectAsync(app.PublicPort);
+        await using var session = await app.AcceptAsync();
+        await client.SendAsync("hello"u8.ToArray());
+        Assert.Equal("hello"u8.ToArray(), await SocketAssert.ReadExactlyAsync(session.Socket, 5));
+
+        var stopping = CoordinatedShutdown.Get(relay.System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        // Both peers see an orderly end (EOF), not a reset.
+        using var cts = new CancellationTokenSource(TestRelay.Wait);
+        Assert.Equal(0, await client.ReceiveAsync(new byte[16], cts.Token));
+        Assert.Equal(0, await session.Socket.ReceiveAsync(new byte[16], cts.Token));
         await stopping.WaitAsync(TestRelay.Wait);
     }
 

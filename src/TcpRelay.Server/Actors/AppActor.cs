@@ -118,6 +118,9 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         private Drain() { }
     }
 
+    /// <summary>From the registry: the relay drains; each paired session is closed once it is idle.</summary>
+    public sealed record CloseIdleSessions(TimeSpan After);
+
     /// <summary>From the registry: the drain deadline passed; every session is reset.</summary>
     public sealed class AbortSessions
     {
@@ -694,6 +697,11 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         {
             foreach (var session in _paired.Values)
                 session.Tell(SessionActor.Abort.Instance);
+        });
+        Receive<CloseIdleSessions>(idle =>
+        {
+            foreach (var session in _paired.Values)
+                session.Tell(new SessionActor.CloseWhenIdle(idle.After));
         });
     }
 

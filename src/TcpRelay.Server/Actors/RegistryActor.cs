@@ -164,6 +164,11 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
             foreach (var app in _apps.Keys)
                 app.Tell(abort);
         });
+        Receive<AppActor.CloseIdleSessions>(idle =>
+        {
+            foreach (var app in _apps.Keys)
+                app.Tell(idle);
+        });
     }
 
     protected override LogLevel LifecycleLevel => LogLevel.InfoLevel;

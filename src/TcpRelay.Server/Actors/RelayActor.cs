@@ -259,9 +259,15 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
             // The control and data listeners stay bound: unbinding would reset the connections they accepted.
             _draining = true;
             RelayTelemetry.Get(Context.System).Status.MarkDraining();
-            Log.Info("Relay stopping: apps are told ERROR shutdown; paired sessions have {DrainTimeout} to finish",
-                Duration.Format(_settings.DrainTimeout));
+            Log.Info("Relay stopping: apps are told ERROR shutdown; paired sessions have {DrainTimeout} to finish, {Idle}",
+                Duration.Format(_settings.DrainTimeout),
+                _settings.DrainIdleAfter > TimeSpan.Zero ? $"closed once idle for {Duration.Format(_settings.DrainIdleAfter)}" : "idle or not");
             _registry.Tell(RegistryActor.Drain.Instance);
+            // An idle session (ssh, a subscription, a pool) would hold the ports up to the deadline
+            // and be reset there: the process cannot hand it to the next one (Akka.IO's listener
+            // owns the sockets it accepted), so it is closed as soon as it is seen idle.
+            if (_settings.DrainIdleAfter > TimeSpan.Zero)
+                _registry.Tell(new AppActor.CloseIdleSessions(_settings.DrainIdleAfter));
             Timers.StartSingleTimer(DrainDeadline.Instance, DrainDeadline.Instance, _settings.DrainTimeout);
         });
         Receive<DrainDeadline>(_ => AbortSessions($"the drain timeout ({Duration.Format(_settings.DrainTimeout)}) passed"));

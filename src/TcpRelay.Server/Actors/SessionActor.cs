@@ -26,6 +26,19 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
         private Abort() { }
     }
 
+    /// <summary>
+    /// The relay is draining: end the session with a close both ways once it has moved no byte for
+    /// <paramref name="After"/> and holds none unwritten, rather than let an idle session (ssh, a
+    /// subscription, a pool) hold the drain up to its deadline and be reset there.
+    /// </summary>
+    public sealed record CloseWhenIdle(TimeSpan After);
+
+    private sealed class IdleCheck
+    {
+        public static readonly IdleCheck Instance = new();
+        private IdleCheck() { }
+    }
+
     /// <summary>Ask (tests): replies <see cref="Stats"/>.</summary>
     public sealed class GetStats
     {
@@ -62,6 +75,8 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
     private LineFramer? _framer = new();
     // Set once paired: the client and the session it belongs to.
     private Side _client = null!;
+    private long _lastRead = Environment.TickCount64;
+    private TimeSpan? _closeIdleAfter;
     private WaitingClient? _session;
     private string _outcome = "paired";
     private SessionEndCause _cause = SessionEndCause.Normal;
@@ -188,6 +203,7 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
         switch (message)
         {
             case Tcp.Received r when SideOf(Sender) is { } from:
+                _lastRead = Environment.TickCount64;
                 from.Reading = false;
                 from.BytesRead += r.Data.Count;
                 if (ReferenceEquals(from, _client))
@@ -254,6 +270,13 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
                 AbortBecause(_client, "aborted: the relay's drain deadline passed");
                 AbortBecause(_data, "aborted: the relay's drain deadline passed");
                 break;
+            case CloseWhenIdle idle:
+                _closeIdleAfter = idle.After;
+                CloseIfIdle();
+                break;
+            case IdleCheck:
+                CloseIfIdle();
+                break;
             case GetStats:
                 Sender.Tell(new Stats(_client.BytesRead, _data.BytesRead, _client.Unacked + _data.Unacked));
                 break;
@@ -315,6 +338,27 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
             return;
         side.FinSent = true;
         side.Connection.Tell(Tcp.Abort.Instance);
+        Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _settings.CloseTimeout);
+    }
+
+    private void CloseIfIdle()
+    {
+        if (_closeIdleAfter is not { } after || _client.FinSent || _data.FinSent)
+            return;
+        var idleFor = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastRead);
+        if (idleFor < after || _client.InFlight.Count > 0 || _data.InFlight.Count > 0)
+        {
+            Timers.StartSingleTimer(IdleCheck.Instance, IdleCheck.Instance, idleFor < after ? after - idleFor : after);
+            return;
+        }
+        _outcome = $"closed by the drain, idle for {Duration.Format(idleFor)}";
+        _cause = SessionEndCause.Shutdown;
+        foreach (var side in new[] { _client, _data })
+        {
+            side.FinSent = true;
+            if (!side.Closed)
+                side.Connection.Tell(Tcp.Close.Instance);
+        }
         Timers.StartSingleTimer(CloseTimedOut.Instance, CloseTimedOut.Instance, _settings.CloseTimeout);
     }
 
