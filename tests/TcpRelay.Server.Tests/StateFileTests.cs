@@ -46,7 +46,7 @@ public sealed class StateFileTests : IDisposable
             Assert.NotEqual(port, anyPort.PublicPort);
 
         // A client arriving meanwhile waits, and the owner, back with its token, is announced it.
-        using var client = await TestRelay.ConnectAsync(port);
+        using var client = await ConnectWhenListeningAsync(port);
         await client.SendAsync("hello"u8.ToArray());
         await using var owner = new RelayListener(second.ListenerOptions("ssh") with { ResumeToken = token });
         await owner.StartAsync();
@@ -57,6 +57,34 @@ public sealed class StateFileTests : IDisposable
         Assert.Equal("hello", Encoding.ASCII.GetString(greeting));
         await session.WriteAsync("world"u8.ToArray());
         Assert.Equal("world", Encoding.ASCII.GetString(await SocketAssert.ReadExactlyAsync(client, 5)));
+    }
+
+    [Fact]
+    public async Task An_app_told_shutdown_is_back_on_its_port_as_soon_as_the_restarted_relay_listens()
+    {
+        var first = await TestRelay.StartAsync(s => Adjust(s));
+        var (range, endpoints) = (first.Settings.PublicPorts, first.Endpoints);
+        // Backoff this slow could not bring the app back within the test's wait: only the short
+        // steady retry after ERROR shutdown can.
+        await using var app = new RelayListener(first.ListenerOptions("ssh") with
+        {
+            ReconnectDelayMin = TimeSpan.FromMinutes(1), ReconnectDelayMax = TimeSpan.FromMinutes(2),
+        });
+        await app.StartAsync();
+        var port = app.PublicPort;
+        await first.DisposeAsync();
+
+        // The same ports, as a restarted relay has them.
+        await using var second = await TestRelay.StartAsync(s => Adjust(s, range) with
+        {
+            ControlPort = endpoints.Control.Port, DataPort = endpoints.Data.Port,
+        });
+        // The held port is bound moments after the control port listens.
+        using var client = await ConnectWhenListeningAsync(port);
+        await using var session = await app.AcceptAsync().AsTask().WaitAsync(TestRelay.Wait);
+        await session.WriteAsync("back"u8.ToArray());
+        Assert.Equal("back", Encoding.ASCII.GetString(await SocketAssert.ReadExactlyAsync(client, 4)));
+        Assert.Equal(port, app.PublicPort);
     }
 
     [Fact]
@@ -84,6 +112,22 @@ public sealed class StateFileTests : IDisposable
         await using var second = await TestRelay.StartAsync(s => Adjust(s, range));
         await using var other = await second.StartListenerAsync("ssh");
         Assert.Equal("ssh", other.Name.ToString());
+    }
+
+    private static async Task<Socket> ConnectWhenListeningAsync(int port)
+    {
+        var deadline = DateTime.UtcNow + TestRelay.Wait;
+        while (true)
+        {
+            try
+            {
+                return await TestRelay.ConnectAsync(port);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+        }
     }
 
     [Theory]
