@@ -144,7 +144,7 @@ public sealed record RelaySettings
             ClusterBind = ReadHostPort(section, "cluster-bind"),
             ClusterSeeds = ReadHostPorts(section, "cluster-seeds"),
             AdvertiseHost = ReadOptionalHost(section, "advertise-host"),
-            StateDirectory = ResolveStateDirectory(Read(section, "state-dir", (c, k) => c.GetString(k)), Environment.GetEnvironmentVariable),
+            StateDirectory = State.StateDirectory.Resolve(Read(section, "state-dir", (c, k) => c.GetString(k)), Environment.GetEnvironmentVariable, "tcprelay.state-dir"),
         };
         settings.Validate();
         return settings;
@@ -229,28 +229,6 @@ public sealed record RelaySettings
             list.Add(parsed.IsOk ? parsed.Value : throw new RelayConfigException($"tcprelay.{key}: {parsed.Error}"));
         }
         return list;
-    }
-
-    /// <summary>
-    /// <c>state-dir</c>: "" is none, <c>auto</c> the service's or user's state directory (systemd's
-    /// $STATE_DIRECTORY, whose first entry is ours when it lists several; then the XDG base directory
-    /// rules), anything else a path.
-    /// </summary>
-    internal static string? ResolveStateDirectory(string? setting, Func<string, string?> environment)
-    {
-        if (string.IsNullOrEmpty(setting))
-            return null;
-        if (setting != "auto")
-            return setting.IndexOfAny(System.IO.Path.GetInvalidPathChars()) < 0
-                ? System.IO.Path.GetFullPath(setting)
-                : throw new RelayConfigException($"tcprelay.state-dir: '{setting}' is not a path");
-        if (environment("STATE_DIRECTORY") is { Length: > 0 } systemd)
-            return systemd.Split(':')[0];
-        if (environment("XDG_STATE_HOME") is { Length: > 0 } xdg && System.IO.Path.IsPathRooted(xdg))
-            return System.IO.Path.Combine(xdg, "tcprelay");
-        return environment("HOME") is { Length: > 0 } home
-            ? System.IO.Path.Combine(home, ".local", "state", "tcprelay")
-            : throw new RelayConfigException("tcprelay.state-dir: auto needs STATE_DIRECTORY, XDG_STATE_HOME or HOME; set a path, or \"\" to keep registrations in memory only");
     }
 
     private static string? ReadOptionalHost(Config section, string key)

@@ -26,11 +26,12 @@ internal static class AgentCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var (relay, services, level) = Parse(args, Environment.GetEnvironmentVariable);
-        Log.Logger = ConsoleLog.Create(level);
+        var settings = Parse(args, Environment.GetEnvironmentVariable);
+        Log.Logger = ConsoleLog.Create(settings.Level);
         try
         {
-            return await RunAgentAsync(relay, services);
+            using var tokenFile = OpenTokenFile(settings);
+            return await RunAgentAsync(tokenFile is null ? settings.Relay : settings.Relay with { ResumeToken = tokenFile.Token }, settings.Services);
         }
         finally
         {
@@ -38,10 +39,41 @@ internal static class AgentCommand
         }
     }
 
+    /// <summary>
+    /// The agent's settings. <paramref name="TokenFile"/>: where its resume token is kept, or null
+    /// (a token for this run only, <paramref name="TokenNote"/> says why when that was not asked for);
+    /// <paramref name="TokenFileIsDefault"/>: the per-agent default, which falls back to a token for
+    /// this run when it cannot be used, where a file given explicitly is an error.
+    /// </summary>
+    internal sealed record AgentSettings(
+        RelayListenerOptions Relay, IReadOnlyList<ExposedService> Services, Serilog.Events.LogEventLevel Level,
+        string? TokenFile, bool TokenFileIsDefault, string? TokenNote);
+
+    /// <summary>The resume token file, held for the agent's lifetime, or null when the token lives in memory only.</summary>
+    /// <exception cref="UsageException">A token file given explicitly cannot be used.</exception>
+    private static ResumeTokenFile? OpenTokenFile(AgentSettings settings)
+    {
+        const string InMemory = "using a token for this run only: a restarted agent waits out the relay's grace period for its names";
+        if (settings.TokenFile is not { } path)
+        {
+            if (settings.TokenNote is { } note)
+                Log.Warning("No resume token file ({Problem}); {Consequence}", note, InMemory);
+            return null;
+        }
+        try
+        {
+            return ResumeTokenFile.Open(path);
+        }
+        catch (UsageException e) when (settings.TokenFileIsDefault)
+        {
+            Log.Warning("{Problem}; {Consequence}", e.Message, InMemory);
+            return null;
+        }
+    }
+
     /// <summary>Reads hocon/agent.hocon, then --config, then the environment, then flags, into the agent's options.</summary>
     /// <exception cref="UsageException">Anything that cannot be used, named.</exception>
-    internal static (RelayListenerOptions Relay, IReadOnlyList<ExposedService> Services, Serilog.Events.LogEventLevel Level) Parse(
-        string[] args, Func<string, string?> environment)
+    internal static AgentSettings Parse(string[] args, Func<string, string?> environment)
     {
         var flags = new Dictionary<string, string>();
         var services = new List<(string To, string? Name, string? Port)>();
@@ -177,13 +209,22 @@ internal static class AgentCommand
             ControlPort = nodes[0].Port,
             OtherNodes = nodes.Skip(1).ToList(),
             Secret = ReadSecret(environment, Setting("secret-file")),
-            ResumeToken = Setting("resume-token-file") is { Length: > 0 } tokenFile ? ResumeTokenFile.LoadOrCreate(tokenFile) : null,
             ConnectTimeout = DurationSetting("connect-timeout"),
             HeartbeatInterval = DurationSetting("heartbeat-interval"),
             ReconnectDelayMin = min,
             ReconnectDelayMax = max,
         };
-        return (relay, exposed, level);
+        var tokenSetting = Setting("resume-token-file");
+        if (tokenSetting != "auto")
+            return new AgentSettings(relay, exposed, level, tokenSetting.Length > 0 ? tokenSetting : null, false, null);
+        try
+        {
+            return new AgentSettings(relay, exposed, level, ResumeTokenFile.DefaultPath(relayText, exposed, environment), true, null);
+        }
+        catch (RelayConfigException e)
+        {
+            return new AgentSettings(relay, exposed, level, null, true, e.Message);
+        }
     }
 
     internal static string? ReadSecret(Func<string, string?> environment, string secretFile)

@@ -35,25 +35,56 @@ public sealed class AgentCommandTests
     }
 
     [Fact]
-    public void A_resume_token_file_is_created_private_once_and_read_back_after()
+    public void A_resume_token_file_is_created_private_once_read_back_after_and_held_by_one_agent()
     {
         var path = Path.Combine(Path.GetTempPath(), $"tcprelay-token-{Guid.NewGuid():N}");
         try
         {
-            var (first, _) = Parse($"--relay r --to 127.0.0.1:22 --resume-token-file {path}");
-            Assert.NotNull(first.ResumeToken);
-            if (!OperatingSystem.IsWindows())
-                Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
-            var (again, _) = Parse($"--relay r --to 127.0.0.1:22 --resume-token-file {path}");
-            Assert.Equal(first.ResumeToken, again.ResumeToken);
+            Assert.Equal(path, AgentCommand.Parse(["--relay", "r", "--to", "127.0.0.1:22", "--resume-token-file", path], _ => null).TokenFile);
+            ResumeToken token;
+            using (var first = ResumeTokenFile.Open(path))
+            {
+                token = first.Token;
+                if (!OperatingSystem.IsWindows())
+                    Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
+                // A second agent started the same way would take the first's names over with it.
+                Assert.Contains("one agent per token file", Assert.Throws<UsageException>(() => ResumeTokenFile.Open(path)).Message);
+            }
+            using (var again = ResumeTokenFile.Open(path))
+                Assert.Equal(token, again.Token);
 
             File.WriteAllText(path, "not a token\n");
-            var e = Assert.Throws<UsageException>(() => Parse($"--relay r --to 127.0.0.1:22 --resume-token-file {path}"));
-            Assert.Contains("does not hold a token", e.Message);
+            Assert.Contains("does not hold a token", Assert.Throws<UsageException>(() => ResumeTokenFile.Open(path)).Message);
         }
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void By_default_each_agent_keeps_its_token_in_the_state_directory_and_without_one_in_memory()
+    {
+        var state = Directory.CreateTempSubdirectory("tcprelay-agent-state-").FullName;
+        try
+        {
+            string[] Args(string name) => ["--relay", "r", "--to", "127.0.0.1:22", "--name", name];
+            var ssh = AgentCommand.Parse(Args("ssh"), key => key == "STATE_DIRECTORY" ? state : null);
+            Assert.True(ssh.TokenFileIsDefault);
+            Assert.StartsWith(Path.Combine(state, "agent-"), ssh.TokenFile);
+            Assert.Equal(ssh.TokenFile, AgentCommand.Parse(Args("ssh"), key => key == "STATE_DIRECTORY" ? state : null).TokenFile);
+            Assert.NotEqual(ssh.TokenFile, AgentCommand.Parse(Args("web"), key => key == "STATE_DIRECTORY" ? state : null).TokenFile);
+            using (var held = ResumeTokenFile.Open(ssh.TokenFile!))
+                Assert.True(File.Exists(held.Path));
+
+            var nowhere = AgentCommand.Parse(Args("ssh"), _ => null);
+            Assert.Null(nowhere.TokenFile);
+            Assert.Contains("HOME", nowhere.TokenNote);
+            Assert.Null(AgentCommand.Parse([.. Args("ssh"), "--resume-token-file", ""], _ => null).TokenFile);
+        }
+        finally
+        {
+            Directory.Delete(state, recursive: true);
         }
     }
 

@@ -173,13 +173,13 @@ public sealed class StateFileTests : IDisposable
     public void State_dir_auto_follows_systemd_then_xdg_then_home(string setting, string? systemd, string? xdg, string? home, string? expected)
     {
         var env = new Dictionary<string, string?> { ["STATE_DIRECTORY"] = systemd, ["XDG_STATE_HOME"] = xdg, ["HOME"] = home };
-        Assert.Equal(expected, RelaySettings.ResolveStateDirectory(setting, key => env.GetValueOrDefault(key)));
+        Assert.Equal(expected, StateDirectory.Resolve(setting, key => env.GetValueOrDefault(key), "tcprelay.state-dir"));
     }
 
     [Fact]
     public void State_dir_auto_without_any_home_is_refused_with_what_to_set()
     {
-        var e = Assert.Throws<RelayConfigException>(() => RelaySettings.ResolveStateDirectory("auto", _ => null));
+        var e = Assert.Throws<RelayConfigException>(() => StateDirectory.Resolve("auto", _ => null, "tcprelay.state-dir"));
         Assert.Contains("tcprelay.state-dir", e.Message);
     }
 }

@@ -17,7 +17,8 @@ public static class TcpRelayProcesses
     public static ChildProcess Agent(TargetContext context, int controlPort, params (int Service, string Name, int PublicPort)[] services) =>
         Dotnet(context.TcprelayDll, "tcprelay agent",
             $"agent --relay 127.0.0.1:{controlPort} --log-level warning " +
-            string.Join(" ", services.Select(s => $"--to 127.0.0.1:{s.Service} --name {s.Name} --port {s.PublicPort}")));
+            string.Join(" ", services.Select(s => $"--to 127.0.0.1:{s.Service} --name {s.Name} --port {s.PublicPort}")),
+            new Dictionary<string, string> { ["STATE_DIRECTORY"] = Path.Combine(context.LogDirectory, "state") });
 
     /// <summary>The benchmark's own executable in one of its app modes.</summary>
     public static ChildProcess BenchApp(TargetContext context, string label, string arguments) =>
