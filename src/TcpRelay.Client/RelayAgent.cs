@@ -38,6 +38,9 @@ public sealed class RelayAgent : IAsyncDisposable
             throw new ArgumentException("at least one service is needed", nameof(services));
     }
 
+    /// <summary>Sessions being served right now.</summary>
+    public int RunningSessions => _sessions.Count;
+
     /// <summary>Each service with the listener that registered it (its public port once started).</summary>
     public IReadOnlyList<(ExposedService Service, RelayListener Listener)> Services => _services;
 
@@ -93,6 +96,31 @@ public sealed class RelayAgent : IAsyncDisposable
                 await Task.Delay(delay, ct);
             }
         }
+    }
+
+    /// <summary>
+    /// Stops as a relay drains: deregisters every service (LEAVE, so their names and ports are free
+    /// at once and no new client is announced), lets the sessions already running finish for up to
+    /// <paramref name="timeout"/>, or until <paramref name="abort"/> (a second stop signal), then
+    /// resets what is left.
+    /// </summary>
+    /// <returns>How many sessions were still running, and so were reset.</returns>
+    public async Task<int> DrainAsync(TimeSpan timeout, CancellationToken abort = default)
+    {
+        foreach (var (_, listener) in _services)
+            await listener.DisposeAsync();
+        await Task.WhenAll(_acceptLoops);
+        try
+        {
+            await Task.WhenAll(_sessions.Keys).WaitAsync(timeout, abort);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            // Reset below.
+        }
+        var left = _sessions.Keys.Count(session => !session.IsCompleted);
+        await DisposeAsync();
+        return left;
     }
 
     /// <summary>Deregisters every service and resets the sessions still running.</summary>

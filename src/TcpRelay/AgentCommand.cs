@@ -15,14 +15,14 @@ internal static class AgentCommand
     public const string Usage =
         "usage: tcprelay agent --relay HOST[:PORT][,HOST[:PORT]...] --to HOST:PORT [--name N] [--port P] [--to HOST:PORT ...]\n" +
         "                      [--config FILE] [--secret-file PATH] [--resume-token-file PATH] [--log-level LEVEL]\n" +
-        "                      [--connect-timeout D]\n" +
+        "                      [--connect-timeout D] [--drain-timeout D]\n" +
         "                      [--heartbeat-interval D] [--reconnect-delay-min D] [--reconnect-delay-max D]\n" +
         "  Each --to is a local service; the --name and --port after it say what to register it as.\n" +
         "  The shared secret comes from TCPRELAY_SECRET or --secret-file; TCPRELAY_RELAY may give --relay.\n" +
         "  A --config file may list services: tcprelay-agent.services = [{ to = \"127.0.0.1:22\", name = ssh }]";
 
     private static readonly HashSet<string> SettingFlags =
-        ["relay", "secret-file", "resume-token-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max"];
+        ["relay", "secret-file", "resume-token-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max", "drain-timeout"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -31,7 +31,7 @@ internal static class AgentCommand
         try
         {
             using var tokenFile = OpenTokenFile(settings);
-            return await RunAgentAsync(tokenFile is null ? settings.Relay : settings.Relay with { ResumeToken = tokenFile.Token }, settings.Services);
+            return await RunAgentAsync(tokenFile is null ? settings.Relay : settings.Relay with { ResumeToken = tokenFile.Token }, settings.Services, settings.DrainTimeout);
         }
         finally
         {
@@ -47,7 +47,11 @@ internal static class AgentCommand
     /// </summary>
     internal sealed record AgentSettings(
         RelayListenerOptions Relay, IReadOnlyList<ExposedService> Services, Serilog.Events.LogEventLevel Level,
-        string? TokenFile, bool TokenFileIsDefault, string? TokenNote);
+        string? TokenFile, bool TokenFileIsDefault, string? TokenNote)
+    {
+        /// <summary>On SIGTERM or SIGINT, how long running sessions may go on once the services are deregistered.</summary>
+        public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    }
 
     /// <summary>The resume token file, held for the agent's lifetime, or null when the token lives in memory only.</summary>
     /// <exception cref="UsageException">A token file given explicitly cannot be used.</exception>
@@ -214,16 +218,17 @@ internal static class AgentCommand
             ReconnectDelayMin = min,
             ReconnectDelayMax = max,
         };
+        var drainTimeout = DurationSetting("drain-timeout");
         var tokenSetting = Setting("resume-token-file");
         if (tokenSetting != "auto")
-            return new AgentSettings(relay, exposed, level, tokenSetting.Length > 0 ? tokenSetting : null, false, null);
+            return new AgentSettings(relay, exposed, level, tokenSetting.Length > 0 ? tokenSetting : null, false, null) { DrainTimeout = drainTimeout };
         try
         {
-            return new AgentSettings(relay, exposed, level, ResumeTokenFile.DefaultPath(relayText, exposed, environment), true, null);
+            return new AgentSettings(relay, exposed, level, ResumeTokenFile.DefaultPath(relayText, exposed, environment), true, null) { DrainTimeout = drainTimeout };
         }
         catch (RelayConfigException e)
         {
-            return new AgentSettings(relay, exposed, level, null, true, e.Message);
+            return new AgentSettings(relay, exposed, level, null, true, e.Message) { DrainTimeout = drainTimeout };
         }
     }
 
@@ -244,9 +249,10 @@ internal static class AgentCommand
         }
     }
 
-    private static async Task<int> RunAgentAsync(RelayListenerOptions relay, IReadOnlyList<ExposedService> services)
+    private static async Task<int> RunAgentAsync(RelayListenerOptions relay, IReadOnlyList<ExposedService> services, TimeSpan drainTimeout)
     {
         using var stop = new CancellationTokenSource();
+        using var abort = new CancellationTokenSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var loggers = new SerilogLoggerFactory(Log.Logger);
@@ -267,7 +273,11 @@ internal static class AgentCommand
         await Task.WhenAny(agent.Completion, Task.Delay(Timeout.Infinite, stop.Token));
         if (stop.IsCancellationRequested)
         {
-            Log.Information("Stopping: deregistering {Count} services", services.Count);
+            var running = agent.RunningSessions;
+            Log.Information("Stopping: {Count} services deregistered, {Sessions} running sessions have {DrainTimeout} to finish (a second signal ends them now)",
+                services.Count, running, Duration.Format(drainTimeout));
+            var reset = await agent.DrainAsync(drainTimeout, abort.Token);
+            Log.Information("Stopped: {Outcome}", reset == 0 ? "every session ended on its own" : $"{reset} sessions left were reset");
             return 0;
         }
         Log.Error("Every service has stopped; exiting");
@@ -276,6 +286,8 @@ internal static class AgentCommand
         void Stop(PosixSignalContext context)
         {
             context.Cancel = true;
+            if (stop.IsCancellationRequested)
+                abort.Cancel();
             stop.Cancel();
         }
     }

@@ -109,6 +109,61 @@ public sealed class AgentTests
     }
 
     [Fact]
+    public async Task A_draining_agent_frees_its_names_at_once_and_lets_a_running_session_finish_byte_exact()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        using var echo = LocalService.Echo();
+        await using var agent = await StartAgentAsync(Options(relay), echo.As("echo"));
+        using var client = await TestRelay.ConnectAsync(agent.Services[0].Listener.PublicPort);
+        var first = Payload.Make(1, 1 << 20);
+        await client.SendAsync(first);
+        Assert.Equal(-1, Payload.FirstMismatch(1, 0, await SocketAssert.ReadExactlyAsync(client, first.Length)));
+
+        var drain = agent.DrainAsync(TimeSpan.FromMinutes(5));
+        // Deregistered (LEAVE): another app gets the name while the session still runs.
+        var deadline = DateTime.UtcNow + TestRelay.Wait;
+        await using var successor = relay.Listener("echo");
+        while (true)
+        {
+            try
+            {
+                await successor.StartAsync();
+                break;
+            }
+            catch (RelayRegistrationException e) when (e.Code == ErrorCode.NameInUse && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+        }
+        Assert.False(drain.IsCompleted);
+
+        // The session goes on to its end, every byte of it.
+        var second = Payload.Make(2, 1 << 20);
+        await client.SendAsync(second);
+        Assert.Equal(-1, Payload.FirstMismatch(2, 0, await SocketAssert.ReadExactlyAsync(client, second.Length)));
+        client.Shutdown(SocketShutdown.Send);
+        await SocketAssert.ClosedAsync(client);
+        Assert.Equal(0, await drain.WaitAsync(TestRelay.Wait));
+    }
+
+    [Fact]
+    public async Task A_second_stop_during_the_agent_drain_resets_what_still_runs()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        using var echo = LocalService.Echo();
+        await using var agent = await StartAgentAsync(Options(relay), echo.As("echo"));
+        using var client = await TestRelay.ConnectAsync(agent.Services[0].Listener.PublicPort);
+        await client.SendAsync("ping"u8.ToArray());
+        Assert.Equal("ping"u8.ToArray(), await SocketAssert.ReadExactlyAsync(client, 4));
+
+        using var second = new CancellationTokenSource();
+        var drain = agent.DrainAsync(TimeSpan.FromMinutes(5), second.Token);
+        await second.CancelAsync();
+        Assert.Equal(1, await drain.WaitAsync(TestRelay.Wait));
+        await SocketAssert.ResetAsync(client);
+    }
+
+    [Fact]
     public async Task Half_close_crosses_the_agent_both_ways()
     {
         await using var relay = await TestRelay.StartAsync();
