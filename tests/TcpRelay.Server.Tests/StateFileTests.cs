@@ -73,6 +73,9 @@ public sealed class StateFileTests : IDisposable
         await app.StartAsync();
         var port = app.PublicPort;
         await first.DisposeAsync();
+        // A restarted process finds its predecessor's sockets closed; an actor system in the same
+        // process may still be closing its listeners when its host has stopped.
+        await Eventually.TrueAsync(() => PortIsFree(port) && PortIsFree(endpoints.Control.Port) && PortIsFree(endpoints.Data.Port), "the first relay's ports closed");
 
         // The same ports, as a restarted relay has them.
         await using var second = await TestRelay.StartAsync(s => Adjust(s, range) with
@@ -112,6 +115,22 @@ public sealed class StateFileTests : IDisposable
         await using var second = await TestRelay.StartAsync(s => Adjust(s, range));
         await using var other = await second.StartListenerAsync("ssh");
         Assert.Equal("ssh", other.Name.ToString());
+    }
+
+    private static bool PortIsFree(int port)
+    {
+        // Connections in TIME_WAIT do not count (they do not stop a listener binding); a listener does.
+        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        probe.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        try
+        {
+            probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     private static async Task<Socket> ConnectWhenListeningAsync(int port)
