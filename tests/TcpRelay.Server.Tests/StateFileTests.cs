@@ -46,7 +46,7 @@ public sealed class StateFileTests : IDisposable
             Assert.NotEqual(port, anyPort.PublicPort);
 
         // A client arriving meanwhile waits, and the owner, back with its token, is announced it.
-        using var client = await ConnectWhenListeningAsync(port);
+        using var client = await TestRelay.ConnectWhenListeningAsync(port);
         await client.SendAsync("hello"u8.ToArray());
         await using var owner = new RelayListener(second.ListenerOptions("ssh") with { ResumeToken = token });
         await owner.StartAsync();
@@ -83,7 +83,7 @@ public sealed class StateFileTests : IDisposable
             ControlPort = endpoints.Control.Port, DataPort = endpoints.Data.Port,
         });
         // The held port is bound moments after the control port listens.
-        using var client = await ConnectWhenListeningAsync(port);
+        using var client = await TestRelay.ConnectWhenListeningAsync(port);
         await using var session = await app.AcceptAsync().AsTask().WaitAsync(TestRelay.Wait);
         await session.WriteAsync("back"u8.ToArray());
         Assert.Equal("back", Encoding.ASCII.GetString(await SocketAssert.ReadExactlyAsync(client, 4)));
@@ -130,22 +130,6 @@ public sealed class StateFileTests : IDisposable
         catch (SocketException)
         {
             return false;
-        }
-    }
-
-    private static async Task<Socket> ConnectWhenListeningAsync(int port)
-    {
-        var deadline = DateTime.UtcNow + TestRelay.Wait;
-        while (true)
-        {
-            try
-            {
-                return await TestRelay.ConnectAsync(port);
-            }
-            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(20);
-            }
         }
     }
 

@@ -87,6 +87,23 @@ internal sealed class TestRelay : IAsyncDisposable
         return socket;
     }
 
+    /// <summary>Connects once something listens on <paramref name="port"/> (a port an app is about to be given back).</summary>
+    public static async Task<Socket> ConnectWhenListeningAsync(int port)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            try
+            {
+                return await ConnectAsync(port);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+            }
+        }
+    }
+
     /// <summary>Ends the relay as a crash would: the actor system stops without CoordinatedShutdown (the hocon must turn that off).</summary>
     public async Task StopHardAsync()
     {

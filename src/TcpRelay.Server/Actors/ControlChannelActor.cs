@@ -269,7 +269,11 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
 
     private void Fail(ErrorCode code, string text)
     {
-        Log.Info("Control connection from {Remote} refused: {Code} {Reason}", _remote, code, text);
+        // Apps retry every moment while the relay drains: the registry sums those refusals up in one line.
+        if (code == ErrorCode.Shutdown)
+            Log.Debug("Control connection from {Remote} refused: {Code} {Reason}", _remote, code, text);
+        else
+            Log.Info("Control connection from {Remote} refused: {Code} {Reason}", _remote, code, text);
         // Refusals of a registered app (heartbeat timeout, shutdown) are not handshake failures.
         if (_app is null)
             RelayTelemetry.Get(Context.System).Metrics.HandshakeFailed(code.Value);

@@ -60,6 +60,7 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
     private readonly Dictionary<IActorRef, AppActor.Spec> _apps = [];
     private int _generatedNames;
     private IActorRef? _drainRequester;
+    private int _refusedWhileDraining;
     // In a cluster: the directory's proxy, registrations waiting for its answer, this node's actors
     // that own their app (the others mirror one), and the directory's last table.
     private readonly IActorRef? _directory;
@@ -248,14 +249,19 @@ internal sealed class RegistryActor : LifecycleLoggingActor, IWithTimers
 
     private void ReportWhenDrained()
     {
-        if (_drainRequester is not null && _apps.Count == 0)
-            _drainRequester.Tell(Drained.Instance);
+        if (_drainRequester is null || _apps.Count != 0)
+            return;
+        if (_refusedWhileDraining > 0)
+            Log.Info("Refused {Registrations} registrations while draining (ERROR shutdown: apps come back once the relay is up again)", _refusedWhileDraining);
+        _refusedWhileDraining = 0;
+        _drainRequester.Tell(Drained.Instance);
     }
 
     private void OnRegister(RegisterApp register)
     {
         if (_drainRequester is not null)
         {
+            _refusedWhileDraining++;
             Refuse(Sender, ErrorCode.Shutdown, "the relay is stopping");
             return;
         }

@@ -68,6 +68,17 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
         private DrainDeadline() { }
     }
 
+    private sealed record ChannelClosed(IActorRef Channel);
+
+    private sealed class ChannelsDeadline
+    {
+        public static readonly ChannelsDeadline Instance = new();
+        private ChannelsDeadline() { }
+    }
+
+    // A channel closes as soon as its ERROR line is written; one whose app does not read is not waited for longer.
+    private static readonly TimeSpan ChannelsCloseWithin = TimeSpan.FromSeconds(2);
+
     /// <summary>From a control or data channel: its first line has arrived (also sent for it when it stops before).</summary>
     internal sealed record HandshakeDone(IActorRef Channel);
 
@@ -79,6 +90,11 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     private readonly Dictionary<IPAddress, int> _handshakesPerAddress = [];
     private int _handshakesRefused;
     private readonly List<IActorRef> _waitingForDrain = [];
+    // The control channels of registered apps when the drain began: told ERROR shutdown, they must
+    // get that line out before the process ends, or their apps take the end for a lost connection
+    // and come back with their slow backoff instead of the short retry of a restart.
+    private readonly HashSet<IActorRef> _channelsClosing = [];
+    private bool _registryDrained;
     private bool _draining;
     private bool _drained;
     private bool _aborted;
@@ -262,6 +278,11 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
             Log.Info("Relay stopping: apps are told ERROR shutdown; paired sessions have {DrainTimeout} to finish, {Idle}",
                 Duration.Format(_settings.DrainTimeout),
                 _settings.DrainIdleAfter > TimeSpan.Zero ? $"closed once idle for {Duration.Format(_settings.DrainIdleAfter)}" : "idle or not");
+            foreach (var channel in Context.GetChildren().Where(c => c.Path.Name.StartsWith("control-", StringComparison.Ordinal) && !_handshaking.ContainsKey(c)))
+            {
+                _channelsClosing.Add(channel);
+                Context.WatchWith(channel, new ChannelClosed(channel));
+            }
             _registry.Tell(RegistryActor.Drain.Instance);
             // An idle session (ssh, a subscription, a pool) would hold the ports up to the deadline
             // and be reset there: the process cannot hand it to the next one (Akka.IO's listener
@@ -275,13 +296,34 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
         Receive<RegistryActor.Drained>(_ =>
         {
             Timers.Cancel(DrainDeadline.Instance);
-            _drained = true;
-            Log.Info("Relay drained: {Outcome}", _aborted ? "sessions left at the deadline were reset" : "every session ended on its own");
-            foreach (var asker in _waitingForDrain)
-                asker.Tell(Drained.Instance);
-            _waitingForDrain.Clear();
+            _registryDrained = true;
+            Timers.StartSingleTimer(ChannelsDeadline.Instance, ChannelsDeadline.Instance, ChannelsCloseWithin);
+            FinishDrainWhenChannelsClosed();
+        });
+        Receive<ChannelClosed>(closed =>
+        {
+            _channelsClosing.Remove(closed.Channel);
+            FinishDrainWhenChannelsClosed();
+        });
+        Receive<ChannelsDeadline>(_ =>
+        {
+            Log.Warning("Relay drained: {Channels} control connections did not close in time", _channelsClosing.Count);
+            _channelsClosing.Clear();
+            FinishDrainWhenChannelsClosed();
         });
         ReceiveRegistryLoss();
+    }
+
+    private void FinishDrainWhenChannelsClosed()
+    {
+        if (!_registryDrained || _channelsClosing.Count > 0 || _drained)
+            return;
+        Timers.Cancel(ChannelsDeadline.Instance);
+        _drained = true;
+        Log.Info("Relay drained: {Outcome}", _aborted ? "sessions left at the deadline were reset" : "every session ended on its own");
+        foreach (var asker in _waitingForDrain)
+            asker.Tell(Drained.Instance);
+        _waitingForDrain.Clear();
     }
 
     private void AbortSessions(string why)
