@@ -63,6 +63,10 @@ public static class TcpRelayHostingExtensions
     /// </summary>
     private static void AddCluster(AkkaConfigurationBuilder builder, RelaySettings settings, HostPort clusterBind)
     {
+        // Akka's own tick for a node: the cluster's heartbeats and failure detector are timed by the
+        // scheduler, and at the single relay's 200ms a node lost once took both survivors down with
+        // it in the cluster trial (1 run in 2); a node's idle CPU is the price.
+        builder.AddHocon("akka.scheduler.tick-duration = 10ms", HoconAddMode.Prepend);
         builder.WithRemoting(clusterBind.Host, clusterBind.Port);
         builder.WithClustering(new ClusterOptions
         {
