@@ -38,6 +38,8 @@ public static class TcpRelayHostingExtensions
             // port the OS picks, which it cannot name in advance: that node joins itself.
             if (settings.Clustered && settings.ClusterSeeds.Count == 0)
                 Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress);
+            if (settings.Clustered)
+                system.ActorOf(ClusterMembersActor.CreateProps(), "cluster-members");
             var relay = system.ActorOf(RelayActor.CreateProps(settings, directory), "relay");
             registry.Register<RelayActor>(relay);
             CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "tcprelay-drain", async () =>
@@ -64,8 +66,9 @@ public static class TcpRelayHostingExtensions
     private static void AddCluster(AkkaConfigurationBuilder builder, RelaySettings settings, HostPort clusterBind)
     {
         // Akka's own tick for a node: the cluster's heartbeats and failure detector are timed by the
-        // scheduler, and at the single relay's 200ms a node lost once took both survivors down with
-        // it in the cluster trial (1 run in 2); a node's idle CPU is the price.
+        // scheduler, and the single relay's 200ms has not been tried on them enough to trust it (the
+        // cluster trial's failures seen with it came from the trial killing a node before every
+        // node saw the third one up). A node's idle CPU is the price.
         builder.AddHocon("akka.scheduler.tick-duration = 10ms", HoconAddMode.Prepend);
         builder.WithRemoting(clusterBind.Host, clusterBind.Port);
         builder.WithClustering(new ClusterOptions
