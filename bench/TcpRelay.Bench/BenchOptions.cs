@@ -44,6 +44,9 @@ public sealed record BenchOptions
     /// </summary>
     public TimeSpan IdleFor { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long after start-up idle sampling begins: .NET's tiered JIT recompiles hot code in the background for a while.</summary>
+    public TimeSpan IdleSettle { get; init; } = TimeSpan.FromSeconds(15);
+
     public TimeSpan StallFor { get; init; } = TimeSpan.FromSeconds(10);
     public int StalledSessions { get; init; } = 4;
 
@@ -71,14 +74,14 @@ public sealed record BenchOptions
                 "--quick" => options with
                 {
                     Quick = true, StreamBytes = 16L << 20, SetupSessions = 1000, RoundTrips = 2000, HeldSessions = 1000,
-                    Settle = TimeSpan.FromMilliseconds(500), IdleFor = TimeSpan.FromSeconds(2), StallFor = TimeSpan.FromSeconds(2),
+                    Settle = TimeSpan.FromMilliseconds(500), IdleFor = TimeSpan.FromSeconds(2), IdleSettle = TimeSpan.FromMilliseconds(500), StallFor = TimeSpan.FromSeconds(2),
                     PhaseTimeout = TimeSpan.FromSeconds(20),
                 },
                 // For the smoke test in dotnet test: everything tiny, one round, nothing timed.
                 "--tiny" => options with
                 {
                     Quick = true, Reps = 1, StreamBytes = 1L << 20, SetupSessions = 50, SetupConcurrency = 8, RoundTrips = 50, HeldSessions = 20,
-                    Settle = TimeSpan.FromMilliseconds(100), IdleFor = TimeSpan.FromMilliseconds(300),
+                    Settle = TimeSpan.FromMilliseconds(100), IdleFor = TimeSpan.FromMilliseconds(300), IdleSettle = TimeSpan.FromMilliseconds(100),
                     StallFor = TimeSpan.FromMilliseconds(300), StalledSessions = 1, PhaseTimeout = TimeSpan.FromSeconds(20),
                 },
                 "--scenario" => Next() is var scenario && Scenarios.Contains(scenario)

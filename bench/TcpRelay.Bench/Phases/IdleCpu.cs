@@ -14,7 +14,7 @@ public sealed class IdleCpu(BenchOptions options, Metrics metrics, Measurements 
         var relays = targets.Where(t => t.Relay.Count > 0).ToList();
         if (relays.Count == 0)
             return;
-        await Task.Delay(options.Settle); // the last start-up's echo check, done
+        await Task.Delay(options.IdleSettle); // start-up done, the tiered JIT's background work too
         var before = relays.Select(t => (Relay: t.SampleRelay(), App: t.SampleApp())).ToList();
         var clock = Stopwatch.StartNew();
         await Console.Error.WriteLineAsync($"  idle: every relay's CPU over {options.IdleFor.TotalSeconds:0.#} s");
