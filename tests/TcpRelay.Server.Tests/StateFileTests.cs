@@ -91,6 +91,17 @@ public sealed class StateFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_registration_made_just_before_the_relay_stops_is_in_the_file()
+    {
+        var relay = await TestRelay.StartAsync(s => Adjust(s));
+        var app = new RelayListener(relay.ListenerOptions("late"));
+        await app.StartAsync();
+        await relay.DisposeAsync(); // at once: the write may still be queued when the drain starts
+        await app.DisposeAsync();
+        Assert.Contains(new RegistrationFile(StateFile).Load().Apps, saved => saved.Name.Value == "late");
+    }
+
+    [Fact]
     public async Task A_corrupt_state_file_is_set_aside_and_the_relay_starts_empty()
     {
         await File.WriteAllTextAsync(StateFile, "{ \"version\": 1, \"apps\": [ { \"name\": \"BAD NAME\", \"port\": 1 } ] }");

@@ -19,6 +19,20 @@ internal sealed class RegistrationFileActor : ReceiveActor
     /// <summary>From the registry: the table as it is now.</summary>
     public sealed record Save(IReadOnlyList<SavedRegistration> Apps);
 
+    /// <summary>From the relay, as it stops: write what is queued now; <see cref="Flushed"/> follows.</summary>
+    public sealed class Flush
+    {
+        public static readonly Flush Instance = new();
+        private Flush() { }
+    }
+
+    /// <summary>The reply to <see cref="Flush"/>: the file holds the newest table it was sent.</summary>
+    public sealed class Flushed
+    {
+        public static readonly Flushed Instance = new();
+        private Flushed() { }
+    }
+
     private sealed class WriteDue
     {
         public static readonly WriteDue Instance = new();
@@ -39,24 +53,32 @@ internal sealed class RegistrationFileActor : ReceiveActor
                 Self.Tell(WriteDue.Instance);
             _newest = save;
         });
-        Receive<WriteDue>(_ =>
+        Receive<WriteDue>(_ => WriteNewest());
+        Receive<Flush>(_ =>
         {
-            var save = _newest!;
-            _newest = null;
-            try
-            {
-                file.Save(save.Apps);
-                if (_failing)
-                    _log.Info("State file {Path} written again ({Apps} registrations)", file.Path, save.Apps.Count);
-                _failing = false;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                if (!_failing)
-                    _log.Warning("Cannot write the state file {Path}, registrations will not survive a restart until it can be: {Cause}", file.Path, e.Message);
-                _failing = true;
-            }
+            WriteNewest();
+            Sender.Tell(Flushed.Instance);
         });
+    }
+
+    private void WriteNewest()
+    {
+        if (_newest is not { } save)
+            return;
+        _newest = null;
+        try
+        {
+            _file.Save(save.Apps);
+            if (_failing)
+                _log.Info("State file {Path} written again ({Apps} registrations)", _file.Path, save.Apps.Count);
+            _failing = false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (!_failing)
+                _log.Warning("Cannot write the state file {Path}, registrations will not survive a restart until it can be: {Cause}", _file.Path, e.Message);
+            _failing = true;
+        }
     }
 
     protected override void PreStart() => Context.Parent.Tell(new Loaded(_file.Load()));

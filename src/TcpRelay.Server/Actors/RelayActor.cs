@@ -95,6 +95,9 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     // and come back with their slow backoff instead of the short retry of a restart.
     private readonly HashSet<IActorRef> _channelsClosing = [];
     private bool _registryDrained;
+    // The state file's writer (a single relay with state-dir), flushed before the drain is over.
+    private IActorRef? _stateFile;
+    private bool _stateFlushed;
     private bool _draining;
     private bool _drained;
     private bool _aborted;
@@ -168,6 +171,7 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
         {
             if (loaded.Registrations.Problem is { } problem)
                 Log.Warning("State file: {Problem}", problem);
+            _stateFile = Sender;
             StartRegistry(Sender, loaded.Registrations.Apps);
         });
         Receive<GetEndpoints>(_ => _waitingForEndpoints.Add(Sender));
@@ -305,9 +309,15 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
             _channelsClosing.Remove(closed.Channel);
             FinishDrainWhenChannelsClosed();
         });
+        Receive<RegistrationFileActor.Flushed>(_ =>
+        {
+            _stateFlushed = true;
+            FinishDrainWhenChannelsClosed();
+        });
         Receive<ChannelsDeadline>(_ =>
         {
-            Log.Warning("Relay drained: {Channels} control connections did not close in time", _channelsClosing.Count);
+            if (_channelsClosing.Count > 0)
+                Log.Warning("Relay drained: {Channels} control connections did not close in time", _channelsClosing.Count);
             _channelsClosing.Clear();
             FinishDrainWhenChannelsClosed();
         });
@@ -318,6 +328,12 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     {
         if (!_registryDrained || _channelsClosing.Count > 0 || _drained)
             return;
+        // A registration made just before the stop may still be queued for the file: written first.
+        if (_stateFile is not null && !_stateFlushed)
+        {
+            _stateFile.Tell(RegistrationFileActor.Flush.Instance);
+            return;
+        }
         Timers.Cancel(ChannelsDeadline.Instance);
         _drained = true;
         Log.Info("Relay drained: {Outcome}", _aborted ? "sessions left at the deadline were reset" : "every session ended on its own");
