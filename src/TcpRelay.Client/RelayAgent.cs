@@ -80,20 +80,29 @@ public sealed class RelayAgent : IAsyncDisposable
 
     private async Task RegisterAsync(ExposedService service, RelayListener listener, CancellationToken ct)
     {
-        var backoff = new ReconnectBackoff(_relay.ReconnectDelayMin, _relay.ReconnectDelayMax);
+        // A relay still draining, or restarting, is waited for as a listener waits for its return.
+        var retry = new RegistrationRetry(new ReconnectBackoff(_relay.ReconnectDelayMin, _relay.ReconnectDelayMax), _logger, service.Name ?? service.Address);
         while (true)
         {
             try
             {
                 await listener.StartAsync(ct);
+                if (retry.Failures > 0)
+                    _logger.LogInformation("Registered {Service} with relay {Relay} ({Retries})", service.Address, listener.Relay, retry.Succeeded());
                 return;
             }
             catch (RelayRegistrationException e) when (_relay.Reconnect && !RelayListener.IsFinal(e))
             {
-                var delay = backoff.Next();
-                _logger.LogWarning("Cannot register {Service} with relay {Relay} yet: {Reason}; trying again in {Delay}",
-                    service.Address, listener.Relay, e.Message, delay);
-                await Task.Delay(delay, ct);
+                var delay = retry.Failed(listener.Relay, e);
+                try
+                {
+                    await Task.Delay(delay, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    retry.GaveUp(listener.Relay);
+                    throw;
+                }
             }
         }
     }
