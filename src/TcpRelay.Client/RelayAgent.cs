@@ -22,6 +22,8 @@ public sealed class RelayAgent : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, bool> _sessions = new();
     private readonly List<Task> _acceptLoops = [];
+    // Set by a drain: the listeners' end is then the agent's doing, not a failure to report.
+    private volatile bool _draining;
 
     /// <summary>An agent for the relay given by <paramref name="relay"/> (its Name and Port are taken from each service).</summary>
     public RelayAgent(RelayListenerOptions relay, IEnumerable<ExposedService> services, ILoggerFactory? loggers = null)
@@ -116,6 +118,7 @@ public sealed class RelayAgent : IAsyncDisposable
     /// <returns>How many sessions were still running, and so were reset.</returns>
     public async Task<int> DrainAsync(TimeSpan timeout, CancellationToken abort = default)
     {
+        _draining = true;
         foreach (var (_, listener) in _services)
             await listener.DisposeAsync();
         await Task.WhenAll(_acceptLoops);
@@ -156,7 +159,7 @@ public sealed class RelayAgent : IAsyncDisposable
             }
             catch (Exception e) when (e is RelayRegistrationException or OperationCanceledException)
             {
-                if (!ct.IsCancellationRequested)
+                if (!ct.IsCancellationRequested && !_draining)
                     _logger.LogError("Stopped exposing {Service} as {App}: {Reason}", service.Address, listener.Name, e.Message);
                 return;
             }

@@ -294,10 +294,14 @@ internal static class AgentCommand
         if (stop.IsCancellationRequested)
         {
             var running = agent.RunningSessions;
-            Log.Information("Stopping: {Count} services deregistered, {Sessions} running sessions have {DrainTimeout} to finish (a second signal ends them now)",
+            Log.Information("Draining: deregistering {Count} services (no new client comes); {Sessions} running sessions have {DrainTimeout} to finish (a second signal ends them now)",
                 services.Count, running, Duration.Format(drainTimeout));
+            var draining = System.Diagnostics.Stopwatch.StartNew();
             var reset = await agent.DrainAsync(drainTimeout, abort.Token);
-            Log.Information("Stopped: {Outcome}", reset == 0 ? "every session ended on its own" : $"{reset} sessions left were reset");
+            var outcome = reset == 0 ? "every session ended on its own"
+                : abort.IsCancellationRequested ? $"{reset} sessions left were reset on a second signal"
+                : $"{reset} sessions left were reset at the drain-timeout";
+            Log.Information("Drained after {Seconds:0.0}s: {Outcome}", draining.Elapsed.TotalSeconds, outcome);
             return 0;
         }
         Log.Error("Every service has stopped; exiting");
