@@ -22,6 +22,10 @@ public sealed class RelayAgent : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<Task, bool> _sessions = new();
     private readonly List<Task> _acceptLoops = [];
+    // Set by a drain: the listeners' end is then the agent's doing, not a failure to report.
+    private volatile bool _draining;
+    // Sessions the agent's own stop cut (their pipe ended "cancelled"): what a drain reports as reset.
+    private int _cutByStop;
 
     /// <summary>An agent for the relay given by <paramref name="relay"/> (its Name and Port are taken from each service).</summary>
     public RelayAgent(RelayListenerOptions relay, IEnumerable<ExposedService> services, ILoggerFactory? loggers = null)
@@ -80,20 +84,29 @@ public sealed class RelayAgent : IAsyncDisposable
 
     private async Task RegisterAsync(ExposedService service, RelayListener listener, CancellationToken ct)
     {
-        var backoff = new ReconnectBackoff(_relay.ReconnectDelayMin, _relay.ReconnectDelayMax);
+        // A relay still draining, or restarting, is waited for as a listener waits for its return.
+        var retry = new RegistrationRetry(new ReconnectBackoff(_relay.ReconnectDelayMin, _relay.ReconnectDelayMax), _logger, service.Name ?? service.Address);
         while (true)
         {
             try
             {
                 await listener.StartAsync(ct);
+                if (retry.Failures > 0)
+                    _logger.LogInformation("Registered {Service} with relay {Relay} ({Retries})", service.Address, listener.Relay, retry.Succeeded());
                 return;
             }
             catch (RelayRegistrationException e) when (_relay.Reconnect && !RelayListener.IsFinal(e))
             {
-                var delay = backoff.Next();
-                _logger.LogWarning("Cannot register {Service} with relay {Relay} yet: {Reason}; trying again in {Delay}",
-                    service.Address, listener.Relay, e.Message, delay);
-                await Task.Delay(delay, ct);
+                var delay = retry.Failed(listener.Relay, e);
+                try
+                {
+                    await Task.Delay(delay, ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    retry.GaveUp(listener.Relay);
+                    throw;
+                }
             }
         }
     }
@@ -107,6 +120,7 @@ public sealed class RelayAgent : IAsyncDisposable
     /// <returns>How many sessions were still running, and so were reset.</returns>
     public async Task<int> DrainAsync(TimeSpan timeout, CancellationToken abort = default)
     {
+        _draining = true;
         foreach (var (_, listener) in _services)
             await listener.DisposeAsync();
         await Task.WhenAll(_acceptLoops);
@@ -118,9 +132,10 @@ public sealed class RelayAgent : IAsyncDisposable
         {
             // Reset below.
         }
-        var left = _sessions.Keys.Count(session => !session.IsCompleted);
+        // Counted by the sessions themselves: one that has just ended on its own may not have
+        // finished its task yet, and must not be taken for one the stop cut.
         await DisposeAsync();
-        return left;
+        return Volatile.Read(ref _cutByStop);
     }
 
     /// <summary>Deregisters every service and resets the sessions still running.</summary>
@@ -147,7 +162,7 @@ public sealed class RelayAgent : IAsyncDisposable
             }
             catch (Exception e) when (e is RelayRegistrationException or OperationCanceledException)
             {
-                if (!ct.IsCancellationRequested)
+                if (!ct.IsCancellationRequested && !_draining)
                     _logger.LogError("Stopped exposing {Service} as {App}: {Reason}", service.Address, listener.Name, e.Message);
                 return;
             }
@@ -196,6 +211,8 @@ public sealed class RelayAgent : IAsyncDisposable
         using (local)
         {
             var result = await SocketPipe.RunAsync(relayed.Socket, "client", local, "service", ct);
+            if (result.Outcome == SocketPipe.Cancelled)
+                Interlocked.Increment(ref _cutByStop);
             _logger.LogInformation("Session {SessionId} of {App} ended ({Outcome}): client {Client}, {ToService} bytes to {Service}, {ToClient} bytes to the client, {Duration}",
                 offer.Id.Value, listener.Name, result.Outcome, offer.Client, result.BytesAToB, service.Address, result.BytesBToA, age.Elapsed);
         }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -196,74 +195,43 @@ public sealed class RelayListener : IAsyncDisposable
 
     private async Task<RelayRegistrationException> KeepRegisteredAsync(ControlConnection control, CancellationToken ct)
     {
-        var backoff = new ReconnectBackoff(_options.ReconnectDelayMin, _options.ReconnectDelayMax);
-        RelayRegistrationException ended;
+        var retry = new RegistrationRetry(new ReconnectBackoff(_options.ReconnectDelayMin, _options.ReconnectDelayMax), _logger, Registration.Name.Value);
         while (true)
         {
             var lost = await ServeAsync(control, ct);
             await control.DisposeAsync();
             if (ct.IsCancellationRequested || _leaving)
-            {
-                ended = new RelayRegistrationException("the listener is closed");
-                break;
-            }
+                return new RelayRegistrationException("the listener is closed");
             if (!_options.Reconnect || IsFinal(lost))
             {
                 _logger.LogError("Lost relay {Relay} for good: {Reason}", Relay, lost.Message);
-                ended = lost;
-                break;
+                return lost;
             }
-            var restarting = lost.Code == ErrorCode.Shutdown;
-            if (restarting)
-                _logger.LogWarning("Relay {Relay} is stopping ({Reason}): registering again every {Min}-{Max}ms for up to {Window}s, as it may be restarting",
-                    Relay, lost.Message, RestartRetryMin.TotalMilliseconds, RestartRetryMax.TotalMilliseconds, RestartWindow.TotalSeconds);
-            else
-                _logger.LogWarning("Lost the control connection to relay {Relay}: {Reason}; registering again", Relay, lost.Message);
-            var again = await ReRegisterAsync(backoff, restarting, ct);
+            var again = await ReRegisterAsync(retry, retry.Lost(Relay, lost), ct);
             if (again.Control is null)
-            {
-                ended = again.Ended!;
-                break;
-            }
+                return again.Ended!;
             control = again.Control;
         }
-        return ended;
     }
 
-    /// <summary>
-    /// After ERROR shutdown the relay is draining and probably restarting: it refuses while it drains,
-    /// then nothing listens until the new process does. A short steady interval for this long brings
-    /// the app back within about half a second of the new relay listening; growing backoff took up
-    /// to 28s. Past it, the usual backoff: the relay is not coming back soon.
-    /// </summary>
-    internal static readonly TimeSpan RestartWindow = TimeSpan.FromSeconds(60);
-    internal static readonly TimeSpan RestartRetryMin = TimeSpan.FromMilliseconds(250);
-    internal static readonly TimeSpan RestartRetryMax = TimeSpan.FromMilliseconds(500);
-
-    private async Task<(ControlConnection? Control, RelayRegistrationException? Ended)> ReRegisterAsync(ReconnectBackoff backoff, bool restarting, CancellationToken ct)
+    private async Task<(ControlConnection? Control, RelayRegistrationException? Ended)> ReRegisterAsync(RegistrationRetry retry, TimeSpan delay, CancellationToken ct)
     {
         var previous = Registration;
-        var since = Stopwatch.StartNew();
-        for (var attempt = 1; ; attempt++)
+        while (true)
         {
-            // Jittered, so that the agents of a restarted relay do not all return in the same instant.
-            var steady = restarting && since.Elapsed < RestartWindow;
-            var delay = steady
-                ? TimeSpan.FromMilliseconds(Random.Shared.Next((int)RestartRetryMin.TotalMilliseconds, (int)RestartRetryMax.TotalMilliseconds))
-                : backoff.Next();
             try
             {
                 await Task.Delay(delay, ct);
                 var (control, registered) = await RegisterWithSomeNodeAsync(previous.Name.Value, previous.Port, ct);
                 _registered = registered;
                 _control = control;
-                backoff.Reset();
-                _logger.LogInformation("Registered again with relay {Relay} as {App} on public port {Port} (attempt {Attempt}, after {Seconds:0.0}s)",
-                    Relay, registered.Name.Value, registered.Port, attempt, since.Elapsed.TotalSeconds);
+                _logger.LogInformation("Registered again with relay {Relay} as {App} on public port {Port} ({Retries})",
+                    Relay, registered.Name.Value, registered.Port, retry.Succeeded());
                 return (control, null);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
+                retry.GaveUp(Relay);
                 return (null, new RelayRegistrationException("the listener is closed"));
             }
             catch (RelayRegistrationException e) when (IsFinal(e))
@@ -271,15 +239,9 @@ public sealed class RelayListener : IAsyncDisposable
                 _logger.LogError("Relay {Relay} refused {App} for good: {Reason}", Relay, previous.Name.Value, e.Message);
                 return (null, e);
             }
-            catch (RelayRegistrationException e) when (steady)
-            {
-                // One line for the burst (logged when the relay went away); the attempts only at debug.
-                _logger.LogDebug("Registering again with relay {Relay} failed (attempt {Attempt}): {Reason}", Relay, attempt, e.Message);
-            }
             catch (RelayRegistrationException e)
             {
-                _logger.LogWarning("Registering again with relay {Relay} failed (attempt {Attempt}, waited {Delay:0.0}s): {Reason}",
-                    Relay, attempt, delay.TotalSeconds, e.Message);
+                delay = retry.Failed(Relay, e);
             }
         }
     }

@@ -16,13 +16,16 @@ public sealed record PipeResult(string Outcome, long BytesAToB, long BytesBToA);
 /// </summary>
 public static class SocketPipe
 {
+    /// <summary>The <see cref="PipeResult.Outcome"/> of a pipe ended by its cancellation token.</summary>
+    public const string Cancelled = "cancelled";
+
     private const int BufferSize = 64 * 1024;
 
     /// <summary>Runs the pipe; returns when both directions are done. Closes neither socket on an orderly end.</summary>
     public static async Task<PipeResult> RunAsync(Socket a, string aName, Socket b, string bName, CancellationToken cancellationToken = default)
     {
         var failure = new Failure(a, b);
-        using var registration = cancellationToken.Register(() => failure.Abort("cancelled"));
+        using var registration = cancellationToken.Register(() => failure.Abort(Cancelled));
         var aToB = CopyAsync(a, aName, b, failure);
         var bToA = CopyAsync(b, bName, a, failure);
         var sent = await Task.WhenAll(aToB, bToA);

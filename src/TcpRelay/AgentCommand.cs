@@ -18,7 +18,8 @@ internal static class AgentCommand
         "                      [--connect-timeout D] [--drain-timeout D]\n" +
         "                      [--heartbeat-interval D] [--reconnect-delay-min D] [--reconnect-delay-max D]\n" +
         "  Each --to is a local service; the --name and --port after it say what to register it as.\n" +
-        "  The shared secret comes from TCPRELAY_SECRET or --secret-file; TCPRELAY_RELAY may give --relay.\n" +
+        "  The shared secret comes from TCPRELAY_SECRET or --secret-file. Every setting may also be given as\n" +
+        "  TCPRELAY_<SETTING> (TCPRELAY_RELAY, TCPRELAY_DRAIN_TIMEOUT=10s) or in a --config file; flags win.\n" +
         "  A --config file may list services: tcprelay-agent.services = [{ to = \"127.0.0.1:22\", name = ssh }]";
 
     private static readonly HashSet<string> SettingFlags =
@@ -130,12 +131,14 @@ internal static class AgentCommand
         }
         var level = ConsoleLog.ParseLevel(logLevel);
         Config config;
+        Config? file = null;
         HashSet<string> defaultKeys;
         try
         {
             var defaults = RelayConfiguration.LoadFile(Path.Combine(AppContext.BaseDirectory, "hocon", "agent.hocon"));
             defaultKeys = defaults.GetConfig("tcprelay-agent").AsEnumerable().Select(kv => kv.Key.Split('.')[0]).ToHashSet();
-            config = configFile is null ? defaults : RelayConfiguration.LoadFile(configFile).WithFallback(defaults);
+            file = configFile is null ? null : RelayConfiguration.LoadFile(configFile);
+            config = file is null ? defaults : file.WithFallback(defaults);
         }
         catch (RelayConfigException e)
         {
@@ -153,14 +156,28 @@ internal static class AgentCommand
             }
         }
         var section = config.GetConfig("tcprelay-agent");
-        string Setting(string key) =>
-            flags.GetValueOrDefault(key) ?? (key == "relay" ? environment("TCPRELAY_RELAY") : null) ?? section.GetString(key) ?? "";
-        TimeSpan DurationSetting(string key) =>
-            Duration.Parse(Setting(key)) is { } d && d > TimeSpan.Zero
+        // Each layer over the one before, as for the relay: defaults, --config, TCPRELAY_<KEY>, flags.
+        // Source says where the value came from, so that an error points at what to change.
+        string Setting(string key) => SettingWithSource(key).Value;
+        (string Value, string Source) SettingWithSource(string key)
+        {
+            if (flags.TryGetValue(key, out var flag))
+                return (flag, $"--{key}");
+            var variable = EnvironmentName(key);
+            if (environment(variable) is { Length: > 0 } fromEnvironment)
+                return (fromEnvironment, variable);
+            var inFile = file?.HasPath($"tcprelay-agent.{key}") == true;
+            return (section.GetString(key) ?? "", inFile ? $"tcprelay-agent.{key} in {configFile}" : $"tcprelay-agent.{key} (default)");
+        }
+        TimeSpan DurationSetting(string key)
+        {
+            var (value, source) = SettingWithSource(key);
+            return Duration.Parse(value) is { } d && d > TimeSpan.Zero
                 ? d
-                : throw new UsageException($"--{key}: '{Setting(key)}' is not {Duration.Forms}, above zero");
+                : throw new UsageException($"{source}: '{value}' is not {Duration.Forms}, above zero");
+        }
 
-        var relayText = Setting("relay");
+        var (relayText, relaySource) = SettingWithSource("relay");
         if (relayText.Length == 0)
             throw new UsageException("--relay HOST[:PORT] is required");
         IReadOnlyList<HostPort> nodes;
@@ -170,7 +187,7 @@ internal static class AgentCommand
         }
         catch (FormatException e)
         {
-            throw new UsageException($"--relay: {e.Message}");
+            throw new UsageException($"{relaySource}: {e.Message}");
         }
         var exposed = new List<ExposedService>();
         try
@@ -206,7 +223,7 @@ internal static class AgentCommand
         var min = DurationSetting("reconnect-delay-min");
         var max = DurationSetting("reconnect-delay-max");
         if (max < min)
-            throw new UsageException($"--reconnect-delay-max ({Duration.Format(max)}) is below --reconnect-delay-min ({Duration.Format(min)})");
+            throw new UsageException($"{SettingWithSource("reconnect-delay-max").Source} ({Duration.Format(max)}) is below {SettingWithSource("reconnect-delay-min").Source} ({Duration.Format(min)})");
         var relay = new RelayListenerOptions
         {
             RelayHost = nodes[0].Host,
@@ -231,6 +248,9 @@ internal static class AgentCommand
             return new AgentSettings(relay, exposed, level, null, true, e.Message) { DrainTimeout = drainTimeout };
         }
     }
+
+    /// <summary>The environment variable that sets <paramref name="key"/>: TCPRELAY_ and the key in capitals, '-' as '_'.</summary>
+    internal static string EnvironmentName(string key) => "TCPRELAY_" + key.ToUpperInvariant().Replace('-', '_');
 
     internal static string? ReadSecret(Func<string, string?> environment, string secretFile)
     {
@@ -274,10 +294,14 @@ internal static class AgentCommand
         if (stop.IsCancellationRequested)
         {
             var running = agent.RunningSessions;
-            Log.Information("Stopping: {Count} services deregistered, {Sessions} running sessions have {DrainTimeout} to finish (a second signal ends them now)",
+            Log.Information("Draining: deregistering {Count} services (no new client comes); {Sessions} running sessions have {DrainTimeout} to finish (a second signal ends them now)",
                 services.Count, running, Duration.Format(drainTimeout));
+            var draining = System.Diagnostics.Stopwatch.StartNew();
             var reset = await agent.DrainAsync(drainTimeout, abort.Token);
-            Log.Information("Stopped: {Outcome}", reset == 0 ? "every session ended on its own" : $"{reset} sessions left were reset");
+            var outcome = reset == 0 ? "every session ended on its own"
+                : abort.IsCancellationRequested ? $"{reset} sessions left were reset on a second signal"
+                : $"{reset} sessions left were reset at the drain-timeout";
+            Log.Information("Drained after {Seconds:0.0}s: {Outcome}", draining.Elapsed.TotalSeconds, outcome);
             return 0;
         }
         Log.Error("Every service has stopped; exiting");

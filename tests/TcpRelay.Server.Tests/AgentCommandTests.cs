@@ -97,6 +97,64 @@ public sealed class AgentCommandTests
     }
 
     [Fact]
+    public void Every_setting_comes_from_flags_then_the_environment_then_the_config_file_then_the_defaults()
+    {
+        string? Env(string key) => key switch
+        {
+            "TCPRELAY_DRAIN_TIMEOUT" => "5s",
+            "TCPRELAY_RESUME_TOKEN_FILE" => "/tmp/from-env.token",
+            "TCPRELAY_HEARTBEAT_INTERVAL" => "7s",
+            _ => null,
+        };
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, "tcprelay-agent { drain-timeout = 1m, connect-timeout = 3s }");
+            var fromEnvironment = AgentCommand.Parse(["--relay", "r", "--to", "127.0.0.1:22", "--config", file], Env);
+            Assert.Equal(TimeSpan.FromSeconds(5), fromEnvironment.DrainTimeout);
+            Assert.Equal("/tmp/from-env.token", fromEnvironment.TokenFile);
+            Assert.False(fromEnvironment.TokenFileIsDefault);
+            Assert.Equal(TimeSpan.FromSeconds(7), fromEnvironment.Relay.HeartbeatInterval);
+            Assert.Equal(TimeSpan.FromSeconds(3), fromEnvironment.Relay.ConnectTimeout);
+
+            var fromFlags = AgentCommand.Parse(["--relay", "r", "--to", "127.0.0.1:22", "--config", file, "--drain-timeout", "2s", "--resume-token-file", ""], Env);
+            Assert.Equal(TimeSpan.FromSeconds(2), fromFlags.DrainTimeout);
+            Assert.Null(fromFlags.TokenFile);
+
+            var fromFile = AgentCommand.Parse(["--relay", "r", "--to", "127.0.0.1:22", "--config", file], _ => null);
+            Assert.Equal(TimeSpan.FromMinutes(1), fromFile.DrainTimeout);
+            Assert.Equal(TimeSpan.FromSeconds(30), AgentCommand.Parse(["--relay", "r", "--to", "127.0.0.1:22"], _ => null).DrainTimeout);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void A_bad_setting_is_named_where_it_was_given()
+    {
+        string[] args = ["--relay", "r", "--to", "127.0.0.1:22"];
+        Assert.StartsWith("TCPRELAY_DRAIN_TIMEOUT: 'soon'",
+            Assert.Throws<UsageException>(() => AgentCommand.Parse(args, k => k == "TCPRELAY_DRAIN_TIMEOUT" ? "soon" : null)).Message);
+        Assert.StartsWith("--drain-timeout: '0s'",
+            Assert.Throws<UsageException>(() => AgentCommand.Parse([.. args, "--drain-timeout", "0s"], _ => null)).Message);
+        Assert.StartsWith("TCPRELAY_RELAY:",
+            Assert.Throws<UsageException>(() => AgentCommand.Parse(["--to", "127.0.0.1:22"], k => k == "TCPRELAY_RELAY" ? "r:0" : null)).Message);
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, "tcprelay-agent { drain-timeout = -1s }");
+            Assert.StartsWith($"tcprelay-agent.drain-timeout in {file}: '-1s'",
+                Assert.Throws<UsageException>(() => AgentCommand.Parse([.. args, "--config", file], _ => null)).Message);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public void Services_may_come_from_a_config_file()
     {
         var file = Path.GetTempFileName();
