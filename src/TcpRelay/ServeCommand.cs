@@ -10,7 +10,6 @@ using Microsoft.Extensions.Hosting;
 using Serilog;
 using Serilog.Events;
 using TcpRelay.Server;
-using TcpRelay.Server.Actors;
 using TcpRelay.Server.Admin;
 using TcpRelay.Server.Hosting;
 
@@ -117,7 +116,7 @@ internal static class ServeCommand
         using var host = builder.Build();
         Log.Information("Starting relay: {Settings}", settings);
         await host.StartAsync();
-        var relay = host.Services.GetRequiredService<ActorRegistry>().Get<RelayActor>();
+        var relay = host.Services.GetTcpRelay();
         try
         {
             await relay.WaitForEndpointsAsync(TimeSpan.FromSeconds(30));
@@ -158,7 +157,7 @@ internal static class ServeCommand
                 return;
             }
             Log.Warning("Second stop signal ({Signal}): resetting every session now", context.Signal);
-            relay.Tell(RelayActor.AbortDrain.Instance);
+            relay.ResetSessionsNow();
         }
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnStopSignal);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnStopSignal);
@@ -166,7 +165,7 @@ internal static class ServeCommand
         using var hangup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
             context.Cancel = true;
-            relay.Tell(RelayActor.LogActorTree.Instance);
+            relay.LogActorTree();
         });
         await host.WaitForShutdownAsync();
         return 0;

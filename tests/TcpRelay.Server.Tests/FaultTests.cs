@@ -4,6 +4,7 @@ using Akka.Actor;
 using TcpRelay.Client;
 using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
+using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Tests;
 

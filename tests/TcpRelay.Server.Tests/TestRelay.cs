@@ -53,7 +53,7 @@ internal sealed class TestRelay : IAsyncDisposable
         var host = builder.Build();
         await host.StartAsync();
         var relay = host.Services.GetRequiredService<ActorRegistry>().Get<RelayActor>();
-        var endpoints = await relay.WaitForEndpointsAsync(Wait);
+        var endpoints = await host.Services.GetTcpRelay().WaitForEndpointsAsync(Wait);
         return new TestRelay(host, settings, endpoints, relay);
     }
 

@@ -12,7 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using TcpRelay.Client;
 using TcpRelay.Server;
-using TcpRelay.Server.Actors;
+using TcpRelay.Server.Telemetry;
 using TcpRelay.Server.Hosting;
 using TcpRelay.Soak;
 using TcpRelay.Tests.Shared;
@@ -45,8 +45,7 @@ builder.Services.AddAkka("relay-soak", akka =>
 using var host = builder.Build();
 await host.StartAsync();
 var system = host.Services.GetRequiredService<ActorSystem>();
-var relay = host.Services.GetRequiredService<ActorRegistry>().Get<RelayActor>();
-var endpoints = await relay.WaitForEndpointsAsync(TimeSpan.FromSeconds(30));
+var endpoints = await host.Services.GetTcpRelay().WaitForEndpointsAsync(TimeSpan.FromSeconds(30));
 
 var apps = new List<RelayListener>();
 for (var i = 0; i < options.Apps; i++)

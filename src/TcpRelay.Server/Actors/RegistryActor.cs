@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using TcpRelay.Protocol;
 using TcpRelay.Server.State;
+using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Actors;
 

@@ -12,7 +12,7 @@ namespace TcpRelay.Server.Actors;
 /// tells apps that port), then binds the control port; spawns a channel actor for every
 /// connection either port accepts. Its listeners stay bound for the relay's lifetime.
 /// </summary>
-public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
+internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
 {
     /// <summary>Ask: replies <see cref="RelayEndpoints"/> once both ports are bound, or a <see cref="Status.Failure"/>.</summary>
     public sealed class GetEndpoints
@@ -372,11 +372,3 @@ public sealed class RelayActor : LifecycleLoggingActor, IWithTimers
 
     private void LogTree() => Log.Info("Actor tree:\n{Tree}", ActorTree.Render(Self));
 }
-
-/// <summary>Where a running relay listens.</summary>
-/// <param name="Control">The control (registration) port's address.</param>
-/// <param name="Data">The data port's address.</param>
-public sealed record RelayEndpoints(IPEndPoint Control, IPEndPoint Data);
-
-/// <summary>The relay could not bind one of its ports.</summary>
-public sealed class RelayBindException(string message) : Exception(message);

@@ -10,7 +10,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
-using TcpRelay.Server.Actors;
 using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Admin;

@@ -5,6 +5,7 @@ using Akka.Cluster.Hosting;
 using Akka.Cluster.Hosting.SBR;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
+using Microsoft.Extensions.DependencyInjection;
 using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
 
@@ -17,7 +18,7 @@ public static class TcpRelayHostingExtensions
     /// Starts the relay as <c>/user/relay</c> with <paramref name="settings"/>, and adds the relay's
     /// Akka settings (IO buffers, log levels) from <paramref name="akkaConfig"/>, by default
     /// hocon/relay.hocon, behind any HOCON the host adds itself. The relay's actor is registered in
-    /// the ActorRegistry under <see cref="RelayActor"/>: take <c>IRequiredActor&lt;RelayActor&gt;</c>.
+    /// the ActorRegistry; a host reaches it through <see cref="GetTcpRelay"/>.
     /// </summary>
     public static AkkaConfigurationBuilder AddTcpRelay(this AkkaConfigurationBuilder builder, RelaySettings settings, Config? akkaConfig = null)
     {
@@ -93,17 +94,7 @@ public static class TcpRelayHostingExtensions
     // Akka.IO's register timeout is a backstop behind the pending timeout, never the one that fires.
     private static readonly TimeSpan RegisterMargin = TimeSpan.FromSeconds(5);
 
-    /// <summary>Waits until the relay listens on its control and data ports.</summary>
-    /// <exception cref="RelayBindException">A port could not be bound.</exception>
-    public static async Task<RelayEndpoints> WaitForEndpointsAsync(this IActorRef relay, TimeSpan timeout)
-    {
-        try
-        {
-            return await relay.Ask<RelayEndpoints>(RelayActor.GetEndpoints.Instance, timeout);
-        }
-        catch (Exception e) when (e is not RelayBindException && e.InnerException is RelayBindException inner)
-        {
-            throw inner;
-        }
-    }
+    /// <summary>The relay <see cref="AddTcpRelay"/> started in this host's actor system.</summary>
+    public static RunningRelay GetTcpRelay(this IServiceProvider services) =>
+        new(services.GetRequiredService<ActorRegistry>().Get<RelayActor>());
 }

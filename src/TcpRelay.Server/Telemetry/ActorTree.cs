@@ -1,7 +1,7 @@
 using System.Text;
 using Akka.Actor;
 
-namespace TcpRelay.Server.Actors;
+namespace TcpRelay.Server.Telemetry;
 
 /// <summary>One actor of a snapshot of the actor tree, with the actors below it.</summary>
 public sealed record ActorNode(string Name, string Path, IReadOnlyList<ActorNode> Children);
