@@ -5,6 +5,7 @@ using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
+using TcpRelay.Server.Registration;
 
 namespace TcpRelay.Server.Tests;
 
@@ -26,6 +27,7 @@ public sealed class AppActorTests : TestKit
         Assert.Equal("echo", registered.Reply.Name.Value);
         Assert.Equal(9999, registered.Reply.DataPort);
         Assert.NotEqual(0, registered.Reply.Port);
+        Assert.Equal("echo", registry.ExpectMsg<RegistryActor.AppServing>().Name.Value);
 
         // REGISTERED is only sent once the port is bound, so a client connects at once.
         using var client = new TcpClient();
@@ -46,6 +48,7 @@ public sealed class AppActorTests : TestKit
         var spec = new AppActor.Spec(AppName.Parse("leaving").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, null);
         var app = registry.ChildActorOf(AppActor.CreateProps(spec, TestSettings.Relay()));
         var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
+        registry.ExpectMsg<RegistryActor.AppServing>();
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, port);
         channel.ExpectMsg<ControlChannelActor.Send>();
@@ -67,9 +70,10 @@ public sealed class AppActorTests : TestKit
     {
         var channel = CreateTestProbe("channel");
         var registry = CreateTestProbe("registry");
-        var spec = new AppActor.Spec(AppName.Parse("back").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, ResumeToken.New());
+        var spec = new AppActor.Spec(AppName.Parse("back").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, ResumeHash.Of(ResumeToken.New()));
         var app = registry.ChildActorOf(AppActor.CreateProps(spec, TestSettings.Relay() with { GracePeriod = TimeSpan.FromSeconds(30) }));
         var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
+        registry.ExpectMsg<RegistryActor.AppServing>();
 
         Sys.Stop(channel.Ref);
         using var client = new TcpClient();
@@ -78,8 +82,9 @@ public sealed class AppActorTests : TestKit
         registry.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // no AppDeparted: the name stays held
 
         var returning = CreateTestProbe("returning");
-        app.Tell(new AppActor.Resume(returning.Ref, new IPEndPoint(IPAddress.Loopback, 2), port));
+        app.Tell(new AppActor.Resume(returning.Ref, new IPEndPoint(IPAddress.Loopback, 2)));
         Assert.Equal(port, returning.ExpectMsg<ControlChannelActor.Registered>().Reply.Port);
+        registry.ExpectMsg<RegistryActor.AppServing>(); // serving again, on the new connection
         var connect = (Connect)returning.ExpectMsg<ControlChannelActor.Send>().Message;
         Assert.Equal(((IPEndPoint)client.Client.LocalEndPoint!).Port, connect.Client.Port);
     }
@@ -89,10 +94,11 @@ public sealed class AppActorTests : TestKit
     {
         var channel = CreateTestProbe("channel");
         var registry = CreateTestProbe("registry");
-        var spec = new AppActor.Spec(AppName.Parse("gone").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, ResumeToken.New());
+        var spec = new AppActor.Spec(AppName.Parse("gone").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, ResumeHash.Of(ResumeToken.New()));
         var settings = TestSettings.Relay() with { GracePeriod = TimeSpan.FromMilliseconds(500) };
         var app = registry.ChildActorOf(AppActor.CreateProps(spec, settings));
         var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
+        registry.ExpectMsg<RegistryActor.AppServing>();
         Watch(app);
 
         Sys.Stop(channel.Ref);
@@ -105,21 +111,17 @@ public sealed class AppActorTests : TestKit
     }
 
     [Fact]
-    public void A_returning_app_asking_for_another_port_is_refused_and_the_old_channel_kept()
+    public void A_returning_app_takes_the_place_of_a_live_old_connection()
     {
         var channel = CreateTestProbe("channel");
         var registry = CreateTestProbe("registry");
-        var spec = new AppActor.Spec(AppName.Parse("moving").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, ResumeToken.New());
+        var spec = new AppActor.Spec(AppName.Parse("moving").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, ResumeHash.Of(ResumeToken.New()));
         var app = registry.ChildActorOf(AppActor.CreateProps(spec, TestSettings.Relay()));
         var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
 
         var returning = CreateTestProbe("returning");
-        app.Tell(new AppActor.Resume(returning.Ref, new IPEndPoint(IPAddress.Loopback, 2), port + 1));
-        Assert.Equal(ErrorCode.NameInUse, returning.ExpectMsg<ControlChannelActor.Refused>().Code);
-        channel.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-
-        app.Tell(new AppActor.Resume(returning.Ref, new IPEndPoint(IPAddress.Loopback, 2), null));
-        channel.ExpectMsg<ControlChannelActor.Superseded>(); // a live old connection is replaced
+        app.Tell(new AppActor.Resume(returning.Ref, new IPEndPoint(IPAddress.Loopback, 2)));
+        channel.ExpectMsg<ControlChannelActor.Superseded>();
         Assert.Equal(port, returning.ExpectMsg<ControlChannelActor.Registered>().Reply.Port);
     }
 

@@ -1,7 +1,9 @@
 using Akka.Actor;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
-using TcpRelay.Server.Actors;
+using TcpRelay.Protocol;
+using TcpRelay.Server.Cluster;
+using TcpRelay.Server.Registration;
 using Xunit;
 
 namespace TcpRelay.Server.Tests;
@@ -19,6 +21,8 @@ public sealed class ClusterDirectoryActorTests : TestKit
         akka.remote.dot-netty.tcp.hostname = 127.0.0.1
         akka.remote.dot-netty.tcp.port = 0
         """;
+
+    internal static AppName N(string name) => AppName.Parse(name).Value;
 
     internal static RelaySettings DirectorySettings() => TestSettings.Relay(publicPorts: 3) with { GracePeriod = TimeSpan.FromSeconds(30) };
 
@@ -64,11 +68,11 @@ public sealed class ClusterDirectoryActorTests : TestKit
         var directory = ReadyDirectory(a);
         directory.Tell(new ClusterDirectoryActor.NodeReport([], []), b.Ref);
 
-        directory.Tell(new ClusterDirectoryActor.Claim(1, "web", null, null, true), a.Ref);
-        directory.Tell(new ClusterDirectoryActor.Claim(1, "web", null, null, true), b.Ref);
+        directory.Tell(new ClusterDirectoryActor.Claim(1, N("web"), null, null, true), a.Ref);
+        directory.Tell(new ClusterDirectoryActor.Claim(1, N("web"), null, null, true), b.Ref);
 
-        Assert.Equal("web", Answer<ClusterDirectoryActor.Granted>(a).Name);
-        Assert.Equal("name-in-use", Answer<ClusterDirectoryActor.Denied>(b).Code);
+        Assert.Equal("web", Answer<ClusterDirectoryActor.Granted>(a).Name.Value);
+        Assert.Equal("name-in-use", Answer<ClusterDirectoryActor.Denied>(b).Code.Value);
     }
 
     [Fact]
@@ -76,23 +80,23 @@ public sealed class ClusterDirectoryActorTests : TestKit
     {
         var node = CreateTestProbe();
         var directory = ReadyDirectory(node);
-        var token = Protocol.ResumeToken.New().ToString();
+        var token = ResumeHash.Of(ResumeToken.New());
 
-        directory.Tell(new ClusterDirectoryActor.Claim(1, "kept", null, token, true), node.Ref);
+        directory.Tell(new ClusterDirectoryActor.Claim(1, N("kept"), null, token, true), node.Ref);
         var kept = Answer<ClusterDirectoryActor.Granted>(node);
-        directory.Tell(new ClusterDirectoryActor.Claim(2, "freed", null, null, true), node.Ref);
+        directory.Tell(new ClusterDirectoryActor.Claim(2, N("freed"), null, null, true), node.Ref);
         Answer<ClusterDirectoryActor.Granted>(node);
-        directory.Tell(new ClusterDirectoryActor.Unclaimed("kept"), node.Ref);
-        directory.Tell(new ClusterDirectoryActor.Unclaimed("freed"), node.Ref);
+        directory.Tell(new ClusterDirectoryActor.Unclaimed(N("kept")), node.Ref);
+        directory.Tell(new ClusterDirectoryActor.Unclaimed(N("freed")), node.Ref);
 
         // Another app cannot have the held name; the same token gets it back with its port.
-        directory.Tell(new ClusterDirectoryActor.Claim(3, "kept", null, null, true), node.Ref);
-        Assert.Equal("name-in-use", Answer<ClusterDirectoryActor.Denied>(node).Code);
-        directory.Tell(new ClusterDirectoryActor.Claim(4, "kept", null, token, true), node.Ref);
+        directory.Tell(new ClusterDirectoryActor.Claim(3, N("kept"), null, null, true), node.Ref);
+        Assert.Equal("name-in-use", Answer<ClusterDirectoryActor.Denied>(node).Code.Value);
+        directory.Tell(new ClusterDirectoryActor.Claim(4, N("kept"), null, token, true), node.Ref);
         Assert.Equal(kept.Port, Answer<ClusterDirectoryActor.Granted>(node).Port);
         // The other name is free again.
-        directory.Tell(new ClusterDirectoryActor.Claim(5, "freed", null, null, true), node.Ref);
-        Assert.Equal("freed", Answer<ClusterDirectoryActor.Granted>(node).Name);
+        directory.Tell(new ClusterDirectoryActor.Claim(5, N("freed"), null, null, true), node.Ref);
+        Assert.Equal("freed", Answer<ClusterDirectoryActor.Granted>(node).Name.Value);
     }
 
     [Fact]
@@ -100,17 +104,17 @@ public sealed class ClusterDirectoryActorTests : TestKit
     {
         var (b, c) = (CreateTestProbe(), CreateTestProbe());
         var directory = ReadyDirectory(b);
-        directory.Tell(new ClusterDirectoryActor.Claim(1, "first", null, null, true), b.Ref);
+        directory.Tell(new ClusterDirectoryActor.Claim(1, N("first"), null, null, true), b.Ref);
         var first = Answer<ClusterDirectoryActor.Granted>(b);
 
         // A node not heard from while "first" was granted reports its own app on the same port.
         directory.Tell(new ClusterDirectoryActor.NodeReport(
-            [new ClusterDirectoryActor.AppEntry("late", first.Port, null, true, c.Ref, null)], [], Full: true), c.Ref);
+            [new ClusterDirectoryActor.AppEntry(N("late"), first.Port, null, true, c.Ref, null)], [], Full: true), c.Ref);
         // Another claim, for a table sent after the report (the table goes out before the answer).
-        directory.Tell(new ClusterDirectoryActor.Claim(2, "probe", null, null, true), b.Ref);
+        directory.Tell(new ClusterDirectoryActor.Claim(2, N("probe"), null, null, true), b.Ref);
 
-        var table = b.FishForMessage<ClusterDirectoryActor.Table>(t => t.Apps.Any(a => a.Name == "probe"), Wait);
-        Assert.DoesNotContain(table.Apps, a => a.Name == "late");
+        var table = b.FishForMessage<ClusterDirectoryActor.Table>(t => t.Apps.Any(a => a.Name.Value == "probe"), Wait);
+        Assert.DoesNotContain(table.Apps, a => a.Name.Value == "late");
         Assert.Single(table.Apps, a => a.Port == first.Port);
     }
 }
@@ -121,6 +125,8 @@ public sealed class ClusterDirectoryActorTests : TestKit
 /// </summary>
 public sealed class ClusterDirectoryRebuildTests : TestKit
 {
+    private static AppName N(string name) => ClusterDirectoryActorTests.N(name);
+
     private static readonly TimeSpan Wait = ClusterDirectoryActorTests.Wait;
     private readonly RelaySettings _settings = ClusterDirectoryActorTests.DirectorySettings();
 
@@ -136,7 +142,7 @@ public sealed class ClusterDirectoryRebuildTests : TestKit
     {
         var (mirroring, lost, owner) = (CreateTestProbe(), CreateTestProbe(), CreateTestProbe());
         var directory = Sys.ActorOf(ClusterDirectoryActor.CreateProps(_settings));
-        var app = new ClusterDirectoryActor.AppEntry("web", _settings.PublicPorts.First, null, true, owner.Ref, null);
+        var app = new ClusterDirectoryActor.AppEntry(N("web"), _settings.PublicPorts.First, null, true, owner.Ref, null);
 
         // A node mirroring "web" and another node report, neither in full; then the second is lost.
         directory.Tell(new ClusterDirectoryActor.NodeReport([app], []), mirroring.Ref);
@@ -154,7 +160,7 @@ public sealed class ClusterDirectoryRebuildTests : TestKit
         // The first table the mirroring node gets has "web": a table sent on the loss, before the
         // owner had reported, would have lacked it and made the node drop its mirror.
         var first = mirroring.FishForMessage<ClusterDirectoryActor.Table>(_ => true, Wait);
-        Assert.Contains(first.Apps, a => a.Name == "web" && owner.Ref.Equals(a.OwnerNode));
+        Assert.Contains(first.Apps, a => a.Name.Value == "web" && owner.Ref.Equals(a.OwnerNode));
     }
 
     [Fact]
@@ -165,13 +171,13 @@ public sealed class ClusterDirectoryRebuildTests : TestKit
         var port = _settings.PublicPorts.First;
 
         directory.Tell(new ClusterDirectoryActor.NodeReport([], []), claiming.Ref);
-        directory.Tell(new ClusterDirectoryActor.Claim(1, "newcomer", port, null, true), claiming.Ref);
+        directory.Tell(new ClusterDirectoryActor.Claim(1, N("newcomer"), port, null, true), claiming.Ref);
         // The slow node reports its app on that port after the directory's first 2.5s wait is over
         // (a node whose proxy took a while to find the new directory).
         Sys.Scheduler.ScheduleTellOnce(TimeSpan.FromSeconds(3.5), directory,
-            new ClusterDirectoryActor.NodeReport([new ClusterDirectoryActor.AppEntry("resident", port, null, true, slow.Ref, null)], [port], Full: true), slow.Ref);
+            new ClusterDirectoryActor.NodeReport([new ClusterDirectoryActor.AppEntry(N("resident"), port, null, true, slow.Ref, null)], [port], Full: true), slow.Ref);
 
         var answer = claiming.FishForMessage(m => m is ClusterDirectoryActor.Granted or ClusterDirectoryActor.Denied, Wait);
-        Assert.Equal("port-in-use", Assert.IsType<ClusterDirectoryActor.Denied>(answer).Code);
+        Assert.Equal("port-in-use", Assert.IsType<ClusterDirectoryActor.Denied>(answer).Code.Value);
     }
 }

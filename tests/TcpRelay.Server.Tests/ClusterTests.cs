@@ -233,7 +233,7 @@ public sealed class ClusterTests
         Assert.Equal(before, PayloadTripwire.Count);
 
         // The tripwire works: a ByteString sent to an actor on the other node is counted.
-        var remote = cluster.Nodes[0].System.ActorSelection(new RootActorPath(Cluster.Get(cluster.Nodes[1].System).SelfAddress) / "user" / "relay");
+        var remote = cluster.Nodes[0].System.ActorSelection(new RootActorPath(Akka.Cluster.Cluster.Get(cluster.Nodes[1].System).SelfAddress) / "user" / "relay");
         remote.Tell(ByteString.FromBytes([1, 2, 3]));
         var deadline = DateTime.UtcNow + TestRelay.Wait;
         while (PayloadTripwire.Count == before && DateTime.UtcNow < deadline)
@@ -324,7 +324,7 @@ internal sealed class TestCluster : IAsyncDisposable
             for (var i = 0; i < count; i++)
             {
                 var node = await ClusterNode.StartAsync(IPAddress.Parse($"127.0.0.{i + 1}"), range, seed, grace);
-                seed ??= Cluster.Get(node.System).SelfAddress;
+                seed ??= Akka.Cluster.Cluster.Get(node.System).SelfAddress;
                 nodes.Add(node);
             }
             await Task.WhenAll(nodes.Select(n => n.UpAsync()));
@@ -421,7 +421,7 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public IPAddress Address => Settings.Bind;
 
-    public string SelfAddress => Cluster.Get(System).SelfAddress.ToString();
+    public string SelfAddress => Akka.Cluster.Cluster.Get(System).SelfAddress.ToString();
 
     public static async Task<ClusterNode> StartAsync(IPAddress bind, PublicPortRange range, Address? seed, TimeSpan? grace) =>
         new(await TestRelay.StartAsync(s => s with
@@ -436,7 +436,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     public Task UpAsync()
     {
         var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Cluster.Get(System).RegisterOnMemberUp(() => up.TrySetResult());
+        Akka.Cluster.Cluster.Get(System).RegisterOnMemberUp(() => up.TrySetResult());
         return up.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 

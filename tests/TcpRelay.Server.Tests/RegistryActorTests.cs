@@ -4,6 +4,8 @@ using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
+using TcpRelay.Server.Cluster;
+using TcpRelay.Server.Registration;
 
 namespace TcpRelay.Server.Tests;
 
@@ -19,7 +21,7 @@ public sealed class RegistryActorTests : TestKit
     {
         _apps = CreateTestProbe("apps");
         var apps = _apps.Ref;
-        _registry = Sys.ActorOf(RegistryActor.CreateProps(_settings, 9999, spec => Props.Create(() => new StandInApp(apps, spec))));
+        _registry = Sys.ActorOf(StandaloneRegistryActor.CreateProps(_settings, 9999, spec => Props.Create(() => new StandInApp(apps, spec))));
     }
 
     /// <summary>Reports its spec to the registering channel when created, and forwards whatever it is sent to a probe.</summary>
@@ -37,13 +39,15 @@ public sealed class RegistryActorTests : TestKit
         string? name = null, int? port = null, ResumeToken? resume = null)
     {
         var channel = CreateTestProbe();
-        _registry.Tell(new RegistryActor.RegisterApp(name is null ? null : AppName.Parse(name).Value, port, resume, Remote), channel.Ref);
+        _registry.Tell(new RegistryActor.RegisterApp(name is null ? null : AppName.Parse(name).Value, port, Hash(resume), Remote), channel.Ref);
         var answer = channel.ExpectMsg<object>(TimeSpan.FromSeconds(3));
         _lastApp = channel.LastSender;
         return (channel, answer as AppActor.Spec, answer as ControlChannelActor.Refused);
     }
 
     private IActorRef _lastApp = ActorRefs.Nobody;
+
+    private static string? Hash(ResumeToken? token) => token is { } t ? ResumeHash.Of(t) : null;
 
     [Fact]
     public void Apps_get_made_up_names_and_the_lowest_free_ports()
@@ -67,7 +71,7 @@ public sealed class RegistryActorTests : TestKit
             Bind = IPAddress.Loopback, ControlPort = 8080, DataPort = 8082, PublicPorts = new PublicPortRange(8081, 8180),
         };
         var apps = _apps.Ref;
-        var registry = Sys.ActorOf(RegistryActor.CreateProps(settings, 8082, spec => Props.Create(() => new StandInApp(apps, spec))));
+        var registry = Sys.ActorOf(StandaloneRegistryActor.CreateProps(settings, 8082, spec => Props.Create(() => new StandInApp(apps, spec))));
         var channel = CreateTestProbe();
         registry.Tell(new RegistryActor.RegisterApp(null, null, null, Remote), channel.Ref);
         Assert.Equal(8081, channel.ExpectMsg<AppActor.Spec>().Port);
@@ -82,17 +86,26 @@ public sealed class RegistryActorTests : TestKit
     {
         var token = ResumeToken.New();
         var held = Register("back", resume: token).Spec!;
-        Assert.Equal(token, held.Resume);
+        Assert.Equal(ResumeHash.Of(token), held.ResumeSha256);
 
         Assert.Equal(ErrorCode.NameInUse, Register("back").Refused!.Code);
         Assert.Equal(ErrorCode.NameInUse, Register("back", resume: ResumeToken.New()).Refused!.Code);
         _apps.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
 
         var returning = CreateTestProbe();
-        _registry.Tell(new RegistryActor.RegisterApp(held.Name, held.Port, token, Remote), returning.Ref);
-        var resume = _apps.ExpectMsg<AppActor.Resume>();
-        Assert.Equal(returning.Ref, resume.Channel);
-        Assert.Equal(held.Port, resume.Port);
+        _registry.Tell(new RegistryActor.RegisterApp(held.Name, held.Port, Hash(token), Remote), returning.Ref);
+        Assert.Equal(returning.Ref, _apps.ExpectMsg<AppActor.Resume>().Channel);
+    }
+
+    [Fact]
+    public void A_returning_app_asking_for_another_port_is_refused_and_its_app_not_told()
+    {
+        var token = ResumeToken.New();
+        var held = Register("moving", resume: token).Spec!;
+        var refused = Register("moving", port: held.Port + 1, resume: token).Refused!;
+        Assert.Equal(ErrorCode.NameInUse, refused.Code);
+        Assert.Contains($"held with port {held.Port}", refused.Text);
+        _apps.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
     [Fact]
@@ -153,31 +166,31 @@ public sealed class RegistryActorTests : TestKit
     {
         var directory = CreateTestProbe();
         var apps = _apps.Ref;
-        var registry = Sys.ActorOf(RegistryActor.CreateProps(_settings, 9999, spec => Props.Create(() => new StandInApp(apps, spec)), directory.Ref));
+        var registry = Sys.ActorOf(NodeRegistryActor.CreateProps(_settings, 9999, directory.Ref, spec => Props.Create(() => new StandInApp(apps, spec))));
         var token = ResumeToken.New();
         ClusterDirectoryActor.Claim ClaimSeen() => (ClusterDirectoryActor.Claim)directory.FishForMessage(m => m is ClusterDirectoryActor.Claim, TimeSpan.FromSeconds(3));
 
         // The app asks for "x"; its connection closes before the answer.
         var first = CreateTestProbe();
-        registry.Tell(new RegistryActor.RegisterApp(AppName.Parse("x").Value, null, token, Remote), first.Ref);
+        registry.Tell(new RegistryActor.RegisterApp(AppName.Parse("x").Value, null, Hash(token), Remote), first.Ref);
         var firstClaim = ClaimSeen();
         Watch(first.Ref);
         Sys.Stop(first.Ref);
         ExpectTerminated(first.Ref);
         // It comes back at once, with its token but another port.
         var second = CreateTestProbe();
-        registry.Tell(new RegistryActor.RegisterApp(AppName.Parse("x").Value, _settings.PublicPorts.First + 1, token, Remote), second.Ref);
+        registry.Tell(new RegistryActor.RegisterApp(AppName.Parse("x").Value, _settings.PublicPorts.First + 1, Hash(token), Remote), second.Ref);
         var secondClaim = ClaimSeen();
 
         // "x" is granted for the first claim (kept here for the second, which has the token)...
-        var granted = new ClusterDirectoryActor.AppEntry("x", _settings.PublicPorts.First, token.ToString(), false, registry, null);
+        var granted = new ClusterDirectoryActor.AppEntry(AppName.Parse("x").Value, _settings.PublicPorts.First, Hash(token), false, registry, null);
         registry.Tell(new ClusterDirectoryActor.Table([granted]), directory.Ref);
-        registry.Tell(new ClusterDirectoryActor.Granted(firstClaim.Ref, "x", _settings.PublicPorts.First), directory.Ref);
+        registry.Tell(new ClusterDirectoryActor.Granted(firstClaim.Ref, AppName.Parse("x").Value, _settings.PublicPorts.First), directory.Ref);
         // ...and the second is refused: the name is held with another port.
-        registry.Tell(new ClusterDirectoryActor.Denied(secondClaim.Ref, "name-in-use", "name 'x' is held with another port"), directory.Ref);
+        registry.Tell(new ClusterDirectoryActor.Denied(secondClaim.Ref, ErrorCode.NameInUse, "name 'x' is held with another port"), directory.Ref);
 
         Assert.Equal(ErrorCode.NameInUse, second.ExpectMsg<ControlChannelActor.Refused>().Code);
         var unclaimed = (ClusterDirectoryActor.Unclaimed)directory.FishForMessage(m => m is ClusterDirectoryActor.Unclaimed, TimeSpan.FromSeconds(3));
-        Assert.Equal("x", unclaimed.Name);
+        Assert.Equal("x", unclaimed.Name.Value);
     }
 }

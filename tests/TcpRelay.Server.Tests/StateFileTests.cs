@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using TcpRelay.Client;
 using TcpRelay.Protocol;
+using TcpRelay.Server.Registration;
 using TcpRelay.Server.State;
 
 namespace TcpRelay.Server.Tests;
@@ -33,7 +34,7 @@ public sealed class StateFileTests : IDisposable
         await app.DisposeAsync();
         var saved = new RegistrationFile(StateFile).Load();
         Assert.Null(saved.Problem);
-        Assert.Equal(new SavedRegistration(AppName.Parse("ssh").Value, port, SavedRegistration.HashOf(token)), Assert.Single(saved.Apps));
+        Assert.Equal(new SavedRegistration(AppName.Parse("ssh").Value, port, ResumeHash.Of(token)), Assert.Single(saved.Apps));
         Assert.DoesNotContain(token.Value, File.ReadAllText(StateFile));
 
         await using var second = await TestRelay.StartAsync(s => Adjust(s, range));
@@ -167,8 +168,8 @@ public sealed class StateFileTests : IDisposable
         Assert.Equal(LoadedRegistrations.None, file.Load());
         var apps = new[]
         {
-            new SavedRegistration(AppName.Parse("a").Value, 9000, SavedRegistration.HashOf(ResumeToken.New())),
-            new SavedRegistration(AppName.Parse("b-2").Value, 9001, SavedRegistration.HashOf(ResumeToken.New())),
+            new SavedRegistration(AppName.Parse("a").Value, 9000, ResumeHash.Of(ResumeToken.New())),
+            new SavedRegistration(AppName.Parse("b-2").Value, 9001, ResumeHash.Of(ResumeToken.New())),
         };
         file.Save(apps);
         var loaded = file.Load();

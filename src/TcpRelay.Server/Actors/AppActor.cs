@@ -3,7 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TcpRelay.Protocol;
-using TcpRelay.Server.State;
+using TcpRelay.Server.Cluster;
 using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Actors;
@@ -20,44 +20,29 @@ namespace TcpRelay.Server.Actors;
 internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
 {
     /// <summary>
-    /// What the registry decided an app gets: its name, the port to bind, and its control channel.
-    /// In a cluster, <paramref name="Redirect"/> says the app honours CONNECT data=, and
-    /// <paramref name="DataAddress"/> is where apps reach this node's data port. A
-    /// <paramref name="Mirror"/> binds the port of an app whose control connection is on another node
-    /// (<paramref name="Owner"/>, that node's actor for it, or null while the app is away) and hands it
-    /// the clients that arrive here.
+    /// What the registry decided an app gets: its name, the port to bind, and its control channel
+    /// (<see cref="ActorRefs.Nobody"/> for a registration restored from the state file, whose owner
+    /// is not back yet). <paramref name="ResumeSha256"/>: the hash of the app's resume token, or null
+    /// if it gave none and is not held for a return. In a cluster, <paramref name="Redirect"/> says
+    /// the app honours CONNECT data=, and <paramref name="DataAddress"/> is where apps reach this
+    /// node's data port. A <paramref name="Mirror"/> binds the port of an app whose control
+    /// connection is on another node (<paramref name="Owner"/>, that node's actor for it, or null
+    /// while the app is away) and hands it the clients that arrive here.
     /// </summary>
-    public sealed record Spec(AppName Name, int Port, bool PortRequested, IActorRef Channel, IPEndPoint? Remote, int DataPort, ResumeToken? Resume,
-        bool Redirect = false, HostPort? DataAddress = null, bool Mirror = false, IActorRef? Owner = null)
-    {
-        /// <summary>The relay is one node of a cluster (only then does a node have a data address to hand out).</summary>
-        public bool InCluster => DataAddress is not null;
-
-        /// <summary>
-        /// A registration a restarted relay found in its state file: held for its owner through the
-        /// grace period with no control channel yet; of its token only this hash is known.
-        /// </summary>
-        public string? RestoredResumeSha256 { get; init; }
-
-        /// <summary>What the state file keeps of the app's token, or null: the app gave none and is not held for a return.</summary>
-        public string? ResumeSha256 => Resume is { } token ? SavedRegistration.HashOf(token) : RestoredResumeSha256;
-
-        /// <summary>Whether a REGISTER with <paramref name="token"/> is this app coming back.</summary>
-        public bool ResumedBy(ResumeToken token) =>
-            Resume == token || (RestoredResumeSha256 is { } hash && hash == SavedRegistration.HashOf(token));
-    }
+    public sealed record Spec(AppName Name, int Port, bool PortRequested, IActorRef Channel, IPEndPoint? Remote, int DataPort, string? ResumeSha256,
+        bool Redirect = false, HostPort? DataAddress = null, bool Mirror = false, IActorRef? Owner = null);
 
     /// <summary>
-    /// Mirror → owner (across nodes): a client arrived at the mirror's node; <paramref name="ConnectLine"/> is
+    /// Mirror → owner (across nodes): a client arrived at the mirror's node; <paramref name="Connect"/> is
     /// the CONNECT to send, with data= naming that node. Replies go to <paramref name="Mirror"/>.
     /// </summary>
-    public sealed record RemoteClient(string ConnectLine, IActorRef Mirror);
+    public sealed record RemoteClient(Connect Connect, IActorRef Mirror) : IClusterMessage;
 
     /// <summary>Owner → mirror: the app sent REJECT for this session.</summary>
-    public sealed record RemoteReject(string Id);
+    public sealed record RemoteReject(SessionId Id) : IClusterMessage;
 
     /// <summary>Mirror → owner: this session was paired or ended, so it is not announced again.</summary>
-    public sealed record RemoteSettled(string Id);
+    public sealed record RemoteSettled(SessionId Id) : IClusterMessage;
 
     /// <summary>From the registry: the cluster's table names this actor of another node as the app's owner (null: the app is away).</summary>
     public sealed record OwnerIs(IActorRef? Owner, bool Redirect);
@@ -79,7 +64,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     public sealed record BindPort(int Port);
 
     /// <summary>From the registry: the app registered again with its resume token, on this control channel.</summary>
-    public sealed record Resume(IActorRef Channel, IPEndPoint Remote, int? Port);
+    public sealed record Resume(IActorRef Channel, IPEndPoint Remote);
 
     /// <summary>From a session: it is paired, so a returning app must not be told about it again.</summary>
     public sealed record SessionPaired(SessionId Id);
@@ -196,7 +181,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     protected override void PreStart()
     {
         base.PreStart();
-        if (!_spec.Mirror && _spec.RestoredResumeSha256 is null)
+        if (!_channel.IsNobody())
             Context.Watch(_channel);
         Bind();
     }
@@ -275,8 +260,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         // Nothing has been answered yet: the new channel simply takes the old one's place.
         Receive<Resume>(resume =>
         {
-            if (Adopt(resume))
-                _departed = false;
+            Adopt(resume);
+            _departed = false;
         });
         Receive<Terminated>(t =>
         {
@@ -305,7 +290,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         {
             if (_remote.Remove(reject.Id, out var remote))
             {
-                remote.Mirror.Tell(new RemoteReject(reject.Id.ToString()));
+                remote.Mirror.Tell(new RemoteReject(reject.Id));
                 return;
             }
             if (!CloseWaiting(reject.Id, "rejected by the app", SessionEndCause.Rejected))
@@ -332,8 +317,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         // The app came back before the relay noticed its old connection die (a half-open connection).
         Receive<Resume>(resume =>
         {
-            if (!Adopt(resume))
-                return;
+            Adopt(resume);
             AnswerRegistered();
             AnnounceWaiting();
         });
@@ -373,8 +357,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         ReceiveAsOwner();
         Receive<Resume>(resume =>
         {
-            if (!Adopt(resume))
-                return;
+            Adopt(resume);
             Timers.Cancel(GraceExpired.Instance);
             Log.Info("App {App} is back from {Remote}: {Waiting} waiting clients announced again", _spec.Name, resume.Remote, _unpaired.Count + _remote.Count);
             AnswerRegistered();
@@ -387,28 +370,20 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     }
 
     /// <summary>Takes the control channel of a returning app, closing the one it replaces.</summary>
-    private bool Adopt(Resume resume)
+    private void Adopt(Resume resume)
     {
-        if (resume.Port is { } asked && asked != _port)
-        {
-            resume.Channel.Tell(new ControlChannelActor.Refused(ErrorCode.NameInUse,
-                $"name '{_spec.Name}' is held with port {_port}, not {asked}"));
-            return false;
-        }
         Context.Unwatch(_channel);
         _channel.Tell(ControlChannelActor.Superseded.Instance);
         _channel = resume.Channel;
         _controlRemote = resume.Remote;
         _status?.ControlFrom(resume.Remote);
         Context.Watch(_channel);
-        return true;
     }
 
     private void AnswerRegistered()
     {
         _channel.Tell(new ControlChannelActor.Registered(Self, new Registered(_spec.Name, _port, _spec.DataPort)));
-        if (_spec.InCluster)
-            Context.Parent.Tell(new RegistryActor.AppServing(_spec.Name));
+        Context.Parent.Tell(new RegistryActor.AppServing(_spec.Name));
     }
 
     private void AnnounceWaiting()
@@ -457,7 +432,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             _waiting.Add(new WaitingClient(id, _spec.Name, Self, Sender, client, status));
             Timers.StartSingleTimer(id, new PendingTimedOut(id), _settings.PendingTimeout);
             if (_mirroring)
-                _owner?.Tell(new RemoteClient(connect.Format(), Self));
+                _owner?.Tell(new RemoteClient(connect, Self));
             else if (!_channel.IsNobody())
                 _channel.Tell(new ControlChannelActor.Send(connect));
         });
@@ -474,7 +449,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             Timers.Cancel(paired.Id);
             _paired[paired.Id] = Sender;
             if (_unpaired.Remove(paired.Id) && _mirroring)
-                _owner?.Tell(new RemoteSettled(paired.Id.ToString()));
+                _owner?.Tell(new RemoteSettled(paired.Id));
         });
         Receive<SessionEnded>(ended =>
         {
@@ -501,7 +476,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         if (!_waiting.TryTake(id, out var client))
             return false;
         if (_unpaired.Remove(id) && _mirroring)
-            _owner?.Tell(new RemoteSettled(id.ToString()));
+            _owner?.Tell(new RemoteSettled(id));
         _closingClients++;
         client.Connection.Tell(Tcp.Close.Instance);
         Context.WatchWith(client.Connection, new WaitingClientClosed(id));
@@ -550,11 +525,10 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     {
         Receive<RemoteClient>(remote =>
         {
-            if (ControlLine.Parse(System.Text.Encoding.ASCII.GetBytes(remote.ConnectLine)).Value is not Connect connect)
-                return;
+            var connect = remote.Connect;
             if (!_redirect)
             {
-                remote.Mirror.Tell(new RemoteReject(connect.Id.ToString()));
+                remote.Mirror.Tell(new RemoteReject(connect.Id));
                 return;
             }
             _remote[connect.Id] = (connect, remote.Mirror);
@@ -563,11 +537,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             if (!_channel.IsNobody())
                 _channel.Tell(new ControlChannelActor.Send(connect));
         });
-        Receive<RemoteSettled>(settled =>
-        {
-            if (SessionId.Parse(settled.Id) is { IsOk: true } id)
-                _remote.Remove(id.Value);
-        });
+        Receive<RemoteSettled>(settled => _remote.Remove(settled.Id));
         ReceiveRebinding();
         Receive<Gone>(_ =>
         {
@@ -601,7 +571,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
             BecomeMirror();
             OnOwnerIs(owner);
             foreach (var (connect, mirror) in handed)
-                _owner?.Tell(new RemoteClient(connect.Format(), mirror));
+                _owner?.Tell(new RemoteClient(connect, mirror));
         });
     }
 
@@ -621,11 +591,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
     {
         ReceiveClients();
         Receive<OwnerIs>(OnOwnerIs);
-        Receive<RemoteReject>(reject =>
-        {
-            if (SessionId.Parse(reject.Id) is { IsOk: true } id)
-                CloseWaiting(id.Value, "rejected by the app", SessionEndCause.Rejected);
-        });
+        Receive<RemoteReject>(reject => CloseWaiting(reject.Id, "rejected by the app", SessionEndCause.Rejected));
         Receive<TakeOver>(takeOver =>
         {
             _mirroring = false;
@@ -676,7 +642,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         // A new owner (or the app back after its node was lost) hears of every client still waiting here.
         if (changed && _owner is not null)
             foreach (var connect in _unpaired.Values)
-                _owner.Tell(new RemoteClient(connect.Format(), Self));
+                _owner.Tell(new RemoteClient(connect, Self));
     }
 
     /// <summary>No new clients; paired sessions go on and hold the port until the last one ends.</summary>
@@ -686,11 +652,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers, IWithStash
         Receive<Terminated>(t => MirrorLost(t.ActorRef));
         ReceiveSessionsEnding();
         Receive<RejectSession>(_ => { });
-        Receive<RemoteClient>(remote =>
-        {
-            if (ControlLine.Parse(System.Text.Encoding.ASCII.GetBytes(remote.ConnectLine)).Value is Connect connect)
-                remote.Mirror.Tell(new RemoteReject(connect.Id.ToString()));
-        });
+        Receive<RemoteClient>(remote => remote.Mirror.Tell(new RemoteReject(remote.Connect.Id)));
         Receive<Leave>(_ => Sender.Tell(Left.Instance)); // gone already: the name is free
         Receive<Drain>(_ => { });
         Receive<AbortSessions>(_ =>

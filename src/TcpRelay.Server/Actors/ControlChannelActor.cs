@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.IO;
 using TcpRelay.Protocol;
+using TcpRelay.Server.Registration;
 using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Actors;
@@ -97,7 +98,8 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
                         return;
                     }
                     Context.Parent.Tell(new RelayActor.HandshakeDone(Self));
-                    _registry.Tell(new RegistryActor.RegisterApp(register.Name, register.Port, register.Resume, _remote, register.Redirect));
+                    _registry.Tell(new RegistryActor.RegisterApp(register.Name, register.Port,
+                        register.Resume is { } token ? ResumeHash.Of(token) : null, _remote, register.Redirect));
                     Become(Registering);
                     break;
                 default:

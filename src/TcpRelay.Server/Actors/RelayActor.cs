@@ -102,17 +102,18 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     private bool _drained;
     private bool _aborted;
     private IActorRef _registry = ActorRefs.Nobody;
-    private readonly IActorRef? _directory;
+    // The registry a host's layer brings (a cluster node's), by data port; null: a single relay's own.
+    private readonly Func<int, Props>? _registryProps;
     private IPEndPoint? _data;
     private IPEndPoint? _control;
     private Exception? _failure;
     private long _connections;
 
     /// <summary>Use <see cref="CreateProps"/>.</summary>
-    public RelayActor(RelaySettings settings, IActorRef? directory)
+    public RelayActor(RelaySettings settings, Func<int, Props>? registryProps)
     {
         _settings = settings;
-        _directory = directory;
+        _registryProps = registryProps;
         BindingData();
     }
 
@@ -123,10 +124,11 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     protected override LogLevel LifecycleLevel => LogLevel.InfoLevel;
 
     /// <summary>
-    /// Props for the relay's root actor. <paramref name="directory"/> is the proxy of the cluster's
-    /// <see cref="ClusterDirectoryActor"/> when this relay is one node of a cluster, else null.
+    /// Props for the relay's root actor. <paramref name="registryProps"/> makes the registry for the
+    /// bound data port when a layer of the host brings its own (a cluster node's); by default the
+    /// relay runs a <see cref="StandaloneRegistryActor"/> with its state file.
     /// </summary>
-    public static Props CreateProps(RelaySettings settings, IActorRef? directory = null) => Props.Create(() => new RelayActor(settings, directory));
+    public static Props CreateProps(RelaySettings settings, Func<int, Props>? registryProps = null) => Props.Create(() => new RelayActor(settings, registryProps));
 
     /// <inheritdoc />
     protected override void PreStart()
@@ -152,8 +154,8 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
         Receive<Tcp.Bound>(bound =>
         {
             _data = (IPEndPoint)bound.LocalAddress;
-            // A cluster's directory holds a node's apps while it restarts; a single relay keeps them on disk.
-            if (_directory is null && RegistrationFile.For(_settings) is { } file)
+            // A single relay keeps its apps on disk; a cluster's directory holds a node's while it restarts.
+            if (_registryProps is null && RegistrationFile.For(_settings) is { } file)
             {
                 Context.ActorOf(RegistrationFileActor.CreateProps(file), "state-file");
                 Become(LoadingState);
@@ -181,8 +183,9 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
 
     private void StartRegistry(IActorRef? stateFile, IReadOnlyList<SavedRegistration> restored)
     {
-        _registry = Context.ActorOf(RegistryActor.CreateProps(_settings, _data!.Port, directory: _directory,
-            stateFile: stateFile, restored: restored), "registry");
+        var props = _registryProps?.Invoke(_data!.Port)
+                    ?? StandaloneRegistryActor.CreateProps(_settings, _data!.Port, stateFile: stateFile, restored: restored);
+        _registry = Context.ActorOf(props, "registry");
         Context.Watch(_registry);
         Bind(_settings.ControlPort);
         Become(BindingControl);

@@ -1,13 +1,10 @@
 using Akka;
 using Akka.Actor;
 using Akka.Configuration;
-using Akka.Cluster.Hosting;
-using Akka.Cluster.Hosting.SBR;
 using Akka.Hosting;
-using Akka.Remote.Hosting;
 using Microsoft.Extensions.DependencyInjection;
-using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
+using TcpRelay.Server.Cluster;
 
 namespace TcpRelay.Server.Hosting;
 
@@ -30,18 +27,13 @@ public static class TcpRelayHostingExtensions
         // it then): the app's actor closes it at the pending timeout, before Akka.IO's own timeout would.
         var registerTimeout = (long)(settings.PendingTimeout + RegisterMargin).TotalMilliseconds;
         builder.AddHocon($"akka.io.tcp.register-timeout = {registerTimeout}ms", HoconAddMode.Prepend);
+        // The cluster is a layer of its own: it brings the registry a node needs instead of a single relay's.
+        Func<IActorRegistry, Func<int, Props>?> registryOf = _ => null;
         if (settings.ClusterBind is { } clusterBind)
-            AddCluster(builder, settings, clusterBind);
+            registryOf = builder.AddRelayCluster(settings, clusterBind);
         return builder.WithActors((system, registry) =>
         {
-            var directory = settings.Clustered ? registry.Get<ClusterDirectoryActor>() : null;
-            // Configuration always names seeds; a host may start the first node of a cluster on a
-            // port the OS picks, which it cannot name in advance: that node joins itself.
-            if (settings.Clustered && settings.ClusterSeeds.Count == 0)
-                Akka.Cluster.Cluster.Get(system).Join(Akka.Cluster.Cluster.Get(system).SelfAddress);
-            if (settings.Clustered)
-                system.ActorOf(ClusterMembersActor.CreateProps(), "cluster-members");
-            var relay = system.ActorOf(RelayActor.CreateProps(settings, directory), "relay");
+            var relay = system.ActorOf(RelayActor.CreateProps(settings, registryOf(registry)), "relay");
             registry.Register<RelayActor>(relay);
             CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceRequestsDone, "tcprelay-drain", async () =>
             {
@@ -56,30 +48,6 @@ public static class TcpRelayHostingExtensions
                 return Done.Instance;
             });
         });
-    }
-
-    /// <summary>
-    /// Remoting on the cluster address, Akka.Cluster with the keep-majority split-brain resolver, and the
-    /// cluster directory as a singleton (its proxy is what the relay talks to). Seeds are written as
-    /// plain HOST:PORT, so every node's actor system must be named <see cref="ActorSystemName"/>.
-    /// Settings built in code may leave the seeds empty: the node then starts a cluster of its own.
-    /// </summary>
-    private static void AddCluster(AkkaConfigurationBuilder builder, RelaySettings settings, HostPort clusterBind)
-    {
-        // Akka's own tick for a node: the cluster's heartbeats and failure detector are timed by the
-        // scheduler, and the single relay's 200ms has not been tried on them enough to trust it (the
-        // cluster trial's failures seen with it came from the trial killing a node before every
-        // node saw the third one up). A node's idle CPU is the price.
-        builder.AddHocon("akka.scheduler.tick-duration = 10ms", HoconAddMode.Prepend);
-        builder.WithRemoting(clusterBind.Host, clusterBind.Port);
-        builder.WithClustering(new ClusterOptions
-        {
-            Roles = [ClusterRole],
-            SeedNodes = settings.ClusterSeeds.Select(seed => $"akka.tcp://{ActorSystemName}@{seed}").ToArray(),
-            SplitBrainResolver = new KeepMajorityOption(),
-        });
-        builder.WithSingleton<ClusterDirectoryActor>("relay-directory", ClusterDirectoryActor.CreateProps(settings),
-            new ClusterSingletonOptions { Role = ClusterRole }, createProxyToo: true);
     }
 
     /// <summary>The actor system name of <c>tcprelay serve</c>, which a clustered relay's host must use too.</summary>

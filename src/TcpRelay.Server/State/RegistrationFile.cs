@@ -8,14 +8,10 @@ namespace TcpRelay.Server.State;
 
 /// <summary>
 /// A registration as the state file keeps it: enough for a restarted relay to hold the app's name
-/// and port for its owner, and to know the owner again by its resume token, which is not kept.
+/// and port for its owner, and to know the owner again by its resume token, which is not kept:
+/// of the token only its <see cref="Registration.ResumeHash"/> (64 lowercase hex digits).
 /// </summary>
-internal sealed record SavedRegistration(AppName Name, int Port, string ResumeSha256)
-{
-    /// <summary>What the file stores of a token: its SHA-256, as 64 lowercase hex digits.</summary>
-    public static string HashOf(ResumeToken token) =>
-        Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(token.Value)));
-}
+internal sealed record SavedRegistration(AppName Name, int Port, string ResumeSha256);
 
 /// <summary>What a relay found in its state file at start-up; <paramref name="Problem"/> says why it found nothing usable.</summary>
 internal sealed record LoadedRegistrations(IReadOnlyList<SavedRegistration> Apps, string? Problem)

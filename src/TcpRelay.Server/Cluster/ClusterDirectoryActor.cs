@@ -1,13 +1,16 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
+using TcpRelay.Protocol;
+using TcpRelay.Server.Actors;
+using TcpRelay.Server.Registration;
 
-namespace TcpRelay.Server.Actors;
+namespace TcpRelay.Server.Cluster;
 
 /// <summary>
 /// The cluster's one table of registered apps (a cluster singleton): it alone decides who gets a name
 /// and a public port, so two apps racing for a name on different nodes cannot both win. Each node's
-/// <see cref="RegistryActor"/> asks it to <see cref="Claim"/> and is sent the whole <see cref="Table"/>
+/// <see cref="NodeRegistryActor"/> asks it to <see cref="Claim"/> and is sent the whole <see cref="Table"/>
 /// after every change, from which it binds every app's port on its own address.
 /// <para>
 /// Its state is soft: every node reports what it owns (and the ports it has bound) once a second,
@@ -15,7 +18,9 @@ namespace TcpRelay.Server.Actors;
 /// was lost) rebuilds the table from those reports before it answers a claim. An app whose node is lost is held for the grace period, so that it can come
 /// back on another node with its resume token and keep its name and port.
 /// </para>
-/// Every message here crosses nodes: only strings, numbers and actor references, never bytes.
+/// It decides through the same <see cref="AppTable{TApp}"/> as a single relay's registry, with the
+/// ports bound anywhere in the cluster as unavailable. Every message here crosses nodes
+/// (<see cref="ClusterMessageSerializer"/>).
 /// </summary>
 internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers, IWithStash
 {
@@ -24,53 +29,53 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     /// control connection is on, <paramref name="OwnerApp"/> the app's actor there (null until it has
     /// started); both are null while the app is held after its node was lost.
     /// </summary>
-    public sealed record AppEntry(string Name, int Port, string? Resume, bool Redirect, IActorRef? OwnerNode, IActorRef? OwnerApp);
+    public sealed record AppEntry(AppName Name, int Port, string? ResumeSha256, bool Redirect, IActorRef? OwnerNode, IActorRef? OwnerApp) : IClusterMessage;
 
     /// <summary>From a node's registry: an app asks for a name (null: any) and a port (null: any).</summary>
-    public sealed record Claim(long Ref, string? Name, int? Port, string? Resume, bool Redirect);
+    public sealed record Claim(long Ref, AppName? Name, int? Port, string? ResumeSha256, bool Redirect) : IClusterMessage;
 
     /// <summary>To the claiming registry: the app is the owner of this name and port.</summary>
-    public sealed record Granted(long Ref, string Name, int Port);
+    public sealed record Granted(long Ref, AppName Name, int Port) : IClusterMessage;
 
     /// <summary>To the claiming registry: refused with an ERROR code and its text.</summary>
-    public sealed record Denied(long Ref, string Code, string Text);
+    public sealed record Denied(long Ref, ErrorCode Code, string Text) : IClusterMessage;
 
     /// <summary>From the owner's registry: the app's actor is running and takes clients from other nodes.</summary>
-    public sealed record Owned(string Name, IActorRef App);
+    public sealed record Owned(AppName Name, IActorRef App) : IClusterMessage;
 
     /// <summary>From the owner's registry: the app is gone for good (LEAVE, or no return within the grace period).</summary>
-    public sealed record Released(string Name);
+    public sealed record Released(AppName Name) : IClusterMessage;
 
     /// <summary>
     /// From the registry a claim was granted to: the app's connection closed before it could be
     /// answered (or the node is stopping). Like an app whose control connection drops, it is held for
     /// its return if it gave a resume token.
     /// </summary>
-    public sealed record Unclaimed(string Name);
+    public sealed record Unclaimed(AppName Name) : IClusterMessage;
 
     /// <summary>
     /// From every node's registry, once a second: the apps it owns, and the public ports it has bound
     /// (an app that is gone may hold its port until its last session ends). <paramref name="Full"/>:
     /// the apps it mirrors too, sent when the directory asks for them with <see cref="SendFullReport"/>.
     /// </summary>
-    public sealed record NodeReport(AppEntry[] Apps, int[] BoundPorts, bool Full = false);
+    public sealed record NodeReport(AppEntry[] Apps, int[] BoundPorts, bool Full = false) : IClusterMessage;
 
     /// <summary>To a node's registry from a directory rebuilding its table: report what you mirror as well.</summary>
-    public sealed class SendFullReport
+    public sealed class SendFullReport : IClusterMessage
     {
         public static readonly SendFullReport Instance = new();
         private SendFullReport() { }
     }
 
     /// <summary>From a node's registry: the node is stopping (SIGTERM). Its apps are held for their return elsewhere.</summary>
-    public sealed class NodeDraining
+    public sealed class NodeDraining : IClusterMessage
     {
         public static readonly NodeDraining Instance = new();
         private NodeDraining() { }
     }
 
     /// <summary>To every node's registry after each change: every app in the cluster.</summary>
-    public sealed record Table(AppEntry[] Apps);
+    public sealed record Table(AppEntry[] Apps) : IClusterMessage;
 
     /// <summary>How often a node reports; the directory waits a little longer than this before it trusts its table.</summary>
     public static readonly TimeSpan ReportInterval = TimeSpan.FromSeconds(1);
@@ -81,11 +86,13 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         private Ready() { }
     }
 
-    private sealed record HoldExpired(string Name);
+    private sealed record HoldExpired(AppName Name);
+
+    /// <summary>Who serves an app: the node's registry and its actor for the app (both null while the app is held for its return).</summary>
+    private sealed record Owner(IActorRef? Node, IActorRef? App, bool Redirect);
 
     private readonly RelaySettings _settings;
-    private readonly HashSet<int> _reserved;
-    private readonly Dictionary<string, AppEntry> _apps = [];
+    private readonly AppTable<Owner> _apps;
     private readonly HashSet<IActorRef> _nodes = [];
     private readonly HashSet<IActorRef> _fullyReported = [];
     // Recent answers by claiming node and claim, so that a claim asked again is answered the same.
@@ -99,13 +106,12 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     // node: neither is handed out, or a node still draining the old app's sessions could not bind it.
     private readonly Dictionary<IActorRef, HashSet<int>> _bound = [];
     private readonly Dictionary<int, HashSet<IActorRef>> _cooling = [];
-    private int _generatedNames;
 
     public ClusterDirectoryActor(RelaySettings settings)
     {
         _settings = settings;
         // Every node is expected to run with the same ports; none of them is handed to an app.
-        _reserved = [settings.ControlPort, settings.DataPort];
+        _apps = new AppTable<Owner>(settings.PublicPorts, settings.MaxApps, [settings.ControlPort, settings.DataPort]);
         Rebuilding();
     }
 
@@ -188,9 +194,9 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         Receive<Claim>(OnClaim);
         Receive<Owned>(owned =>
         {
-            if (_apps.TryGetValue(owned.Name, out var app) && Sender.Equals(app.OwnerNode))
+            if (Find(owned.Name) is { } app && Sender.Equals(app.OwnerNode))
             {
-                _apps[owned.Name] = app with { OwnerApp = owned.App };
+                Put(app with { OwnerApp = owned.App });
                 Broadcast();
             }
         });
@@ -198,7 +204,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         {
             // A held app (its owner's node was lost, or the table was rebuilt without its owner's
             // report) is released by the node that owned it, which knows.
-            if (_apps.TryGetValue(released.Name, out var app) && (Sender.Equals(app.OwnerNode) || app.OwnerNode is null))
+            if (Find(released.Name) is { } app && (Sender.Equals(app.OwnerNode) || app.OwnerNode is null))
             {
                 _apps.Remove(released.Name);
                 Timers.Cancel(new HoldExpired(released.Name));
@@ -209,7 +215,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         });
         Receive<Unclaimed>(unclaimed =>
         {
-            if (!_apps.TryGetValue(unclaimed.Name, out var app) || !Sender.Equals(app.OwnerNode))
+            if (Find(unclaimed.Name) is not { } app || !Sender.Equals(app.OwnerNode))
                 return;
             _apps.Remove(unclaimed.Name);
             Hold(app);
@@ -223,7 +229,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         });
         Receive<HoldExpired>(expired =>
         {
-            if (_apps.TryGetValue(expired.Name, out var app) && app.OwnerNode is null)
+            if (Find(expired.Name) is { } app && app.OwnerNode is null)
             {
                 _apps.Remove(expired.Name);
                 Cool(app.Port);
@@ -245,7 +251,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         var changed = false;
         foreach (var app in report.Apps)
         {
-            _apps.TryGetValue(app.Name, out var known);
+            var known = Find(app.Name);
             // What a node owns is the truth, unless another node owns the name already. What a node
             // only mirrors matters while rebuilding: the owner's node may be the one that was lost,
             // and the app is then held for its return (until its owner reports it after all).
@@ -254,14 +260,14 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
                 // The owner's Owned may have been lost while this directory moved: the report says it too.
                 if (Sender.Equals(known?.OwnerNode) && known.OwnerApp is null && app.OwnerApp is not null)
                 {
-                    _apps[app.Name] = known with { OwnerApp = app.OwnerApp };
+                    Put(known with { OwnerApp = app.OwnerApp });
                     changed = true;
                     continue;
                 }
                 if (known?.OwnerNode is not null || PortHeldByAnother(app))
                     continue;
                 Timers.Cancel(new HoldExpired(app.Name));
-                _apps[app.Name] = app;
+                Put(app);
             }
             else if (known is null && rebuilding && !PortHeldByAnother(app))
             {
@@ -278,7 +284,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         if (changed)
             Broadcast();
         else if (joined)
-            Sender.Tell(new Table(_apps.Values.ToArray()));
+            Sender.Tell(new Table(Entries().ToArray()));
     }
 
     /// <summary>
@@ -287,7 +293,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     /// </summary>
     private bool PortHeldByAnother(AppEntry app)
     {
-        if (_apps.Values.FirstOrDefault(a => a.Port == app.Port && a.Name != app.Name) is not { } holder)
+        if (Entries().FirstOrDefault(a => a.Port == app.Port && a.Name != app.Name) is not { } holder)
             return false;
         Log.Warning("Cluster directory: node {Node} reports app {App} on port {Port}, which app {Holder} holds; it is not taken up",
             NodeOf(Sender), app.Name, app.Port, holder.Name);
@@ -297,7 +303,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     private void OnClaim(Claim claim)
     {
         if (Know(Sender))
-            Sender.Tell(new Table(_apps.Values.ToArray()));
+            Sender.Tell(new Table(Entries().ToArray()));
         // A node asks again while it has no answer (it may have been lost while this directory
         // moved): the same question gets the same answer, not a second name and port.
         if (_answers.TryGetValue((Sender, claim.Ref), out var answer))
@@ -316,50 +322,28 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     /// <summary>Grants or denies a claim; the answer is for the claiming node.</summary>
     private object Decide(Claim claim)
     {
-        if (claim.Name is { } name && _apps.TryGetValue(name, out var held))
+        var decision = _apps.Decide(claim.Name, claim.Port, claim.ResumeSha256, BoundOrCooling);
+        if (decision is AppTable<Owner>.Refusal refusal)
+            return new Denied(claim.Ref, refusal.Code, refusal.Text);
+        if (decision is AppTable<Owner>.Return back)
         {
-            // The token, not the node, tells a returning app from another one wanting its name.
-            if (claim.Resume is not null && claim.Resume == held.Resume)
-            {
-                if (claim.Port is { } asked && asked != held.Port)
-                    return new Denied(claim.Ref, "name-in-use", $"name '{name}' is held with port {held.Port}, not {asked}");
-                Timers.Cancel(new HoldExpired(name));
-                if (!Sender.Equals(held.OwnerNode))
-                    Log.Info("Cluster directory: app {App} moves to node {Node}", name, NodeOf(Sender));
-                _apps[name] = held with { OwnerNode = Sender, OwnerApp = Sender.Equals(held.OwnerNode) ? held.OwnerApp : null, Redirect = claim.Redirect };
-                Broadcast();
-                return new Granted(claim.Ref, name, held.Port);
-            }
-            return new Denied(claim.Ref, "name-in-use", $"name '{name}' is in use");
+            var held = EntryOf(back.Held);
+            Timers.Cancel(new HoldExpired(held.Name));
+            if (!Sender.Equals(held.OwnerNode))
+                Log.Info("Cluster directory: app {App} moves to node {Node}", held.Name, NodeOf(Sender));
+            Put(held with { OwnerNode = Sender, OwnerApp = Sender.Equals(held.OwnerNode) ? held.OwnerApp : null, Redirect = claim.Redirect });
+            Broadcast();
+            return new Granted(claim.Ref, held.Name, held.Port);
         }
-        int port;
-        if (claim.Port is { } requested)
-        {
-            if (Taken().Contains(requested))
-                return new Denied(claim.Ref, "port-in-use", $"port {requested} is in use");
-            port = requested;
-        }
-        else
-        {
-            port = 0;
-        }
-        if (_apps.Count >= _settings.MaxApps)
-            return new Denied(claim.Ref, "limit", $"the relay serves its maximum of {_settings.MaxApps} apps");
-        if (port == 0)
-        {
-            var taken = Taken();
-            var free = Enumerable.Range(_settings.PublicPorts.First, _settings.PublicPorts.Last - _settings.PublicPorts.First + 1)
-                .FirstOrDefault(p => !taken.Contains(p));
-            if (free == 0)
-                return new Denied(claim.Ref, "limit", $"no free port left in the public range {_settings.PublicPorts}");
-            port = free;
-        }
-        var granted = claim.Name ?? GenerateName();
-        _apps[granted] = new AppEntry(granted, port, claim.Resume, claim.Redirect, Sender, null);
-        Log.Info("Cluster directory: app {App} registered on node {Node} with port {Port}", granted, NodeOf(Sender), port);
+        var grant = (AppTable<Owner>.Grant)decision;
+        Put(new AppEntry(grant.Name, grant.Port, claim.ResumeSha256, claim.Redirect, Sender, null));
+        Log.Info("Cluster directory: app {App} registered on node {Node} with port {Port}", grant.Name, NodeOf(Sender), grant.Port);
         Broadcast();
-        return new Granted(claim.Ref, granted, port);
+        return new Granted(claim.Ref, grant.Name, grant.Port);
     }
+
+    /// <summary>Ports bound somewhere, or released but not yet unbound everywhere: not handed out.</summary>
+    private bool BoundOrCooling(int port) => _cooling.ContainsKey(port) || _bound.Values.Any(ports => ports.Contains(port));
 
     /// <summary>Starts sending a node's registry the table and watching for its loss; true if it was new.</summary>
     private bool Know(IActorRef node)
@@ -388,16 +372,12 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
 
     private void HoldAppsOf(IActorRef node)
     {
-        foreach (var app in _apps.Values.Where(a => node.Equals(a.OwnerNode)).ToList())
+        foreach (var app in Entries().Where(a => node.Equals(a.OwnerNode)).ToList())
         {
             _apps.Remove(app.Name);
             Hold(app);
         }
     }
-
-    /// <summary>Ports that cannot be handed out: apps', the relay's own, bound somewhere, or released but not yet unbound everywhere.</summary>
-    private HashSet<int> Taken() =>
-        [.. _apps.Values.Select(a => a.Port), .. _reserved, .. _bound.Values.SelectMany(p => p), .. _cooling.Keys];
 
     /// <summary>A released port is free once every node has reported it unbound.</summary>
     private void Cool(int port)
@@ -408,12 +388,12 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
 
     private void Hold(AppEntry app)
     {
-        if (app.Resume is null || _settings.GracePeriod <= TimeSpan.Zero)
+        if (app.ResumeSha256 is null || _settings.GracePeriod <= TimeSpan.Zero)
         {
             Cool(app.Port);
             return;
         }
-        _apps[app.Name] = app with { OwnerNode = null, OwnerApp = null };
+        Put(app with { OwnerNode = null, OwnerApp = null });
         Timers.StartSingleTimer(new HoldExpired(app.Name), new HoldExpired(app.Name), _settings.GracePeriod);
         Log.Info("Cluster directory: app {App} lost its node; name and port {Port} held for {Grace}",
             app.Name, app.Port, Duration.Format(_settings.GracePeriod));
@@ -421,22 +401,26 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
 
     private void Broadcast()
     {
-        var table = new Table(_apps.Values.ToArray());
+        var table = new Table(Entries().ToArray());
         foreach (var node in _nodes)
             node.Tell(table);
     }
 
-    private string GenerateName()
+    private IEnumerable<AppEntry> Entries() => _apps.Entries.Select(EntryOf);
+
+    private AppEntry? Find(AppName name) => _apps.TryGet(name, out var entry) ? EntryOf(entry) : null;
+
+    private static AppEntry EntryOf(AppTable<Owner>.Entry entry) =>
+        new(entry.Name, entry.Port, entry.ResumeSha256, entry.App.Redirect, entry.App.Node, entry.App.App);
+
+    /// <summary>Records what is known of an app, in place of what was.</summary>
+    private void Put(AppEntry app)
     {
-        while (true)
-        {
-            var name = $"app-{++_generatedNames}";
-            if (!_apps.ContainsKey(name))
-                return name;
-        }
+        _apps.Remove(app.Name);
+        _apps.Add(app.Name, app.Port, app.ResumeSha256, new Owner(app.OwnerNode, app.OwnerApp, app.Redirect));
     }
 
-    private Cluster Cluster() => Akka.Cluster.Cluster.Get(Context.System);
+    private Akka.Cluster.Cluster Cluster() => Akka.Cluster.Cluster.Get(Context.System);
 
     // A registry on this node has a local path, which names no host.
     private Address NodeOf(IActorRef registry) =>

@@ -2,7 +2,7 @@ using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
 
-namespace TcpRelay.Server.Actors;
+namespace TcpRelay.Server.Cluster;
 
 /// <summary>
 /// A clustered node's view of its cluster, one line per change: a node up, unreachable, reachable
