@@ -7,6 +7,7 @@ using Akka.Serialization;
 using TcpRelay.Client;
 using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
+using TcpRelay.Server.Cluster;
 using TcpRelay.Server.Hosting;
 using TcpRelay.Tests.Shared;
 using Xunit;
@@ -231,6 +232,9 @@ public sealed class ClusterTests
         await cluster.EchoesThroughAsync(cluster.Nodes[1], app.PublicPort, 1 << 20);
         await cluster.EchoesThroughAsync(cluster.Nodes[0], app.PublicPort, 1 << 20);
         Assert.Equal(before, PayloadTripwire.Count);
+        // What does cross is the cluster layer's typed records, in its own serializer.
+        Assert.IsType<ClusterMessageSerializer>(cluster.Nodes[1].System.Serialization.FindSerializerFor(
+            new AppActor.RemoteSettled(SessionId.New())));
 
         // The tripwire works: a ByteString sent to an actor on the other node is counted.
         var remote = cluster.Nodes[0].System.ActorSelection(new RootActorPath(Akka.Cluster.Cluster.Get(cluster.Nodes[1].System).SelfAddress) / "user" / "relay");
