@@ -9,7 +9,7 @@ using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
 using TcpRelay.Server.Cluster;
 using TcpRelay.Server.Hosting;
-using TcpRelay.Tests.Shared;
+using TcpRelay.TestSupport;
 using Xunit;
 
 namespace TcpRelay.Server.Tests;

@@ -15,7 +15,7 @@ using TcpRelay.Server;
 using TcpRelay.Server.Telemetry;
 using TcpRelay.Server.Hosting;
 using TcpRelay.Soak;
-using TcpRelay.Tests.Shared;
+using TcpRelay.TestSupport;
 
 SoakOptions options;
 try

@@ -1,10 +1,10 @@
 using System.Net.Sockets;
 using TcpRelay.Client;
 
-namespace TcpRelay.Tests.Shared;
+namespace TcpRelay.TestSupport;
 
 /// <summary>An app for tests and the soak run: echoes every session, passing the client's half-close back.</summary>
-internal static class EchoApp
+public static class EchoApp
 {
     /// <summary>Serves the listener's sessions until it is disposed.</summary>
     public static async Task ServeAsync(RelayListener listener)

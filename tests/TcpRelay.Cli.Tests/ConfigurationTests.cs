@@ -2,8 +2,9 @@ using System.Net;
 using TcpRelay.Cli;
 using TcpRelay.Protocol;
 using TcpRelay.Server.Hosting;
+using TcpRelay.Server;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.Cli.Tests;
 
 /// <summary>Defaults, file, environment and flags layered into one validated settings object.</summary>
 public sealed class ConfigurationTests

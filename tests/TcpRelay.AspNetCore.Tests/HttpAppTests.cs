@@ -10,7 +10,7 @@ using TcpRelay.Client;
 using TcpRelay.Protocol;
 using TcpRelay.Samples.HttpApp;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.AspNetCore.Tests;
 
 /// <summary>The HTTP sample served through an in-process relay: by the Kestrel transport, and by the agent.</summary>
 public sealed class HttpAppTests

@@ -8,11 +8,12 @@ using TcpRelay.Client;
 using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
 using TcpRelay.Server.Hosting;
+using TcpRelay.Server;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.TestSupport;
 
 /// <summary>A relay hosted in-process the way a worker or ASP.NET host would, on ports the OS picks.</summary>
-internal sealed class TestRelay : IAsyncDisposable
+public sealed class TestRelay : IAsyncDisposable
 {
     public static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
     private readonly IHost _host;
@@ -122,7 +123,7 @@ internal sealed class TestRelay : IAsyncDisposable
 }
 
 /// <summary>Socket reads that wait on data with a deadline, never on a sleep.</summary>
-internal static class SocketAssert
+public static class SocketAssert
 {
     public static async Task<byte[]> ReadExactlyAsync(Socket socket, int count, TimeSpan? timeout = null)
     {

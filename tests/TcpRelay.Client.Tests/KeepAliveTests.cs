@@ -1,8 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using TcpRelay.Client;
+using TcpRelay.Server;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.Client.Tests;
 
 /// <summary>
 /// TCP keepalive on session connections, relay side and client side. A vanished host cannot be

@@ -6,7 +6,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using TcpRelay.Client;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.Client.Tests;
 
 /// <summary>
 /// The agent while its relay restarts (issue 15, part 2), against a relay the test plays itself, so

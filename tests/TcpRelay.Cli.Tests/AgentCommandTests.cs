@@ -2,7 +2,7 @@ using TcpRelay.Protocol;
 using TcpRelay.Cli;
 using TcpRelay.Client;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.Cli.Tests;
 
 /// <summary>`tcprelay agent` flags and config: what is accepted, and the one-line error for what is not.</summary>
 public sealed class AgentCommandTests

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using TcpRelay.Client;
 using TcpRelay.Protocol;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.Client.Tests;
 
 /// <summary>The client library against a relay played by hand, for what a real relay does not do on cue.</summary>
 public sealed class RelayListenerTests

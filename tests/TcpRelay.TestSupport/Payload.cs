@@ -1,13 +1,13 @@
 using System.Buffers.Binary;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.TestSupport;
 
 /// <summary>
 /// Deterministic pseudo-random bytes of any length, made and checked block by block (SplitMix64 of
 /// the block's index), so that multi-megabyte transfers are verified without keeping them in memory
 /// and a lost, repeated or reordered block shows up at its offset.
 /// </summary>
-internal static class Payload
+public static class Payload
 {
     public static void Fill(ulong seed, long offset, Span<byte> buffer)
     {

@@ -5,7 +5,7 @@ using Akka.Actor;
 using TcpRelay.Client;
 using TcpRelay.Protocol;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.Client.Tests;
 
 /// <summary>
 /// The agent between an in-process relay and local services on loopback: bytes, half-close, reset,

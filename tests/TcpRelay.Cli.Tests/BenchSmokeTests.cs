@@ -1,6 +1,6 @@
 using TcpRelay.Bench;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.Cli.Tests;
 
 /// <summary>
 /// The benchmark runs end to end on tiny sizes: relay and agent as processes, every scenario, every

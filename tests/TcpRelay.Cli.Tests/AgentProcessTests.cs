@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.Cli.Tests;
 
 /// <summary>
 /// <c>tcprelay agent</c> as a process of its own, for what only the real command shows: its signals

@@ -2,11 +2,12 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using TcpRelay.Server;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.TestSupport;
 
 /// <summary><c>tcprelay serve</c> as a process of its own, for what only the real command shows (signals, its environment).</summary>
-internal static class ServeProcess
+public static class ServeProcess
 {
     /// <summary>The built tcprelay.dll of this configuration.</summary>
     public static string CliPath()

@@ -1,9 +1,10 @@
 using System.Net;
+using TcpRelay.Server;
 
-namespace TcpRelay.Server.Tests;
+namespace TcpRelay.TestSupport;
 
 /// <summary>Relay settings for tests: loopback, ports picked by the OS, a public range picked at random.</summary>
-internal static class TestSettings
+public static class TestSettings
 {
     public static RelaySettings Relay(int publicPorts = 100)
     {

@@ -1,0 +1,102 @@
+using System.Net;
+using System.Text.Json;
+using TcpRelay.Cli;
+using TcpRelay.Server.Admin;
+using TcpRelay.Server.Telemetry;
+
+namespace TcpRelay.Cli.Tests;
+
+/// <summary><c>tcprelay status</c> against a relay's admin endpoint (and against what is not one), and <c>serve --admin</c>.</summary>
+public sealed class StatusCommandTests
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    [Fact]
+    public async Task Tcprelay_status_prints_the_apps_sessions_and_actor_tree()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        await using var admin = await AdminServer.StartAsync(new IPEndPoint(IPAddress.Loopback, 0), relay.System, secret: null);
+        await using var app = await relay.StartListenerAsync("tabled");
+        using var client = await TestRelay.ConnectAsync(app.PublicPort);
+        await using var session = await app.AcceptAsync();
+        await client.SendAsync(new byte[2048]);
+        await SocketAssert.ReadExactlyAsync(session.Socket, 2048);
+        var flags = new[] { "--admin", $"127.0.0.1:{admin.EndPoint.Port}" };
+
+        var table = new StringWriter();
+        Assert.Equal(0, await StatusCommand.RunAsync(flags, table));
+        var lines = table.ToString().Split('\n');
+        Assert.StartsWith("relay ready: 1 apps, 1 sessions, 2.0 KiB from clients, 0 B from apps", lines[0]);
+        Assert.Matches($@"^tabled +{app.PublicPort} +127\.0\.0\.1:\d+ +.* 1 +2\.0 KiB +0 B$", lines[2]);
+        Assert.Matches($@"^  {session.SessionId.Value[..8]} +127\.0\.0\.1:{((IPEndPoint)client.LocalEndPoint!).Port} +\d+\.\ds +2\.0 KiB +0 B$", lines[3]);
+
+        var json = new StringWriter();
+        Assert.Equal(0, await StatusCommand.RunAsync([.. flags, "--json"], json));
+        Assert.Equal("tabled", JsonSerializer.Deserialize<RelaySnapshot>(json.ToString(), Json)!.Apps.Single().Name);
+
+        var tree = new StringWriter();
+        Assert.Equal(0, await StatusCommand.RunAsync([.. flags, "--tree"], tree));
+        Assert.Contains("\n        app-tabled\n", tree.ToString());
+        Assert.Matches("\n      data-\\d+\n", tree.ToString());
+    }
+
+    [Fact]
+    public async Task Tcprelay_status_says_where_it_looked_when_no_relay_answers()
+    {
+        using var unused = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        unused.Bind(new IPEndPoint(IPAddress.Loopback, 0)); // bound, never listening: a port nothing answers on
+        var port = ((IPEndPoint)unused.LocalEndPoint!).Port;
+        Assert.Equal(1, await StatusCommand.RunAsync(["--admin", $"127.0.0.1:{port}"], new StringWriter()));
+    }
+
+    [Fact]
+    public async Task Serve_listens_for_admin_only_where_admin_says_whatever_ASP_NET_settings_the_environment_holds()
+    {
+        static int FreePort()
+        {
+            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            return ((IPEndPoint)socket.LocalEndPoint!).Port;
+        }
+        var (admin, extra) = (FreePort(), FreePort());
+        // An endpoint from ASP.NET's own configuration would be served beside --admin, and without
+        // the token rule that --admin's address decides.
+        var (relay, _, _) = await ServeProcess.StartAsync(["--admin", $"127.0.0.1:{admin}"],
+            new Dictionary<string, string> { ["Kestrel__Endpoints__Extra__Url"] = $"http://127.0.0.1:{extra}" }, readyLine: "Admin endpoint on");
+        try
+        {
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://127.0.0.1:{admin}/healthz")).StatusCode);
+            await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://127.0.0.1:{extra}/status"));
+        }
+        finally
+        {
+            relay.Kill();
+            await relay.WaitForExitAsync();
+            relay.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Status_pointed_at_a_web_server_that_is_not_a_relay_says_so_and_exits_1()
+    {
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        // Answers every request with a page, as any other web server on that port would.
+        var serving = Task.Run(async () =>
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                using var connection = await listener.AcceptAsync();
+                var request = new byte[4096];
+                await connection.ReceiveAsync(request);
+                await connection.SendAsync("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\nConnection: close\r\n\r\n<html></html>"u8.ToArray());
+            }
+        });
+        Assert.Equal(1, await StatusCommand.RunAsync(["--admin", $"127.0.0.1:{port}"], new StringWriter()));
+        Assert.Equal(1, await StatusCommand.RunAsync(["--admin", $"127.0.0.1:{port}", "--tree"], new StringWriter()));
+        await serving.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+}
