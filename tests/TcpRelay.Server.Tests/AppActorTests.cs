@@ -9,21 +9,32 @@ using TcpRelay.Server.Registration;
 
 namespace TcpRelay.Server.Tests;
 
-/// <summary>An AppActor on a real loopback port; probes stand in for its control channel and its parent, the registry.</summary>
+/// <summary>
+/// An app's PublicPortActor on a real loopback port with its AppActor below it; probes stand in for
+/// its control channel and its parent, the registry.
+/// </summary>
 public sealed class AppActorTests : TestKit
 {
     public AppActorTests() : base("akka.loglevel = WARNING") { }
+
+    /// <summary>The app's port actor, as the registry starts it for an app whose control connection is <paramref name="channel"/>.</summary>
+    private static IActorRef StartApp(TestProbe registry, string name, IActorRef channel, string? resumeSha256, RelaySettings settings)
+    {
+        var app = AppName.Parse(name).Value;
+        return registry.ChildActorOf(PublicPortActor.CreateProps(new PublicPortActor.Spec(app, 0, false), settings,
+            bound => AppActor.CreateProps(new AppActor.Spec(app, channel, new IPEndPoint(IPAddress.Loopback, 1), 9999, resumeSha256), bound, settings),
+            "control"));
+    }
 
     [Fact]
     public async Task Binds_then_answers_registered_and_announces_each_client_with_connect()
     {
         var channel = CreateTestProbe("channel");
         var registry = CreateTestProbe("registry");
-        var spec = new AppActor.Spec(AppName.Parse("echo").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, null);
-        var app = registry.ChildActorOf(AppActor.CreateProps(spec, TestSettings.Relay()));
+        var app = StartApp(registry, "echo", channel.Ref, null, TestSettings.Relay());
 
         var registered = channel.ExpectMsg<ControlChannelActor.Registered>();
-        Assert.Equal(app, registered.App);
+        Assert.Equal(app.Path, registered.App.Path.Parent); // the app's control side, below its port
         Assert.Equal("echo", registered.Reply.Name.Value);
         Assert.Equal(9999, registered.Reply.DataPort);
         Assert.NotEqual(0, registered.Reply.Port);
@@ -36,7 +47,7 @@ public sealed class AppActorTests : TestKit
         Assert.Equal(((IPEndPoint)client.Client.LocalEndPoint!).Port, connect.Client.Port);
         // The client waits in the table for the data connection that names its id.
         Assert.True(WaitingClients.Get(Sys).TryTake(connect.Id, out var waiting));
-        Assert.Equal(app, waiting.AppActor);
+        Assert.Equal(app, waiting.Port);
         Assert.Equal(connect.Client, waiting.Address);
     }
 
@@ -45,8 +56,7 @@ public sealed class AppActorTests : TestKit
     {
         var channel = CreateTestProbe("channel");
         var registry = CreateTestProbe("registry");
-        var spec = new AppActor.Spec(AppName.Parse("leaving").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, null);
-        var app = registry.ChildActorOf(AppActor.CreateProps(spec, TestSettings.Relay()));
+        var app = StartApp(registry, "leaving", channel.Ref, null, TestSettings.Relay());
         var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
         registry.ExpectMsg<RegistryActor.AppServing>();
         using var client = new TcpClient();
@@ -70,8 +80,7 @@ public sealed class AppActorTests : TestKit
     {
         var channel = CreateTestProbe("channel");
         var registry = CreateTestProbe("registry");
-        var spec = new AppActor.Spec(AppName.Parse("back").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, ResumeHash.Of(ResumeToken.New()));
-        var app = registry.ChildActorOf(AppActor.CreateProps(spec, TestSettings.Relay() with { GracePeriod = TimeSpan.FromSeconds(30) }));
+        var app = StartApp(registry, "back", channel.Ref, ResumeHash.Of(ResumeToken.New()), TestSettings.Relay() with { GracePeriod = TimeSpan.FromSeconds(30) });
         var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
         registry.ExpectMsg<RegistryActor.AppServing>();
 
@@ -94,9 +103,8 @@ public sealed class AppActorTests : TestKit
     {
         var channel = CreateTestProbe("channel");
         var registry = CreateTestProbe("registry");
-        var spec = new AppActor.Spec(AppName.Parse("gone").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, ResumeHash.Of(ResumeToken.New()));
         var settings = TestSettings.Relay() with { GracePeriod = TimeSpan.FromMilliseconds(500) };
-        var app = registry.ChildActorOf(AppActor.CreateProps(spec, settings));
+        var app = StartApp(registry, "gone", channel.Ref, ResumeHash.Of(ResumeToken.New()), settings);
         var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
         registry.ExpectMsg<RegistryActor.AppServing>();
         Watch(app);
@@ -115,8 +123,7 @@ public sealed class AppActorTests : TestKit
     {
         var channel = CreateTestProbe("channel");
         var registry = CreateTestProbe("registry");
-        var spec = new AppActor.Spec(AppName.Parse("moving").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, ResumeHash.Of(ResumeToken.New()));
-        var app = registry.ChildActorOf(AppActor.CreateProps(spec, TestSettings.Relay()));
+        var app = StartApp(registry, "moving", channel.Ref, ResumeHash.Of(ResumeToken.New()), TestSettings.Relay());
         var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
 
         var returning = CreateTestProbe("returning");
@@ -130,8 +137,7 @@ public sealed class AppActorTests : TestKit
     {
         var channel = CreateTestProbe("channel");
         var registry = CreateTestProbe("registry");
-        var spec = new AppActor.Spec(AppName.Parse("waits").Value, 0, false, channel.Ref, new IPEndPoint(IPAddress.Loopback, 1), 9999, null);
-        var app = registry.ChildActorOf(AppActor.CreateProps(spec, settings));
+        var app = StartApp(registry, "waits", channel.Ref, null, settings);
         var port = channel.ExpectMsg<ControlChannelActor.Registered>().Reply.Port;
         var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, port);
@@ -169,14 +175,14 @@ public sealed class AppActorTests : TestKit
         // What a data connection's session does when its ACCEPT names the client.
         Assert.True(WaitingClients.Get(Sys).TryTake(connect.Id, out var waiting));
         var session = CreateTestProbe("session");
-        app.Tell(new AppActor.SessionPaired(connect.Id), session.Ref);
+        app.Tell(new PublicPortActor.SessionPaired(connect.Id), session.Ref);
         var read = client.GetStream().ReadAsync(new byte[1]).AsTask();
         Assert.NotSame(read, await Task.WhenAny(read, Task.Delay(TimeSpan.FromMilliseconds(800)))); // the pending timeout (300 ms) leaves it open
 
         Watch(app);
         Sys.Stop(channel.Ref); // the app leaves: the paired session goes on and holds the port
         ExpectNoMsg(TimeSpan.FromMilliseconds(300));
-        app.Tell(new AppActor.SessionEnded(connect.Id), session.Ref);
+        app.Tell(new PublicPortActor.SessionEnded(connect.Id), session.Ref);
         ExpectTerminated(app); // its last session ended: the port is released and the actor stops
         waiting.Connection.Tell(Akka.IO.Tcp.Abort.Instance);
     }

@@ -6,6 +6,7 @@ using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
 using TcpRelay.Server.Cluster;
 using TcpRelay.Server.Registration;
+using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Tests;
 
@@ -42,10 +43,10 @@ public sealed class ClusterMessageSerializerTests : TestKit
             ["unclaimed"] = new ClusterDirectoryActor.Unclaimed(N("web")),
             ["report"] = new ClusterDirectoryActor.NodeReport(entries, [9000, 9005], Full: true),
             ["table"] = new ClusterDirectoryActor.Table(entries),
-            ["client v4"] = new AppActor.RemoteClient(new Connect(id, new IPEndPoint(IPAddress.Parse("192.0.2.7"), 51000), new HostPort("node-b", 7001)), actor),
-            ["client v6"] = new AppActor.RemoteClient(new Connect(id, new IPEndPoint(IPAddress.IPv6Loopback, 51000)), actor),
-            ["reject"] = new AppActor.RemoteReject(id),
-            ["settled"] = new AppActor.RemoteSettled(id),
+            ["client v4"] = new AppActor.ClientWaiting(new Connect(id, new IPEndPoint(IPAddress.Parse("192.0.2.7"), 51000), new HostPort("node-b", 7001)), actor),
+            ["client v6"] = new AppActor.ClientWaiting(new Connect(id, new IPEndPoint(IPAddress.IPv6Loopback, 51000)), actor),
+            ["settled"] = new AppActor.ClientSettled(id),
+            ["close"] = new PublicPortActor.CloseClient(id, "rejected by the app", SessionEndCause.Rejected),
         };
     }
 

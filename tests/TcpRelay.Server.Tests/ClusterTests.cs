@@ -234,7 +234,7 @@ public sealed class ClusterTests
         Assert.Equal(before, PayloadTripwire.Count);
         // What does cross is the cluster layer's typed records, in its own serializer.
         Assert.IsType<ClusterMessageSerializer>(cluster.Nodes[1].System.Serialization.FindSerializerFor(
-            new AppActor.RemoteSettled(SessionId.New())));
+            new AppActor.ClientSettled(SessionId.New())));
 
         // The tripwire works: a ByteString sent to an actor on the other node is counted.
         var remote = cluster.Nodes[0].System.ActorSelection(new RootActorPath(Akka.Cluster.Cluster.Get(cluster.Nodes[1].System).SelfAddress) / "user" / "relay");

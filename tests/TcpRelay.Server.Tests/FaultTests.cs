@@ -139,6 +139,34 @@ public sealed class FaultTests
     }
 
     [Fact]
+    public async Task A_failing_control_side_takes_its_app_s_port_down_with_it_and_the_app_registers_again()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        await using var app = await relay.StartListenerAsync("brittle");
+        _ = EchoApp.ServeAsync(app);
+        await AssertEchoesAsync(app.PublicPort);
+        var port = await relay.System.ActorSelection("/user/relay/registry/app-brittle").ResolveOne(TestRelay.Wait);
+        var control = await relay.System.ActorSelection("/user/relay/registry/app-brittle/control").ResolveOne(TestRelay.Wait);
+
+        // A port left serving for a control side that restarted blank would announce clients to nobody.
+        var watcher = Inbox.Create(relay.System);
+        watcher.Watch(port);
+        control.Tell(Kill.Instance);
+        Assert.IsType<Terminated>(await watcher.ReceiveAsync(TestRelay.Wait));
+        for (var deadline = DateTime.UtcNow + TestRelay.Wait; ; await Task.Delay(50))
+        {
+            try
+            {
+                await AssertEchoesAsync(app.PublicPort, "the app is back on its port");
+                break;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+            }
+        }
+    }
+
+    [Fact]
     public async Task An_app_that_never_reads_holds_the_client_back_and_the_relay_buffers_at_most_two_frames_each_way()
     {
         await using var relay = await TestRelay.StartAsync();

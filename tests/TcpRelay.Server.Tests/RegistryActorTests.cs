@@ -27,7 +27,7 @@ public sealed class RegistryActorTests : TestKit
     /// <summary>Reports its spec to the registering channel when created, and forwards whatever it is sent to a probe.</summary>
     private sealed class StandInApp : ReceiveActor
     {
-        public StandInApp(IActorRef probe, AppActor.Spec spec)
+        public StandInApp(IActorRef probe, RegistryActor.Registration spec)
         {
             spec.Channel.Tell(spec);
             ReceiveAny(m => probe.Forward(m));
@@ -35,14 +35,14 @@ public sealed class RegistryActorTests : TestKit
     }
 
     /// <summary>Registers through a fresh channel probe, which gets either the new app's spec or a refusal.</summary>
-    private (TestProbe Channel, AppActor.Spec? Spec, ControlChannelActor.Refused? Refused) Register(
+    private (TestProbe Channel, RegistryActor.Registration? Spec, ControlChannelActor.Refused? Refused) Register(
         string? name = null, int? port = null, ResumeToken? resume = null)
     {
         var channel = CreateTestProbe();
         _registry.Tell(new RegistryActor.RegisterApp(name is null ? null : AppName.Parse(name).Value, port, Hash(resume), Remote), channel.Ref);
         var answer = channel.ExpectMsg<object>(TimeSpan.FromSeconds(3));
         _lastApp = channel.LastSender;
-        return (channel, answer as AppActor.Spec, answer as ControlChannelActor.Refused);
+        return (channel, answer as RegistryActor.Registration, answer as ControlChannelActor.Refused);
     }
 
     private IActorRef _lastApp = ActorRefs.Nobody;
@@ -58,7 +58,6 @@ public sealed class RegistryActorTests : TestKit
         Assert.Equal("app-2", second.Name.Value);
         Assert.Equal(_settings.PublicPorts.First, first.Port);
         Assert.Equal(_settings.PublicPorts.First + 1, second.Port);
-        Assert.Equal(9999, first.DataPort);
         Assert.False(first.PortRequested);
     }
 
@@ -74,9 +73,9 @@ public sealed class RegistryActorTests : TestKit
         var registry = Sys.ActorOf(StandaloneRegistryActor.CreateProps(settings, 8082, spec => Props.Create(() => new StandInApp(apps, spec))));
         var channel = CreateTestProbe();
         registry.Tell(new RegistryActor.RegisterApp(null, null, null, Remote), channel.Ref);
-        Assert.Equal(8081, channel.ExpectMsg<AppActor.Spec>().Port);
+        Assert.Equal(8081, channel.ExpectMsg<RegistryActor.Registration>().Port);
         registry.Tell(new RegistryActor.RegisterApp(null, null, null, Remote), channel.Ref);
-        Assert.Equal(8083, channel.ExpectMsg<AppActor.Spec>().Port);
+        Assert.Equal(8083, channel.ExpectMsg<RegistryActor.Registration>().Port);
         registry.Tell(new RegistryActor.RegisterApp(null, 8082, null, Remote), channel.Ref);
         Assert.Equal(ErrorCode.PortInUse, channel.ExpectMsg<ControlChannelActor.Refused>().Code);
     }
@@ -142,7 +141,7 @@ public sealed class RegistryActorTests : TestKit
         var spec = Register().Spec!;
         var app = _lastApp;
         _registry.Tell(new RegistryActor.PortUnavailable(spec.Port, Requested: false), app);
-        Assert.Equal(spec.Port + 1, _apps.ExpectMsg<AppActor.BindPort>().Port);
+        Assert.Equal(spec.Port + 1, _apps.ExpectMsg<PublicPortActor.BindPort>().Port);
     }
 
     [Fact]

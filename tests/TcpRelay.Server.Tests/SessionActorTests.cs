@@ -62,7 +62,7 @@ public sealed class SessionActorTests : TestKit
         var register = _client.ExpectMsg<Tcp.Register>();
         Assert.Equal(session, register.Handler);
         Assert.True(register.KeepOpenOnPeerClosed);
-        Assert.Equal(waiting.Id, _app.ExpectMsg<AppActor.SessionPaired>().Id);
+        Assert.Equal(waiting.Id, _app.ExpectMsg<PublicPortActor.SessionPaired>().Id);
         Assert.Equal(session, _app.LastSender);
         if (banner.Length > 0)
             Assert.Equal(banner, _client.ExpectMsg<Tcp.Write>().Data.ToString());
@@ -187,7 +187,7 @@ public sealed class SessionActorTests : TestKit
         _client.ExpectMsg<Tcp.Close>();
         session.Tell(Tcp.Closed.Instance, _client.Ref);
         ExpectTerminated(session);
-        _app.ExpectMsg<AppActor.SessionEnded>(); // the port may go once its last session has
+        _app.ExpectMsg<PublicPortActor.SessionEnded>(); // the port may go once its last session has
     }
 
     [Fact]
@@ -213,7 +213,7 @@ public sealed class SessionActorTests : TestKit
         _client.ExpectMsg<Tcp.Abort>();
         session.Tell(Tcp.Aborted.Instance, _client.Ref);
         ExpectTerminated(session);
-        _app.ExpectMsg<AppActor.SessionEnded>();
+        _app.ExpectMsg<PublicPortActor.SessionEnded>();
     }
 
     [Fact]

@@ -9,7 +9,8 @@ namespace TcpRelay.Server.Actors;
 
 /// <summary>
 /// The relay's registry (<c>/user/relay/registry</c>): it answers every REGISTER, creates one
-/// <see cref="AppActor"/> per app and keeps the table of names and public ports they hold. A single
+/// <see cref="PublicPortActor"/> per app (with the app's <see cref="AppActor"/> below it) and keeps
+/// the table of names and public ports they hold. A single
 /// relay's registry (<see cref="StandaloneRegistryActor"/>) decides registrations itself; a cluster
 /// node's asks the cluster's directory. What both do with the apps once decided is here.
 /// </summary>
@@ -47,18 +48,27 @@ internal abstract class RegistryActor : LifecycleLoggingActor
         private Drained() { }
     }
 
+    /// <summary>
+    /// An app as the registry decided it: its name, its port (and whether it asked for that one), its
+    /// control channel (<see cref="ActorRefs.Nobody"/> while a restored registration waits for its
+    /// owner), the hash of its resume token, and whether it takes CONNECT data= (features=redirect).
+    /// </summary>
+    public sealed record Registration(AppName Name, int Port, bool PortRequested, IActorRef Channel, IPEndPoint? Remote, string? ResumeSha256,
+        bool Redirect = false);
+
     private sealed record AppStopped(AppName Name, IActorRef App);
 
-    private readonly Func<AppActor.Spec, Props> _appProps;
+    // Tests put stand-ins in place of the apps' actors.
+    private readonly Func<Registration, Props>? _appProps;
     private IActorRef? _drainRequester;
     private int _refusedWhileDraining;
 
-    protected RegistryActor(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps)
+    protected RegistryActor(RelaySettings settings, int dataPort, Func<Registration, Props>? appProps)
     {
         Settings = settings;
         DataPort = dataPort;
         Table = new AppTable<IActorRef>(settings.PublicPorts, settings.MaxApps, [settings.ControlPort, dataPort]);
-        _appProps = appProps ?? (spec => AppActor.CreateProps(spec, settings));
+        _appProps = appProps;
     }
 
     protected RelaySettings Settings { get; }
@@ -69,8 +79,8 @@ internal abstract class RegistryActor : LifecycleLoggingActor
     /// <summary>Names and public ports held by this relay's app actors.</summary>
     protected AppTable<IActorRef> Table { get; }
 
-    /// <summary>What each app actor was started with (its port as it is now).</summary>
-    protected Dictionary<IActorRef, AppActor.Spec> Apps { get; } = [];
+    /// <summary>What each app's <see cref="PublicPortActor"/> was started for (its port as it is now).</summary>
+    protected Dictionary<IActorRef, Registration> Apps { get; } = [];
 
     /// <summary>The relay is stopping.</summary>
     protected bool IsDraining => _drainRequester is not null;
@@ -81,7 +91,7 @@ internal abstract class RegistryActor : LifecycleLoggingActor
     protected abstract void Register(RegisterApp register, IActorRef channel);
 
     /// <summary>The port of <paramref name="app"/> could not be bound; the table has freed it already.</summary>
-    protected abstract void PortUnavailableFor(IActorRef app, AppActor.Spec spec, PortUnavailable unavailable);
+    protected abstract void PortUnavailableFor(IActorRef app, Registration spec, PortUnavailable unavailable);
 
     /// <summary>An app answered REGISTERED.</summary>
     protected virtual void Serving(AppName name, IActorRef app) { }
@@ -142,12 +152,12 @@ internal abstract class RegistryActor : LifecycleLoggingActor
                 app.Tell(AppActor.Drain.Instance);
             ReportWhenDrained();
         });
-        Receive<AppActor.AbortSessions>(abort =>
+        Receive<PublicPortActor.AbortSessions>(abort =>
         {
             foreach (var app in Apps.Keys)
                 app.Tell(abort);
         });
-        Receive<AppActor.CloseIdleSessions>(idle =>
+        Receive<PublicPortActor.CloseIdleSessions>(idle =>
         {
             foreach (var app in Apps.Keys)
                 app.Tell(idle);
@@ -162,10 +172,16 @@ internal abstract class RegistryActor : LifecycleLoggingActor
             return Directive.Stop;
         });
 
-    /// <summary>Starts the actor of an app the registry decided, and records its name and port.</summary>
-    protected IActorRef StartApp(AppActor.Spec spec)
+    /// <summary>
+    /// Starts the public port of an app the registry decided, with the app's control side as its
+    /// role (or <paramref name="role"/>, named <paramref name="roleName"/>), and records its name and port.
+    /// </summary>
+    protected IActorRef StartApp(Registration spec, Func<PublicPortActor.Bound, Props>? role = null, string roleName = "control",
+        bool keepTryingToBind = false, string? controlNode = null)
     {
-        var app = Context.ActorOf(_appProps(spec), ActorNameFor(spec.Name));
+        var props = _appProps?.Invoke(spec) ?? PublicPortActor.CreateProps(
+            new PublicPortActor.Spec(spec.Name, spec.Port, spec.PortRequested, keepTryingToBind, controlNode), Settings, role ?? ControlOf(spec), roleName);
+        var app = Context.ActorOf(props, ActorNameFor(spec.Name));
         Context.WatchWith(app, new AppStopped(spec.Name, app));
         Table.Add(spec.Name, spec.Port, spec.ResumeSha256, app);
         Apps[app] = spec;
@@ -173,6 +189,10 @@ internal abstract class RegistryActor : LifecycleLoggingActor
         TableChanged();
         return app;
     }
+
+    /// <summary>The app's control side, for an app whose control connection is on this relay.</summary>
+    protected Func<PublicPortActor.Bound, Props> ControlOf(Registration spec) => bound =>
+        AppActor.CreateProps(new AppActor.Spec(spec.Name, spec.Channel, spec.Remote, DataPort, spec.ResumeSha256), bound, Settings);
 
     protected static void Refuse(IActorRef channel, ErrorCode code, string text) =>
         channel.Tell(new ControlChannelActor.Refused(code, text));

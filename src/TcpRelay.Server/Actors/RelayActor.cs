@@ -295,7 +295,7 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
             // and be reset there: the process cannot hand it to the next one (Akka.IO's listener
             // owns the sockets it accepted), so it is closed as soon as it is seen idle.
             if (_settings.DrainIdleAfter > TimeSpan.Zero)
-                _registry.Tell(new AppActor.CloseIdleSessions(_settings.DrainIdleAfter));
+                _registry.Tell(new PublicPortActor.CloseIdleSessions(_settings.DrainIdleAfter));
             Timers.StartSingleTimer(DrainDeadline.Instance, DrainDeadline.Instance, _settings.DrainTimeout);
         });
         Receive<DrainDeadline>(_ => AbortSessions($"the drain timeout ({Duration.Format(_settings.DrainTimeout)}) passed"));
@@ -351,7 +351,7 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
             return;
         _aborted = true;
         Log.Warning("Relay stopping: resetting every session left, because {Reason}", why);
-        _registry.Tell(AppActor.AbortSessions.Instance);
+        _registry.Tell(PublicPortActor.AbortSessions.Instance);
     }
 
     private string? HandshakeLimit(IPAddress address) =>

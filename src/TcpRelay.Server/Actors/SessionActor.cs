@@ -115,7 +115,7 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
             // Counted before it leaves the board: whoever sees it gone finds its cause counted.
             _metrics.SessionEnded(_cause);
             session.Status.End();
-            session.AppActor.Tell(new AppActor.SessionEnded(session.Id));
+            session.Port.Tell(new PublicPortActor.SessionEnded(session.Id));
             Log.Info("Session {SessionId} of app {App} ended ({Outcome}): client {Client}, {ClientBytes} bytes from client, {AppBytes} bytes from app, {Duration}",
                 new object[] { session.Id.Value, session.App.Value, _outcome, session.Address, _client.BytesRead, _data.BytesRead, session.Status.Age });
         }
@@ -183,7 +183,7 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
         Context.Watch(_client.Connection);
         waiting.Status.MarkPaired();
         _metrics.SessionPaired(waiting.Status.Age);
-        waiting.AppActor.Tell(new AppActor.SessionPaired(waiting.Id));
+        waiting.Port.Tell(new PublicPortActor.SessionPaired(waiting.Id));
         Log.Debug("Session {SessionId} paired: client {Client}, app from {Remote}", waiting.Id, waiting.Address, _remote);
         Become(Relaying);
 

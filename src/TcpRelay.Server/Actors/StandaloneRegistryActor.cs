@@ -17,7 +17,7 @@ internal sealed class StandaloneRegistryActor : RegistryActor
     private readonly IActorRef? _stateFile;
     private readonly IReadOnlyList<SavedRegistration> _restored;
 
-    public StandaloneRegistryActor(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps,
+    public StandaloneRegistryActor(RelaySettings settings, int dataPort, Func<Registration, Props>? appProps,
         IActorRef? stateFile, IReadOnlyList<SavedRegistration>? restored)
         : base(settings, dataPort, appProps)
     {
@@ -26,7 +26,7 @@ internal sealed class StandaloneRegistryActor : RegistryActor
         ReceiveApps();
     }
 
-    public static Props CreateProps(RelaySettings settings, int dataPort, Func<AppActor.Spec, Props>? appProps = null,
+    public static Props CreateProps(RelaySettings settings, int dataPort, Func<Registration, Props>? appProps = null,
         IActorRef? stateFile = null, IReadOnlyList<SavedRegistration>? restored = null) =>
         Props.Create(() => new StandaloneRegistryActor(settings, dataPort, appProps, stateFile, restored));
 
@@ -47,12 +47,12 @@ internal sealed class StandaloneRegistryActor : RegistryActor
                 Refuse(channel, refusal.Code, refusal.Text);
                 break;
             case AppTable<IActorRef>.Grant grant:
-                StartApp(new AppActor.Spec(grant.Name, grant.Port, register.Port is not null, channel, register.Remote, DataPort, register.ResumeSha256));
+                StartApp(new Registration(grant.Name, grant.Port, register.Port is not null, channel, register.Remote, register.ResumeSha256));
                 break;
         }
     }
 
-    protected override void PortUnavailableFor(IActorRef app, AppActor.Spec spec, PortUnavailable unavailable)
+    protected override void PortUnavailableFor(IActorRef app, Registration spec, PortUnavailable unavailable)
     {
         if (unavailable.Requested)
         {
@@ -67,7 +67,7 @@ internal sealed class StandaloneRegistryActor : RegistryActor
         }
         Table.Move(spec.Name, next);
         Apps[app] = spec with { Port = next };
-        app.Tell(new AppActor.BindPort(next));
+        app.Tell(new PublicPortActor.BindPort(next));
         TableChanged();
     }
 
@@ -91,7 +91,7 @@ internal sealed class StandaloneRegistryActor : RegistryActor
                 Log.Warning("State file: app {App} on port {Port} not restored: {Why}", saved.Name, saved.Port, why);
                 continue;
             }
-            StartApp(new AppActor.Spec(saved.Name, saved.Port, PortRequested: true, ActorRefs.Nobody, null, DataPort, saved.ResumeSha256));
+            StartApp(new Registration(saved.Name, saved.Port, PortRequested: true, ActorRefs.Nobody, null, saved.ResumeSha256));
             held++;
         }
         Log.Info("Restored {Apps} registrations from the last run, each held {Grace} for its owner", held, Duration.Format(Settings.GracePeriod));
@@ -112,7 +112,7 @@ internal sealed class StandaloneRegistryActor : RegistryActor
             .ToList()));
     }
 
-    private void StopRefused(IActorRef app, AppActor.Spec spec, ErrorCode code, string text)
+    private void StopRefused(IActorRef app, Registration spec, ErrorCode code, string text)
     {
         Refuse(spec.Channel, code, text);
         Table.ReleaseName(spec.Name, app);

@@ -12,17 +12,17 @@ namespace TcpRelay.Server.Actors;
 /// </summary>
 /// <param name="Id">The session's id, as CONNECT named it.</param>
 /// <param name="App">The app's name, for the session's log lines.</param>
-/// <param name="AppActor">The app's actor: told when the session is paired and when it ends.</param>
+/// <param name="Port">The app's public port actor: told when the session is paired and when it ends.</param>
 /// <param name="Connection">Akka.IO's actor of the client connection, waiting for a Register.</param>
 /// <param name="Address">The client's address.</param>
 /// <param name="Status">The session's entry on the status board, there since the client arrived.</param>
-internal sealed record WaitingClient(SessionId Id, AppName App, IActorRef AppActor, IActorRef Connection, IPEndPoint Address, SessionStatus Status);
+internal sealed record WaitingClient(SessionId Id, AppName App, IActorRef Port, IActorRef Connection, IPEndPoint Address, SessionStatus Status);
 
 /// <summary>
 /// The clients of every app of this relay (this node, in a cluster) that wait for a data
-/// connection, by session id. An app's actor adds its clients; the actor of the data connection
-/// whose ACCEPT names one takes it out and becomes that session, with no message to anyone in
-/// between. Whoever takes an entry owns it: the app's actor, when it closes a client that waited too
+/// connection, by session id. An app's public port (<see cref="PublicPortActor"/>) adds its clients;
+/// the actor of the data connection whose ACCEPT names one takes it out and becomes that session,
+/// with no message to anyone in between. Whoever takes an entry owns it: the port, when it closes a client that waited too
 /// long or was rejected, and the data connection, when it pairs. <see cref="TryTake"/> decides races
 /// between them, so a client is either paired or closed, never both.
 /// </summary>

@@ -29,7 +29,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     /// control connection is on, <paramref name="OwnerApp"/> the app's actor there (null until it has
     /// started); both are null while the app is held after its node was lost.
     /// </summary>
-    public sealed record AppEntry(AppName Name, int Port, string? ResumeSha256, bool Redirect, IActorRef? OwnerNode, IActorRef? OwnerApp) : IClusterMessage;
+    public sealed record AppEntry(AppName Name, int Port, string? ResumeSha256, bool Redirect, IActorRef? OwnerNode, IActorRef? OwnerApp);
 
     /// <summary>From a node's registry: an app asks for a name (null: any) and a port (null: any).</summary>
     public sealed record Claim(long Ref, AppName? Name, int? Port, string? ResumeSha256, bool Redirect) : IClusterMessage;

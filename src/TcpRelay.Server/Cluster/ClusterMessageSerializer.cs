@@ -4,11 +4,12 @@ using Akka.Actor;
 using Akka.Serialization;
 using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
+using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Cluster;
 
 /// <summary>
-/// Writes the messages nodes send each other (<see cref="IClusterMessage"/>) as compact binary
+/// Writes the messages nodes send each other (<see cref="BoundTypes"/>) as compact binary
 /// records: each field in order, names and codes as strings, actor references as their paths.
 /// Values are read back through their own parsers, so a malformed message from another node fails
 /// as a serialization error (Akka drops it and logs) instead of reaching an actor.
@@ -19,6 +20,13 @@ internal sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Ser
     public const int Id = 7317;
 
     public override int Identifier => Id;
+
+    /// <summary>
+    /// What crosses nodes: the cluster layer's own messages, and the three an app's actors exchange
+    /// with a node that mirrors the app (a client waiting there, settled there, to be closed there).
+    /// </summary>
+    public static readonly Type[] BoundTypes =
+        [typeof(IClusterMessage), typeof(AppActor.ClientWaiting), typeof(AppActor.ClientSettled), typeof(PublicPortActor.CloseClient)];
 
     // One short manifest per type; a new message needs its own, never a reused one.
     private const string ClaimManifest = "claim";
@@ -31,9 +39,9 @@ internal sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Ser
     private const string SendFullReportManifest = "report?";
     private const string NodeDrainingManifest = "draining";
     private const string TableManifest = "table";
-    private const string RemoteClientManifest = "client";
-    private const string RemoteRejectManifest = "reject";
-    private const string RemoteSettledManifest = "settled";
+    private const string ClientWaitingManifest = "client";
+    private const string ClientSettledManifest = "settled";
+    private const string CloseClientManifest = "close";
 
     public override string Manifest(object o) => o switch
     {
@@ -47,9 +55,9 @@ internal sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Ser
         ClusterDirectoryActor.SendFullReport => SendFullReportManifest,
         ClusterDirectoryActor.NodeDraining => NodeDrainingManifest,
         ClusterDirectoryActor.Table => TableManifest,
-        AppActor.RemoteClient => RemoteClientManifest,
-        AppActor.RemoteReject => RemoteRejectManifest,
-        AppActor.RemoteSettled => RemoteSettledManifest,
+        AppActor.ClientWaiting => ClientWaitingManifest,
+        AppActor.ClientSettled => ClientSettledManifest,
+        PublicPortActor.CloseClient => CloseClientManifest,
         _ => throw new ArgumentException($"{o.GetType()} is not a cluster message", nameof(o)),
     };
 
@@ -90,15 +98,15 @@ internal sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Ser
                     break;
                 case ClusterDirectoryActor.SendFullReport or ClusterDirectoryActor.NodeDraining:
                     break;
-                case AppActor.RemoteClient m:
+                case AppActor.ClientWaiting m:
                     w.Write(m.Connect.Id.Value); w.Write(m.Connect.Client.Address.ToString()); w.Write(m.Connect.Client.Port);
-                    WriteString(w, m.Connect.Data?.Host); WriteInt(w, m.Connect.Data?.Port); WriteRef(w, m.Mirror);
+                    WriteString(w, m.Connect.Data?.Host); WriteInt(w, m.Connect.Data?.Port); WriteRef(w, m.Holder);
                     break;
-                case AppActor.RemoteReject m:
+                case AppActor.ClientSettled m:
                     w.Write(m.Id.Value);
                     break;
-                case AppActor.RemoteSettled m:
-                    w.Write(m.Id.Value);
+                case PublicPortActor.CloseClient m:
+                    w.Write(m.Id.Value); w.Write(m.Why); w.Write((int)m.Cause);
                     break;
                 default:
                     throw new ArgumentException($"{obj.GetType()} is not a cluster message", nameof(obj));
@@ -123,14 +131,19 @@ internal sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Ser
             SendFullReportManifest => ClusterDirectoryActor.SendFullReport.Instance,
             NodeDrainingManifest => ClusterDirectoryActor.NodeDraining.Instance,
             TableManifest => new ClusterDirectoryActor.Table(ReadEntries(r)),
-            RemoteClientManifest => ReadRemoteClient(r),
-            RemoteRejectManifest => new AppActor.RemoteReject(ReadSessionId(r)),
-            RemoteSettledManifest => new AppActor.RemoteSettled(ReadSessionId(r)),
+            ClientWaitingManifest => ReadClientWaiting(r),
+            ClientSettledManifest => new AppActor.ClientSettled(ReadSessionId(r)),
+            CloseClientManifest => new PublicPortActor.CloseClient(ReadSessionId(r), r.ReadString(), ReadCause(r)),
             _ => throw new SerializationException($"unknown cluster message manifest '{manifest}'"),
         };
     }
 
-    private AppActor.RemoteClient ReadRemoteClient(BinaryReader r)
+    private static SessionEndCause ReadCause(BinaryReader r) =>
+        r.ReadInt32() is var cause && Enum.IsDefined((SessionEndCause)cause)
+            ? (SessionEndCause)cause
+            : throw new SerializationException($"a session end cause {cause} in a cluster message");
+
+    private AppActor.ClientWaiting ReadClientWaiting(BinaryReader r)
     {
         var id = ReadSessionId(r);
         var address = IPAddress.TryParse(r.ReadString(), out var ip) ? ip : throw new SerializationException("a client address is not an IP address");
@@ -138,7 +151,7 @@ internal sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Ser
         var dataHost = ReadString(r);
         var dataPort = ReadInt(r);
         HostPort? data = dataHost is not null && dataPort is { } port ? new HostPort(dataHost, port) : null;
-        return new AppActor.RemoteClient(new Connect(id, client, data), ReadRef(r)!);
+        return new AppActor.ClientWaiting(new Connect(id, client, data), ReadRef(r)!);
     }
 
     private void WriteEntries(BinaryWriter w, ClusterDirectoryActor.AppEntry[] entries)

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Event;
 using TcpRelay.Protocol;
 using TcpRelay.Server.Actors;
 using TcpRelay.Server.Registration;
@@ -34,7 +35,7 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
     // The directory's last table.
     private Dictionary<AppName, ClusterDirectoryActor.AppEntry> _cluster = [];
 
-    public NodeRegistryActor(RelaySettings settings, int dataPort, IActorRef directory, Func<AppActor.Spec, Props>? appProps)
+    public NodeRegistryActor(RelaySettings settings, int dataPort, IActorRef directory, Func<Registration, Props>? appProps)
         : base(settings, dataPort, appProps)
     {
         _directory = directory;
@@ -64,7 +65,7 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
     }
 
     /// <summary>Props for a node's registry; <paramref name="directory"/> is the proxy of the cluster's directory singleton.</summary>
-    public static Props CreateProps(RelaySettings settings, int dataPort, IActorRef directory, Func<AppActor.Spec, Props>? appProps = null) =>
+    public static Props CreateProps(RelaySettings settings, int dataPort, IActorRef directory, Func<Registration, Props>? appProps = null) =>
         Props.Create(() => new NodeRegistryActor(settings, dataPort, directory, appProps));
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -109,7 +110,7 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
     /// for is refused, as on a single relay; else the cluster is asked for another one, told by this
     /// node's reports that this one is taken here.
     /// </summary>
-    protected override void PortUnavailableFor(IActorRef app, AppActor.Spec spec, PortUnavailable unavailable)
+    protected override void PortUnavailableFor(IActorRef app, Registration spec, PortUnavailable unavailable)
     {
         _owned.Remove(app);
         Table.ReleaseName(spec.Name, app);
@@ -180,21 +181,23 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
                 local.App.Tell(new AppActor.Resume(claim.Channel, register.Remote));
                 return;
             }
-            // This node mirrors the app already and holds its port: that actor becomes the owner.
-            Apps[local.App] = Apps[local.App] with { Channel = claim.Channel, Remote = register.Remote, ResumeSha256 = register.ResumeSha256, Redirect = register.Redirect };
+            // This node mirrors the app already and holds its port: the port stays, the app is served here from now.
+            var served = Apps[local.App] with { Channel = claim.Channel, Remote = register.Remote, ResumeSha256 = register.ResumeSha256, Redirect = register.Redirect };
+            Apps[local.App] = served;
             Table.Update(name, e => e with { ResumeSha256 = register.ResumeSha256 });
             _owned.Add(local.App);
-            local.App.Tell(new AppActor.TakeOver(claim.Channel, register.Remote, register.Redirect));
+            Log.Info("App {App} registered on this node from {Remote}: it was mirrored here, its waiting clients are announced", name, register.Remote);
+            local.App.Tell(new PublicPortActor.ServeFor(ControlOf(served), "control"));
             return;
         }
         if (local is not null)
         {
             Table.ReleaseName(name, local.App);
-            local.App.Tell(AppActor.Gone.Instance);
+            local.App.Tell(NoLongerRegistered);
         }
         // Owned from now, so that however it ends (even before it is bound) the directory hears of it.
-        _owned.Add(StartApp(new AppActor.Spec(name, granted.Port, register.Port is not null, claim.Channel, register.Remote, DataPort,
-            register.ResumeSha256, register.Redirect, Settings.DataAddress(DataPort))));
+        _owned.Add(StartApp(new Registration(name, granted.Port, register.Port is not null, claim.Channel, register.Remote,
+            register.ResumeSha256, register.Redirect)));
     }
 
     /// <summary>Every app of the cluster gets an actor here: the owner's node has it, every other node mirrors it.</summary>
@@ -211,20 +214,30 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
             {
                 if (local.Port == entry.Port)
                 {
-                    _owned.Remove(local.App);
-                    local.App.Tell(new AppActor.OwnerIs(entry.OwnerApp, entry.Redirect));
+                    if (_owned.Remove(local.App))
+                    {
+                        // The app registered again on another node with its resume token: it lives there now.
+                        Log.Info("App {App} moved to another node: this node mirrors it, its waiting clients are handed over", entry.Name);
+                        local.App.Tell(new PublicPortActor.ServeFor(MirrorOf(entry), "mirror"));
+                    }
+                    else
+                    {
+                        local.App.Tell(new MirrorActor.OwnerIs(entry.OwnerApp, entry.Redirect));
+                    }
                     continue;
                 }
-                local.App.Tell(AppActor.Gone.Instance);
+                local.App.Tell(NoLongerRegistered);
                 Table.ReleaseName(entry.Name, local.App);
             }
-            StartApp(new AppActor.Spec(entry.Name, entry.Port, true, ActorRefs.Nobody, null, DataPort,
-                entry.ResumeSha256, entry.Redirect, Settings.DataAddress(DataPort), Mirror: true, Owner: entry.OwnerApp));
+            StartApp(new Registration(entry.Name, entry.Port, true, ActorRefs.Nobody, null, entry.ResumeSha256, entry.Redirect),
+                MirrorOf(entry), "mirror", keepTryingToBind: true, controlNode: OwnerNodeOf(entry));
         }
+        // The cluster's table lost the app (it should not happen to a live owner): closing the
+        // control connection makes the app register again, which puts it back.
         foreach (var local in Table.Entries.Where(e => !_cluster.ContainsKey(e.Name)).ToList())
         {
             Table.ReleaseName(local.Name, local.App);
-            local.App.Tell(AppActor.Gone.Instance);
+            local.App.Tell(NoLongerRegistered);
         }
     }
 
@@ -243,6 +256,14 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
                     owned ? Self : entry?.OwnerNode, owned ? e.App : entry?.OwnerApp);
             }).ToArray(),
             [.. Table.HeldPorts, .. HeldElsewhere()], full);
+
+    private static readonly PublicPortActor.Depart NoLongerRegistered = new("is no longer registered in the cluster");
+
+    /// <summary>The app's role on this node while its control connection is on another one.</summary>
+    private Func<PublicPortActor.Bound, Props> MirrorOf(ClusterDirectoryActor.AppEntry entry) => bound =>
+        MirrorActor.CreateProps(entry.Name, entry.OwnerApp, entry.Redirect, Settings.DataAddress(DataPort), bound);
+
+    private static string OwnerNodeOf(ClusterDirectoryActor.AppEntry entry) => entry.OwnerApp?.Path.Address.ToString() ?? "away";
 
     private IEnumerable<int> HeldElsewhere()
     {

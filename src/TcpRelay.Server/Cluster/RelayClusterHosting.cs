@@ -37,7 +37,7 @@ internal static class RelayClusterHosting
             SeedNodes = settings.ClusterSeeds.Select(seed => $"akka.tcp://{TcpRelayHostingExtensions.ActorSystemName}@{seed}").ToArray(),
             SplitBrainResolver = new KeepMajorityOption(),
         });
-        builder.WithCustomSerializer("tcprelay-cluster", [typeof(IClusterMessage)], system => new ClusterMessageSerializer(system));
+        builder.WithCustomSerializer("tcprelay-cluster", ClusterMessageSerializer.BoundTypes, system => new ClusterMessageSerializer(system));
         builder.WithSingleton<ClusterDirectoryActor>("relay-directory", ClusterDirectoryActor.CreateProps(settings),
             new ClusterSingletonOptions { Role = TcpRelayHostingExtensions.ClusterRole }, createProxyToo: true);
         builder.WithActors((system, _) =>
