@@ -27,6 +27,7 @@ internal static class AgentCommand
 
     public static async Task<int> RunAsync(string[] args)
     {
+        SettingVariables.CheckEnvironment();
         var settings = Parse(args, Environment.GetEnvironmentVariable);
         Log.Logger = ConsoleLog.Create(settings.Level);
         try
@@ -135,8 +136,8 @@ internal static class AgentCommand
         HashSet<string> defaultKeys;
         try
         {
-            var defaults = RelayConfiguration.LoadFile(Path.Combine(AppContext.BaseDirectory, "hocon", "agent.hocon"));
-            defaultKeys = defaults.GetConfig("tcprelay-agent").AsEnumerable().Select(kv => kv.Key.Split('.')[0]).ToHashSet();
+            var defaults = LoadDefaults();
+            defaultKeys = DefaultKeys(defaults);
             file = configFile is null ? null : RelayConfiguration.LoadFile(configFile);
             config = file is null ? defaults : file.WithFallback(defaults);
         }
@@ -163,7 +164,7 @@ internal static class AgentCommand
         {
             if (flags.TryGetValue(key, out var flag))
                 return (flag, $"--{key}");
-            var variable = EnvironmentName(key);
+            var variable = SettingVariables.NameOf(key);
             if (environment(variable) is { Length: > 0 } fromEnvironment)
                 return (fromEnvironment, variable);
             var inFile = file?.HasPath($"tcprelay-agent.{key}") == true;
@@ -249,8 +250,13 @@ internal static class AgentCommand
         }
     }
 
-    /// <summary>The environment variable that sets <paramref name="key"/>: TCPRELAY_ and the key in capitals, '-' as '_'.</summary>
-    internal static string EnvironmentName(string key) => "TCPRELAY_" + key.ToUpperInvariant().Replace('-', '_');
+    /// <summary>hocon/agent.hocon, beside the binary.</summary>
+    /// <exception cref="RelayConfigException">It cannot be read.</exception>
+    internal static Config LoadDefaults() => RelayConfiguration.LoadFile(Path.Combine(AppContext.BaseDirectory, "hocon", "agent.hocon"));
+
+    /// <summary>The agent's settings: the keys of the tcprelay-agent block of <paramref name="defaults"/>.</summary>
+    internal static HashSet<string> DefaultKeys(Config defaults) =>
+        defaults.GetConfig("tcprelay-agent").AsEnumerable().Select(kv => kv.Key.Split('.')[0]).ToHashSet();
 
     internal static string? ReadSecret(Func<string, string?> environment, string secretFile)
     {

@@ -33,8 +33,7 @@ internal static class RelayConfigLoader
         var overrides = new List<string>();
         foreach (var key in keys)
         {
-            var name = "TCPRELAY_" + key.ToUpperInvariant().Replace('-', '_');
-            if (environment(name) is { Length: > 0 } value)
+            if (environment(SettingVariables.NameOf(key)) is { Length: > 0 } value)
                 overrides.Add($"tcprelay.{key} = {JsonSerializer.Serialize(value)}");
         }
         foreach (var (key, value) in flags)

@@ -53,6 +53,7 @@ internal static class ServeCommand
     /// </summary>
     public static (Config Config, RelaySettings Settings, LogEventLevel Level, bool Json, IPEndPoint? Admin) LoadConfig(string[] args)
     {
+        SettingVariables.CheckEnvironment();
         try
         {
             var defaults = RelayConfiguration.LoadDefaults();

@@ -294,4 +294,41 @@ public sealed class ConfigurationTests
             [new Serilog.Events.LogEventProperty("LogSource", new Serilog.Events.ScalarValue(source))]);
         Assert.Equal(leftOut, ConsoleLog.IsAkkaIoChatter(e));
     }
+
+    [Fact]
+    public void A_mistyped_variable_is_refused_naming_the_setting_it_most_likely_meant()
+    {
+        var keys = SettingVariables.KnownKeys();
+        var e = Assert.Throws<UsageException>(() => SettingVariables.Check(["PATH", "TCPRELAY_PUBLIC_PORT"], keys));
+        Assert.StartsWith("environment variable TCPRELAY_PUBLIC_PORT is not a setting; the nearest is TCPRELAY_PUBLIC_PORTS (public-ports).", e.Message);
+        e = Assert.Throws<UsageException>(() => SettingVariables.Check(["TCPRELAY_DRAIN_TIMOUT"], keys));
+        Assert.Contains("the nearest is TCPRELAY_DRAIN_TIMEOUT (drain-timeout)", e.Message);
+    }
+
+    [Fact]
+    public void Every_relay_and_agent_setting_and_the_secret_are_known_variables()
+    {
+        // One shell or unit file may set the relay's and the agent's variables both.
+        SettingVariables.Check(["TCPRELAY_SECRET", "TCPRELAY_SECRET_FILE", "TCPRELAY_PUBLIC_PORTS", "TCPRELAY_STATE_DIR", "TCPRELAY_RELAY",
+            "TCPRELAY_RESUME_TOKEN_FILE", "TCPRELAY_RECONNECT_DELAY_MAX", "TCPRELAY_CLUSTER_SEEDS", "OTHER_THING", "tcprelay_lowercase"],
+            SettingVariables.KnownKeys());
+    }
+
+    [Theory]
+    [InlineData("config", "print")]
+    [InlineData("serve")]
+    [InlineData("agent", "--relay", "127.0.0.1:1", "--to", "127.0.0.1:2")]
+    public async Task A_command_run_with_a_mistyped_variable_exits_2_and_says_so(params string[] command)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        start.ArgumentList.Add(ServeProcess.CliPath());
+        foreach (var arg in command)
+            start.ArgumentList.Add(arg);
+        start.Environment["TCPRELAY_PUBLIC_PORT"] = "9300-9310";
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TestRelay.Wait * 3);
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("TCPRELAY_PUBLIC_PORT is not a setting; the nearest is TCPRELAY_PUBLIC_PORTS", await stderr);
+    }
 }
