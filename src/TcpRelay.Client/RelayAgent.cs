@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using TcpRelay.Protocol;
 
 namespace TcpRelay.Client;
 
@@ -214,7 +215,7 @@ public sealed class RelayAgent : IAsyncDisposable
             if (result.Outcome == SocketPipe.Cancelled)
                 Interlocked.Increment(ref _cutByStop);
             _logger.LogInformation("Session {SessionId} of {App} ended ({Outcome}): client {Client}, {ToService} bytes to {Service}, {ToClient} bytes to the client, {Duration}",
-                offer.Id.Value, listener.Name, result.Outcome, offer.Client, result.BytesAToB, service.Address, result.BytesBToA, age.Elapsed);
+                offer.Id.Value, listener.Name, result.Outcome, offer.Client, result.BytesAToB, service.Address, result.BytesBToA, ElapsedTime.Format(age.Elapsed));
         }
     }
 }

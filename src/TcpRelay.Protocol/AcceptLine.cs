@@ -12,7 +12,7 @@ public sealed record Accept(SessionId Id)
     public byte[] ToBytes() => Encoding.UTF8.GetBytes(Format() + "\n");
 }
 
-/// <summary>Parses the one line a data connection (port 8082) starts with.</summary>
+/// <summary>Parses the one line a data connection (the data port) starts with.</summary>
 public static class AcceptLine
 {
     /// <summary>Parses the line, without its LF (a trailing CR is dropped). Unknown arguments are ignored.</summary>

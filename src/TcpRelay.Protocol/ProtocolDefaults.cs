@@ -12,8 +12,11 @@ public static class ProtocolDefaults
     /// <summary>Port apps register on.</summary>
     public const int ControlPort = 8080;
 
-    /// <summary>Port apps dial once per session.</summary>
-    public const int DataPort = 8082;
+    /// <summary>
+    /// Port apps dial once per session: TcpRelay's default, past the public range. protocol.md's
+    /// table names 8082, inside that range; apps learn the port from REGISTERED either way.
+    /// </summary>
+    public const int DataPort = 8181;
 
     /// <summary>First port of the default public range.</summary>
     public const int PublicPortFirst = 8081;

@@ -22,13 +22,15 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
-    public void The_shipped_defaults_are_protocol_md_s()
+    public void The_shipped_defaults_are_protocol_md_s_but_for_a_data_port_outside_the_public_range()
     {
         var settings = Load();
         Assert.Equal(IPAddress.Loopback, settings.Bind);
         Assert.Equal(8080, settings.ControlPort);
-        Assert.Equal(8082, settings.DataPort);
+        Assert.Equal(8181, settings.DataPort);
         Assert.Equal(new PublicPortRange(8081, 8180), settings.PublicPorts);
+        Assert.False(settings.PublicPorts.Contains(settings.DataPort) || settings.PublicPorts.Contains(settings.ControlPort),
+            "every port of the default range is an app's");
         Assert.Null(settings.Secret);
         Assert.Equal(TimeSpan.FromSeconds(10), settings.HandshakeTimeout);
         Assert.Equal(TimeSpan.FromSeconds(10), settings.PendingTimeout);

@@ -64,7 +64,7 @@ public sealed class RegistryActorTests : TestKit
     [Fact]
     public void The_relay_s_own_ports_inside_the_public_range_are_skipped_and_refused()
     {
-        // protocol.md's defaults: public 8081-8180 holds the data port 8082.
+        // protocol.md's table: public 8081-8180 holds the data port 8082.
         var settings = new RelaySettings
         {
             Bind = IPAddress.Loopback, ControlPort = 8080, DataPort = 8082, PublicPorts = new PublicPortRange(8081, 8180),

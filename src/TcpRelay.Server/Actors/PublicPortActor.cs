@@ -309,7 +309,7 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         _telemetry.Metrics.SessionEnded(cause);
         client.Status.End();
         Log.Info("Session {SessionId} of app {App} ended ({Outcome}): client {Client}, never paired, {Duration}",
-            id.Value, _spec.Name.Value, why, client.Address, client.Status.Age);
+            id.Value, _spec.Name.Value, why, client.Address, ElapsedTime.Format(client.Status.Age));
         return true;
     }
 

@@ -117,7 +117,7 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
             session.Status.End();
             session.Port.Tell(new PublicPortActor.SessionEnded(session.Id));
             Log.Info("Session {SessionId} of app {App} ended ({Outcome}): client {Client}, {ClientBytes} bytes from client, {AppBytes} bytes from app, {Duration}",
-                new object[] { session.Id.Value, session.App.Value, _outcome, session.Address, _client.BytesRead, _data.BytesRead, session.Status.Age });
+                new object[] { session.Id.Value, session.App.Value, _outcome, session.Address, _client.BytesRead, _data.BytesRead, ElapsedTime.Format(session.Status.Age) });
         }
         base.PostStop();
     }

@@ -42,7 +42,7 @@ internal sealed class AppTable<TApp>
     /// <param name="publicPorts">The range apps' ports come from.</param>
     /// <param name="maxApps">How many names may be held at once.</param>
     /// <param name="reserved">The relay's own ports: never handed out, and asking for one is port-in-use
-    /// (the default public range 8081-8180 contains the default data port 8082).</param>
+    /// (a public range may be configured to contain the data port, as protocol.md's 8081-8180 and 8082 do).</param>
     public AppTable(PublicPortRange publicPorts, int maxApps, IEnumerable<int> reserved)
     {
         _publicPorts = publicPorts;
