@@ -20,15 +20,20 @@ internal static class ConsoleLog
     }
 
     /// <summary>
-    /// Akka.IO's own lines about binding: "Binding TCP channel …" for every port at Info, and "Bind
+    /// Akka.IO's own lines about binding: "Binding TCP channel …" for every port at Info, "Bind
     /// failed …" at Error when the relay tries a public port another process holds, which it then
-    /// skips and logs itself. The relay's own lines say what an operator needs; a bind of the control
-    /// or data port that fails still ends start-up with its own message.
+    /// skips and logs itself, and "Bind commander died, stopping listener" at Warning for each port
+    /// whose actor stops before its listener, which every clean stop does (the actor system stops
+    /// /user before /system). The relay's own lines say what an operator needs: a bind of the control
+    /// or data port that fails ends start-up with its own message, an actor that fails is logged by
+    /// its supervisor.
     /// </summary>
     internal static bool IsAkkaIoChatter(LogEvent e) =>
         e.Properties.TryGetValue("LogSource", out var source)
         && source.ToString().Contains("/system/IO-TCP", StringComparison.Ordinal)
-        && (e.Level <= LogEventLevel.Information || e.MessageTemplate.Text.StartsWith("Bind failed", StringComparison.Ordinal));
+        && (e.Level <= LogEventLevel.Information
+            || e.MessageTemplate.Text.StartsWith("Bind failed", StringComparison.Ordinal)
+            || e.MessageTemplate.Text.StartsWith("Bind commander died", StringComparison.Ordinal));
 
     /// <summary>
     /// A clustered relay's remoting repeats itself at Info once a second while a lost node is away

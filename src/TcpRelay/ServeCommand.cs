@@ -125,7 +125,7 @@ internal static class ServeCommand
         catch (RelayBindException e)
         {
             await Console.Error.WriteLineAsync($"tcprelay: {e.Message}");
-            await host.StopAsync();
+            await StopAfterFailedStartAsync(host);
             return 1;
         }
         AdminServer? admin = null;
@@ -140,7 +140,7 @@ internal static class ServeCommand
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
             {
                 await Console.Error.WriteLineAsync($"tcprelay: cannot listen on the admin address {adminAddress}: {e.Message}");
-                await host.StopAsync();
+                await StopAfterFailedStartAsync(host);
                 return 1;
             }
         }
@@ -170,5 +170,25 @@ internal static class ServeCommand
         });
         await host.WaitForShutdownAsync();
         return 0;
+    }
+
+    /// <summary>
+    /// Stops a relay that could not start with a reason that says so: the host's own stop would run
+    /// CoordinatedShutdown for a CLR exit, whose line reads "Exiting with [ExitCode:0]" under the
+    /// process's exit code 1.
+    /// </summary>
+    private static async Task StopAfterFailedStartAsync(IHost host)
+    {
+        await CoordinatedShutdown.Get(host.Services.GetRequiredService<ActorSystem>()).Run(StartFailed.Instance);
+        await host.StopAsync();
+    }
+
+    private sealed class StartFailed : CoordinatedShutdown.Reason
+    {
+        public static readonly StartFailed Instance = new();
+
+        private StartFailed() { }
+
+        public override int ExitCode => 1;
     }
 }

@@ -287,6 +287,8 @@ public sealed class ConfigurationTests
     [Theory]
     [InlineData("akka://tcprelay/system/IO-TCP/tcp-listener-3", Serilog.Events.LogEventLevel.Error, "Bind failed for TCP channel on endpoint [{0}]", true)]
     [InlineData("akka://tcprelay/system/IO-TCP", Serilog.Events.LogEventLevel.Information, "Binding TCP channel on endpoint [{0}]", true)]
+    [InlineData("akka://tcprelay/system/IO-TCP/selectors/$a/0", Serilog.Events.LogEventLevel.Warning, "Bind commander died, stopping listener", true)]
+    [InlineData("akka://tcprelay/system/IO-TCP/selectors/$a/0", Serilog.Events.LogEventLevel.Warning, "Some other warning", false)]
     [InlineData("akka://tcprelay/system/IO-TCP/tcp-listener-3", Serilog.Events.LogEventLevel.Error, "Something else broke", false)]
     [InlineData("akka://tcprelay/user/relay/registry", Serilog.Events.LogEventLevel.Error, "Bind failed for TCP channel on endpoint [{0}]", false)]
     [InlineData("akka://tcprelay/user/relay", Serilog.Events.LogEventLevel.Information, "Relay listening", false)]
@@ -332,5 +334,31 @@ public sealed class ConfigurationTests
         await process.WaitForExitAsync().WaitAsync(TestRelay.Wait * 3);
         Assert.Equal(2, process.ExitCode);
         Assert.Contains("TCPRELAY_PUBLIC_PORT is not a setting; the nearest is TCPRELAY_PUBLIC_PORTS", await stderr);
+    }
+
+    [Fact]
+    public async Task Serve_on_a_control_port_that_is_taken_exits_1_and_its_log_says_exit_code_1()
+    {
+        using var holder = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        holder.Listen();
+        var taken = ((IPEndPoint)holder.LocalEndPoint!).Port;
+        int control;
+        using (var free = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
+        {
+            free.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            control = ((IPEndPoint)free.LocalEndPoint!).Port;
+        }
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { ServeProcess.CliPath(), "serve", "--control-port", $"{control}", "--data-port", $"{taken}", "--state-dir", "" })
+            start.ArgumentList.Add(arg);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TestRelay.Wait * 3);
+        var log = await stderr;
+        Assert.Equal(1, process.ExitCode);
+        Assert.Contains($"cannot listen on the data port 127.0.0.1:{taken}", log);
+        Assert.Contains("Exiting with [ExitCode:1]", log);
+        Assert.DoesNotContain("ExitCode:0", log);
     }
 }

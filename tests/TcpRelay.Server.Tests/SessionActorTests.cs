@@ -238,7 +238,7 @@ public sealed class SessionActorTests : TestKit
     public void The_drain_deadline_resets_both_sides()
     {
         var session = StartPaired();
-        session.Tell(SessionActor.Abort.Instance);
+        session.Tell(new SessionActor.Abort("the test says so"));
         _client.ExpectMsg<Tcp.Abort>();
         _data.ExpectMsg<Tcp.Abort>();
     }

@@ -271,11 +271,13 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
 
     private void Fail(ErrorCode code, string text)
     {
-        // Apps retry every moment while the relay drains: the registry sums those refusals up in one line.
-        if (code == ErrorCode.Shutdown)
-            Log.Debug("Control connection from {Remote} refused: {Code} {Reason}", _remote, code, text);
+        // Apps retry every moment while the relay drains: the registry sums those refusals up in one
+        // line, as it says how many registered apps it told to stop. A wrong secret is somebody's to fix.
+        var level = code == ErrorCode.Shutdown ? LogLevel.DebugLevel : code == ErrorCode.AuthFailed ? LogLevel.WarningLevel : LogLevel.InfoLevel;
+        if (_app is null)
+            Log.Log(level, null, "Control connection from {Remote} refused: {Code} {Reason}", _remote, code, text);
         else
-            Log.Info("Control connection from {Remote} refused: {Code} {Reason}", _remote, code, text);
+            Log.Log(level, null, "Control connection from {Remote} of a registered app ended: told ERROR {Code} {Reason}", _remote, code, text);
         // Refusals of a registered app (heartbeat timeout, shutdown) are not handshake failures.
         if (_app is null)
             RelayTelemetry.Get(Context.System).Metrics.HandshakeFailed(code.Value);

@@ -54,12 +54,8 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
     /// <summary>From the registry: the relay drains; each paired session is closed once it is idle.</summary>
     public sealed record CloseIdleSessions(TimeSpan After);
 
-    /// <summary>From the registry: the drain deadline passed; every session is reset.</summary>
-    public sealed class AbortSessions
-    {
-        public static readonly AbortSessions Instance = new();
-        private AbortSessions() { }
-    }
+    /// <summary>From the registry: the drain is cut short (<paramref name="Why"/>: its deadline passed, a second stop signal); every session is reset.</summary>
+    public sealed record AbortSessions(string Why);
 
     /// <summary>A waiting client's time for its app to dial in is up.</summary>
     private sealed record PendingTimedOut(SessionId Id);
@@ -155,7 +151,7 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
                 Serve();
                 return;
             }
-            Log.Info("App {App}: public port {Port} cannot be bound, trying another: {Cause}", _spec.Name, _port, cause);
+            Log.Warning("App {App}: public port {Port} cannot be bound (another process holds it?), trying another: {Cause}", _spec.Name, _port, cause);
             Context.Parent.Tell(new RegistryActor.PortUnavailable(_port, _spec.PortRequested));
         });
         Receive<BindPort>(bind =>
@@ -266,10 +262,11 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         });
         // What a closed waiting client's connection reports to its commander, this actor; its stop is what counts.
         Receive<Tcp.ConnectionClosed>(_ => { });
-        Receive<AbortSessions>(_ =>
+        Receive<AbortSessions>(abort =>
         {
+            var reset = new SessionActor.Abort(abort.Why);
             foreach (var session in _paired.Values)
-                session.Tell(SessionActor.Abort.Instance);
+                session.Tell(reset);
         });
         Receive<CloseIdleSessions>(idle =>
         {

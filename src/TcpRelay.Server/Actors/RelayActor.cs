@@ -351,7 +351,7 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
             return;
         _aborted = true;
         Log.Warning("Relay stopping: resetting every session left, because {Reason}", why);
-        _registry.Tell(PublicPortActor.AbortSessions.Instance);
+        _registry.Tell(new PublicPortActor.AbortSessions(why));
     }
 
     private string? HandshakeLimit(IPAddress address) =>

@@ -19,12 +19,8 @@ namespace TcpRelay.Server.Actors;
 /// </summary>
 internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
 {
-    /// <summary>The relay's drain deadline passed: reset both connections, so neither peer takes the end for a complete transfer.</summary>
-    public sealed class Abort
-    {
-        public static readonly Abort Instance = new();
-        private Abort() { }
-    }
+    /// <summary>The relay stops before the session ended (<paramref name="Why"/>): reset both connections, so neither peer takes the end for a complete transfer.</summary>
+    public sealed record Abort(string Why);
 
     /// <summary>
     /// The relay is draining: end the session with a close both ways once it has moved no byte for
@@ -265,10 +261,10 @@ internal sealed class SessionActor : LifecycleLoggingUntypedActor, IWithTimers
                         side.Connection.Tell(Tcp.Abort.Instance);
                 Context.Stop(Self);
                 break;
-            case Abort:
+            case Abort abort:
                 _cause = SessionEndCause.Shutdown;
-                AbortBecause(_client, "aborted: the relay's drain deadline passed");
-                AbortBecause(_data, "aborted: the relay's drain deadline passed");
+                AbortBecause(_client, $"aborted: {abort.Why}");
+                AbortBecause(_data, $"aborted: {abort.Why}");
                 break;
             case CloseWhenIdle idle:
                 _closeIdleAfter = idle.After;
