@@ -31,9 +31,9 @@ internal sealed class ControlConnection(Socket socket) : IAsyncDisposable
                         var parsed = ControlLine.Parse(line.Span);
                         return parsed.IsOk
                             ? parsed.Value!
-                            : throw new RelayRegistrationException($"relay sent a malformed line: {parsed.Error}");
+                            : throw new RelayRegistrationException($"relay sent a malformed line: {parsed.Error}") { Malformed = true };
                     case FramerStatus.TooLong:
-                        throw new RelayRegistrationException("relay sent a line longer than the protocol allows");
+                        throw new RelayRegistrationException("relay sent a line longer than the protocol allows") { Malformed = true };
                 }
                 var n = await _stream.ReadAsync(_readBuffer, ct);
                 if (n == 0)

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TcpRelay.Protocol;
@@ -27,6 +28,8 @@ public sealed class RelayAgent : IAsyncDisposable
     private volatile bool _draining;
     // Sessions the agent's own stop cut (their pipe ended "cancelled"): what a drain reports as reset.
     private int _cutByStop;
+    // Clients reset in a row because their service refused, per service: one warning a burst.
+    private readonly ConcurrentDictionary<ExposedService, StrongBox<int>> _refused = new();
 
     /// <summary>An agent for the relay given by <paramref name="relay"/> (its Name and Port are taken from each service).</summary>
     public RelayAgent(RelayListenerOptions relay, IEnumerable<ExposedService> services, ILoggerFactory? loggers = null)
@@ -42,6 +45,16 @@ public sealed class RelayAgent : IAsyncDisposable
         if (_services.Count == 0)
             throw new ArgumentException("at least one service is needed", nameof(services));
     }
+
+    /// <summary>The level of the lines written for each session (ended, rejected); <see cref="LogLevel.None"/> leaves them out.</summary>
+    public LogLevel SessionLogLevel { get; init; } = LogLevel.Information;
+
+    /// <summary>
+    /// How long a name or port that another app holds is waited for before <see cref="StartAsync"/>
+    /// gives up: past the relay's grace period (30s by default), for which it holds a lost app's name
+    /// and port for that app's return.
+    /// </summary>
+    public TimeSpan TakenTimeout { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>Sessions being served right now.</summary>
     public int RunningSessions => _sessions.Count;
@@ -65,6 +78,7 @@ public sealed class RelayAgent : IAsyncDisposable
     {
         foreach (var (service, listener) in _services)
         {
+            await WarnIfRefusingAsync(service, cancellationToken);
             try
             {
                 await RegisterAsync(service, listener, cancellationToken);
@@ -87,6 +101,7 @@ public sealed class RelayAgent : IAsyncDisposable
     {
         // A relay still draining, or restarting, is waited for as a listener waits for its return.
         var retry = new RegistrationRetry(new ReconnectBackoff(_relay.ReconnectDelayMin, _relay.ReconnectDelayMax), _logger, service.Name ?? service.Address);
+        Stopwatch? taken = null;
         while (true)
         {
             try
@@ -98,6 +113,17 @@ public sealed class RelayAgent : IAsyncDisposable
             }
             catch (RelayRegistrationException e) when (_relay.Reconnect && !RelayListener.IsFinal(e))
             {
+                // Taken by another app: worth waiting out the grace period of one that was lost, no longer.
+                if (e.Code == ErrorCode.NameInUse || e.Code == ErrorCode.PortInUse)
+                {
+                    taken ??= Stopwatch.StartNew();
+                    if (taken.Elapsed >= TakenTimeout)
+                        throw new RelayRegistrationException($"{e.Message}, still after {ElapsedTime.Format(taken.Elapsed)}: {TakenHint(e.Code.Value)}", e);
+                }
+                else
+                {
+                    taken = null;
+                }
                 var delay = retry.Failed(listener.Relay, e);
                 try
                 {
@@ -152,6 +178,27 @@ public sealed class RelayAgent : IAsyncDisposable
         _stopping.Dispose();
     }
 
+    private static string TakenHint(ErrorCode code) => code == ErrorCode.NameInUse
+        ? "another app holds the name; give this service another --name, or stop the app that has it"
+        : "another app or process holds the port; give this service another --port, or none to get a free one";
+
+    /// <summary>A service that refuses now is registered all the same (it may be starting), but not without a word.</summary>
+    private async Task WarnIfRefusingAsync(ExposedService service, CancellationToken ct)
+    {
+        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_connectTimeout);
+        try
+        {
+            await probe.ConnectAsync(service.Host, service.LocalPort, timeout.Token);
+        }
+        catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            _logger.LogWarning("{Service} does not accept connections now ({Reason}): it is exposed all the same, and its clients are reset until it does",
+                service.Address, e is SocketException s ? s.Message : $"no answer within {ElapsedTime.Format(_connectTimeout)}");
+        }
+    }
+
     private async Task AcceptLoopAsync(ExposedService service, RelayListener listener, CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
@@ -190,11 +237,18 @@ public sealed class RelayAgent : IAsyncDisposable
             local.Dispose();
             if (ct.IsCancellationRequested)
                 return;
-            _logger.LogWarning("Session {SessionId} of {App} rejected: {Service} did not accept a connection ({Reason}); client {Client} is closed",
-                offer.Id.Value, listener.Name, service.Address, e.Message, offer.Client);
+            var refused = _refused.GetOrAdd(service, _ => new StrongBox<int>());
+            if (Interlocked.Increment(ref refused.Value) == 1)
+                _logger.LogWarning("{Service} refuses connections ({Reason}): clients of {App} are reset until it takes them again",
+                    service.Address, e.Message, listener.Name);
+            if (SessionLogLevel != LogLevel.None)
+                _logger.Log(SessionLogLevel, "Session {SessionId} of {App} rejected: {Service} did not accept a connection ({Reason}); client {Client} is reset",
+                    offer.Id.Value, listener.Name, service.Address, e.Message, offer.Client);
             await offer.RejectAsync();
             return;
         }
+        if (_refused.TryGetValue(service, out var burst) && Interlocked.Exchange(ref burst.Value, 0) is var reset and > 0)
+            _logger.LogInformation("{Service} takes connections again: {Clients} clients of {App} were reset meanwhile", service.Address, reset, listener.Name);
         RelayStream relayed;
         try
         {
@@ -214,7 +268,8 @@ public sealed class RelayAgent : IAsyncDisposable
             var result = await SocketPipe.RunAsync(relayed.Socket, "client", local, "service", ct);
             if (result.Outcome == SocketPipe.Cancelled)
                 Interlocked.Increment(ref _cutByStop);
-            _logger.LogInformation("Session {SessionId} of {App} ended ({Outcome}): client {Client}, {ToService} bytes to {Service}, {ToClient} bytes to the client, {Duration}",
+            if (SessionLogLevel != LogLevel.None)
+                _logger.Log(SessionLogLevel, "Session {SessionId} of {App} ended ({Outcome}): client {Client}, {ToService} bytes to {Service}, {ToClient} bytes to the client, {Duration}",
                 offer.Id.Value, listener.Name, result.Outcome, offer.Client, result.BytesAToB, service.Address, result.BytesBToA, ElapsedTime.Format(age.Elapsed));
         }
     }

@@ -246,9 +246,9 @@ public sealed class RelayListener : IAsyncDisposable
         }
     }
 
-    /// <summary>Refusals that another attempt cannot change: a wrong secret, a port the relay does not allow, a line it cannot read.</summary>
+    /// <summary>Refusals that another attempt cannot change: a wrong secret, a port the relay does not allow, a line it cannot read, a server that is no relay.</summary>
     internal static bool IsFinal(RelayRegistrationException e) =>
-        e.Code == ErrorCode.AuthFailed || e.Code == ErrorCode.PortNotAllowed || e.Code == ErrorCode.BadRequest;
+        e.Code == ErrorCode.AuthFailed || e.Code == ErrorCode.PortNotAllowed || e.Code == ErrorCode.BadRequest || e.NotARelay;
 
     /// <summary>Reads the control connection and keeps it alive until it fails; returns why it ended.</summary>
     private async Task<RelayRegistrationException> ServeAsync(ControlConnection control, CancellationToken ct)
@@ -361,8 +361,10 @@ public sealed class RelayListener : IAsyncDisposable
         catch (Exception e)
         {
             await control.DisposeAsync();
+            // A relay's control port says HELLO at once; its data port and the apps' public ports wait for the other side.
             if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
-                throw new RelayRegistrationException($"the relay at {Relay} did not answer within {_options.ConnectTimeout.TotalSeconds:0.#}s") { Unreachable = true };
+                throw new RelayRegistrationException($"the relay at {Relay} did not answer within {_options.ConnectTimeout.TotalSeconds:0.#}s " +
+                                                     $"(a control port says HELLO at once: is {Relay} the relay's data port or an app's public port?)") { Unreachable = true };
             if (e is IOException or SocketException)
                 throw new RelayRegistrationException($"lost the relay at {Relay} while registering: {e.Message}", e) { Unreachable = true };
             throw;
@@ -371,8 +373,18 @@ public sealed class RelayListener : IAsyncDisposable
 
     private async Task<Registered> HandshakeAsync(ControlConnection control, string? name, int? port, CancellationToken ct)
     {
-        var hello = await control.ReadAsync(ct) as Hello
-                    ?? throw new RelayRegistrationException("the relay did not start with HELLO");
+        ControlMessage first;
+        try
+        {
+            first = await control.ReadAsync(ct);
+        }
+        catch (RelayRegistrationException e) when (e.Malformed)
+        {
+            throw new RelayRegistrationException($"{Relay} is not a TcpRelay control port: {e.Message} " +
+                                                 $"(--relay names the relay's control port, {ProtocolDefaults.ControlPort} by default)", e) { NotARelay = true };
+        }
+        var hello = first as Hello
+                    ?? throw new RelayRegistrationException($"{Relay} is not a TcpRelay control port: it began with '{first.Format()}', not HELLO") { NotARelay = true };
         if (hello.Version != ProtocolDefaults.Version)
             throw new RelayRegistrationException($"the relay speaks {hello.Version}, this library {ProtocolDefaults.Version}");
         var appName = name is null ? (AppName?)null : AppName.Parse(name).GetValueOrThrow();

@@ -17,4 +17,10 @@ public sealed class RelayRegistrationException : Exception
 
     /// <summary>The relay could not be reached, or stopped answering before it said anything: another node of it may serve.</summary>
     public bool Unreachable { get; init; }
+
+    /// <summary>What answered speaks another protocol (an ssh server, a web server): it is no TcpRelay control port, and asking again will not make it one.</summary>
+    public bool NotARelay { get; init; }
+
+    /// <summary>The line read was not one the protocol allows.</summary>
+    internal bool Malformed { get; init; }
 }

@@ -15,7 +15,7 @@ internal static class AgentCommand
     public const string Usage =
         "usage: tcprelay agent --relay HOST[:PORT][,HOST[:PORT]...] --to HOST:PORT [--name N] [--port P] [--to HOST:PORT ...]\n" +
         "                      [--config FILE] [--secret-file PATH] [--resume-token-file PATH] [--log-level LEVEL]\n" +
-        "                      [--connect-timeout D] [--drain-timeout D]\n" +
+        "                      [--connect-timeout D] [--drain-timeout D] [--taken-timeout D] [--session-log info|debug|off]\n" +
         "                      [--heartbeat-interval D] [--reconnect-delay-min D] [--reconnect-delay-max D]\n" +
         "  Each --to is a local service; the --name and --port after it say what to register it as.\n" +
         "  The shared secret comes from TCPRELAY_SECRET or --secret-file. Every setting may also be given as\n" +
@@ -23,7 +23,8 @@ internal static class AgentCommand
         "  A --config file may list services: tcprelay-agent.services = [{ to = \"127.0.0.1:22\", name = ssh }]";
 
     private static readonly HashSet<string> SettingFlags =
-        ["relay", "secret-file", "resume-token-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max", "drain-timeout"];
+        ["relay", "secret-file", "resume-token-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max", "drain-timeout",
+         "taken-timeout", "session-log"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -33,7 +34,7 @@ internal static class AgentCommand
         try
         {
             using var tokenFile = OpenTokenFile(settings);
-            return await RunAgentAsync(tokenFile is null ? settings.Relay : settings.Relay with { ResumeToken = tokenFile.Token }, settings.Services, settings.DrainTimeout);
+            return await RunAgentAsync(settings, tokenFile is null ? settings.Relay : settings.Relay with { ResumeToken = tokenFile.Token });
         }
         finally
         {
@@ -53,6 +54,12 @@ internal static class AgentCommand
     {
         /// <summary>On SIGTERM or SIGINT, how long running sessions may go on once the services are deregistered.</summary>
         public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+        /// <summary>How long a name or port another app holds is waited for.</summary>
+        public TimeSpan TakenTimeout { get; init; } = TimeSpan.FromMinutes(1);
+
+        /// <summary>The level of the per-session lines; None: left out.</summary>
+        public Microsoft.Extensions.Logging.LogLevel SessionLog { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
     }
 
     /// <summary>The resume token file, held for the agent's lifetime, or null when the token lives in memory only.</summary>
@@ -236,17 +243,30 @@ internal static class AgentCommand
             ReconnectDelayMin = min,
             ReconnectDelayMax = max,
         };
-        var drainTimeout = DurationSetting("drain-timeout");
+        var (sessionLogText, sessionLogSource) = SettingWithSource("session-log");
+        var sessionLog = sessionLogText.ToLowerInvariant() switch
+        {
+            "info" => Microsoft.Extensions.Logging.LogLevel.Information,
+            "debug" => Microsoft.Extensions.Logging.LogLevel.Debug,
+            "off" => Microsoft.Extensions.Logging.LogLevel.None,
+            _ => throw new UsageException($"{sessionLogSource}: '{sessionLogText}' is not one of info, debug, off"),
+        };
+        AgentSettings With(string? tokenFile, bool isDefault, string? note) => new(relay, exposed, level, tokenFile, isDefault, note)
+        {
+            DrainTimeout = DurationSetting("drain-timeout"),
+            TakenTimeout = DurationSetting("taken-timeout"),
+            SessionLog = sessionLog,
+        };
         var tokenSetting = Setting("resume-token-file");
         if (tokenSetting != "auto")
-            return new AgentSettings(relay, exposed, level, tokenSetting.Length > 0 ? tokenSetting : null, false, null) { DrainTimeout = drainTimeout };
+            return With(tokenSetting.Length > 0 ? tokenSetting : null, false, null);
         try
         {
-            return new AgentSettings(relay, exposed, level, ResumeTokenFile.DefaultPath(relayText, exposed, environment), true, null) { DrainTimeout = drainTimeout };
+            return With(ResumeTokenFile.DefaultPath(relayText, exposed, environment), true, null);
         }
         catch (RelayConfigException e)
         {
-            return new AgentSettings(relay, exposed, level, null, true, e.Message) { DrainTimeout = drainTimeout };
+            return With(null, true, e.Message);
         }
     }
 
@@ -275,14 +295,18 @@ internal static class AgentCommand
         }
     }
 
-    private static async Task<int> RunAgentAsync(RelayListenerOptions relay, IReadOnlyList<ExposedService> services, TimeSpan drainTimeout)
+    private static async Task<int> RunAgentAsync(AgentSettings settings, RelayListenerOptions relay)
     {
         using var stop = new CancellationTokenSource();
         using var abort = new CancellationTokenSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         using var loggers = new SerilogLoggerFactory(Log.Logger);
-        await using var agent = new RelayAgent(relay, services, loggers);
+        await using var agent = new RelayAgent(relay, settings.Services, loggers)
+        {
+            SessionLogLevel = settings.SessionLog,
+            TakenTimeout = settings.TakenTimeout,
+        };
         try
         {
             await agent.StartAsync(stop.Token);
@@ -301,13 +325,13 @@ internal static class AgentCommand
         {
             var running = agent.RunningSessions;
             Log.Information("Draining: deregistering {Count} services (no new client comes); {Sessions} running sessions have {DrainTimeout} to finish (a second signal ends them now)",
-                services.Count, running, Duration.Format(drainTimeout));
+                settings.Services.Count, running, Duration.Format(settings.DrainTimeout));
             var draining = System.Diagnostics.Stopwatch.StartNew();
-            var reset = await agent.DrainAsync(drainTimeout, abort.Token);
+            var reset = await agent.DrainAsync(settings.DrainTimeout, abort.Token);
             var outcome = reset == 0 ? "every session ended on its own"
                 : abort.IsCancellationRequested ? $"{reset} sessions left were reset on a second signal"
                 : $"{reset} sessions left were reset at the drain-timeout";
-            Log.Information("Drained after {Seconds:0.0}s: {Outcome}", draining.Elapsed.TotalSeconds, outcome);
+            Log.Information("Drained after {Elapsed}: {Outcome}", ElapsedTime.Format(draining.Elapsed), outcome);
             return 0;
         }
         Log.Error("Every service has stopped; exiting");

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Akka.Actor;
+using Microsoft.Extensions.Logging;
 using TcpRelay.Client;
 using TcpRelay.Protocol;
 
@@ -171,14 +172,22 @@ public sealed class AgentTests
         // The service speaks first and is done talking at once, but goes on listening.
         using var service = new LocalService(async c =>
         {
-            await c.SendAsync("banner\n"u8.ToArray());
-            c.Shutdown(SocketShutdown.Send);
             var received = new MemoryStream();
-            var buffer = new byte[1024];
-            int n;
-            while ((n = await c.ReceiveAsync(buffer)) > 0)
-                received.Write(buffer, 0, n);
-            heard.SetResult(Encoding.ASCII.GetString(received.ToArray()));
+            try
+            {
+                await c.SendAsync("banner\n"u8.ToArray());
+                c.Shutdown(SocketShutdown.Send);
+                var buffer = new byte[1024];
+                int n;
+                while ((n = await c.ReceiveAsync(buffer)) > 0)
+                    received.Write(buffer, 0, n);
+            }
+            catch (SocketException)
+            {
+                // The agent's start-up check that the service listens hangs up at once.
+            }
+            if (received.Length > 0)
+                heard.TrySetResult(Encoding.ASCII.GetString(received.ToArray()));
         });
         await using var agent = await StartAgentAsync(Options(relay), service.As());
 
@@ -197,14 +206,23 @@ public sealed class AgentTests
         var reset = new TaskCompletionSource<SocketError>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var service = new LocalService(async c =>
         {
+            // The session's connection is the one that carries the client's byte; the agent's
+            // start-up check that the service listens is another, which carries none.
+            var received = 0;
             try
             {
-                while (await c.ReceiveAsync(new byte[1024]) > 0) { }
-                reset.SetResult(SocketError.Success); // an orderly EOF: the reset was lost
+                int n;
+                while ((n = await c.ReceiveAsync(new byte[1024])) > 0)
+                    received += n;
+                if (received > 0)
+                    reset.TrySetResult(SocketError.Success); // an orderly EOF: the reset was lost
             }
-            catch (SocketException e)
+            catch (SocketException e) when (received > 0)
             {
-                reset.SetResult(e.SocketErrorCode);
+                reset.TrySetResult(e.SocketErrorCode);
+            }
+            catch (SocketException)
+            {
             }
         });
         await using var agent = await StartAgentAsync(Options(relay), service.As());
@@ -216,26 +234,107 @@ public sealed class AgentTests
         Assert.Equal(SocketError.ConnectionReset, await reset.Task.WaitAsync(TestRelay.Wait));
     }
 
+    private static int PortNothingListensOn()
+    {
+        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
     [Fact]
-    public async Task A_refusing_service_gets_its_client_closed_at_once_and_the_agent_serves_on()
+    public async Task A_refusing_service_gets_its_clients_reset_at_once_with_one_warning_and_the_agent_serves_on()
     {
         await using var relay = await TestRelay.StartAsync(s => s with { PendingTimeout = TimeSpan.FromMinutes(1) });
-        int nothingListens;
-        using (var probe = new Socket(SocketType.Stream, ProtocolType.Tcp))
-        {
-            probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            nothingListens = ((IPEndPoint)probe.LocalEndPoint!).Port;
-        }
+        var log = new CapturedLog();
         using var echo = LocalService.Echo();
-        await using var agent = await StartAgentAsync(Options(relay), new ExposedService("127.0.0.1", nothingListens, "down"), echo.As("up"));
+        await using var agent = new RelayAgent(Options(relay), [new ExposedService("127.0.0.1", PortNothingListensOn(), "down"), echo.As("up")], log)
+        {
+            SessionLogLevel = LogLevel.Debug,
+        };
+        await agent.StartAsync();
+        // Refusing already at start: exposed, and said so.
+        await log.WaitForAsync(e => e.Level == LogLevel.Warning && e.Text.Contains("does not accept connections now"));
 
         for (var i = 0; i < 3; i++)
         {
             using var client = await TestRelay.ConnectAsync(agent.Services[0].Listener.PublicPort);
-            await SocketAssert.ClosedAsync(client, TimeSpan.FromSeconds(5)); // REJECT: not the one-minute pending timeout
+            await SocketAssert.ResetAsync(client); // REJECT: a reset, at once, not the one-minute pending timeout
         }
+        await log.WaitForAsync(e => e.Level == LogLevel.Debug && e.Text.Contains("rejected") && e.Text.Contains("is reset"));
+        Assert.Single(log.Entries, e => e.Level == LogLevel.Warning && e.Text.Contains("refuses connections"));
         await EchoesAsync(agent.Services[1].Listener.PublicPort, 7, 10_000);
         Assert.False(agent.Completion.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Session_lines_follow_the_session_log_level_and_off_leaves_them_out()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        var log = new CapturedLog();
+        using var echo = LocalService.Echo();
+        await using var agent = new RelayAgent(Options(relay), [echo.As("quiet")], log) { SessionLogLevel = LogLevel.None };
+        await agent.StartAsync();
+        await EchoesAsync(agent.Services[0].Listener.PublicPort, 3, 1000);
+        await EchoesAsync(agent.Services[0].Listener.PublicPort, 4, 1000);
+        await Eventually(() => agent.RunningSessions == 0);
+        Assert.DoesNotContain(log.Entries, e => e.Text.Contains("Session "));
+        Assert.Contains(log.Entries, e => e.Level == LogLevel.Information && e.Text.Contains("Exposing"));
+    }
+
+    private static async Task Eventually(Func<bool> condition)
+    {
+        for (var deadline = DateTime.UtcNow + TestRelay.Wait; !condition(); await Task.Delay(20))
+            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
+    }
+
+    [Fact]
+    public async Task A_name_another_app_keeps_is_given_up_after_the_taken_timeout_with_what_to_change()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        await using var holder = await relay.StartListenerAsync("taken");
+        using var echo = LocalService.Echo();
+        var agent = new RelayAgent(Options(relay), [echo.As("taken")]) { TakenTimeout = TimeSpan.FromSeconds(1) };
+        var e = await Assert.ThrowsAsync<RelayRegistrationException>(() => agent.StartAsync().WaitAsync(TestRelay.Wait));
+        Assert.Contains("name-in-use", e.Message);
+        Assert.Contains("still after", e.Message);
+        Assert.Contains("give this service another --name", e.Message);
+    }
+
+    [Fact]
+    public async Task A_relay_address_that_is_some_other_server_is_refused_for_good_saying_so()
+    {
+        using var ssh = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        ssh.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        ssh.Listen();
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                using var c = await ssh.AcceptAsync();
+                await c.SendAsync("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n"u8.ToArray());
+                await Task.Yield();
+            }
+        });
+        using var echo = LocalService.Echo();
+        var options = new RelayListenerOptions { RelayHost = "127.0.0.1", ControlPort = ((IPEndPoint)ssh.LocalEndPoint!).Port, ReconnectDelayMin = TimeSpan.FromMilliseconds(50) };
+        var agent = new RelayAgent(options, [echo.As("web")]);
+        var e = await Assert.ThrowsAsync<RelayRegistrationException>(() => agent.StartAsync().WaitAsync(TestRelay.Wait));
+        Assert.Contains("is not a TcpRelay control port", e.Message);
+        Assert.Contains("SSH-2.0", e.Message);
+    }
+
+    [Fact]
+    public async Task A_relay_address_that_says_nothing_is_hinted_to_be_a_data_or_public_port()
+    {
+        using var silent = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        silent.Listen(); // accepted by the kernel, never answered: as a relay's data port or an app's public port
+        await using var listener = new RelayListener(new RelayListenerOptions
+        {
+            RelayHost = "127.0.0.1", ControlPort = ((IPEndPoint)silent.LocalEndPoint!).Port, ConnectTimeout = TimeSpan.FromMilliseconds(300), Reconnect = false,
+        });
+        var e = await Assert.ThrowsAsync<RelayRegistrationException>(() => listener.StartAsync());
+        Assert.Contains("a control port says HELLO at once", e.Message);
     }
 
     [Fact]

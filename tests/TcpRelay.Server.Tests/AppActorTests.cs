@@ -158,12 +158,13 @@ public sealed class AppActorTests : TestKit
     }
 
     [Fact]
-    public async Task A_rejected_client_is_closed_at_once()
+    public async Task A_rejected_client_is_reset_at_once()
     {
         var (app, channel, client, connect) = await OneWaitingClientAsync(TestSettings.Relay() with { PendingTimeout = TimeSpan.FromMinutes(1) });
         using var held = client;
         app.Tell(new AppActor.RejectSession(connect.Id), channel.Ref);
-        Assert.Equal(0, await ReadAsync(client));
+        var reset = await Assert.ThrowsAsync<IOException>(() => ReadAsync(client));
+        Assert.Equal(SocketError.ConnectionReset, Assert.IsType<SocketException>(reset.InnerException).SocketErrorCode);
         Assert.Equal(0, WaitingClients.Get(Sys).Count);
     }
 

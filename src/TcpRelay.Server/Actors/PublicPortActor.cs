@@ -300,7 +300,9 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         if (_unpaired.Remove(id))
             _role.Tell(new AppActor.ClientSettled(id));
         _closingClients++;
-        client.Connection.Tell(Tcp.Close.Instance);
+        // A client the app will not serve (its service refused, say) is reset, so that it can tell
+        // "down" from "served and closed"; one whose app never came gets an orderly close.
+        client.Connection.Tell(cause == SessionEndCause.Rejected ? Tcp.Abort.Instance : Tcp.Close.Instance);
         Context.WatchWith(client.Connection, new WaitingClientClosed(id));
         // Counted before it leaves the board: whoever sees it gone finds its cause counted.
         _telemetry.Metrics.SessionEnded(cause);
