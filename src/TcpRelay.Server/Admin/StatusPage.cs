@@ -54,7 +54,8 @@ internal static class StatusPage
             foreach (var session in app.Sessions)
                 html.Append(CultureInfo.InvariantCulture,
                     $"<tr class=\"session\"><td>{HtmlEncode(session.IdPrefix)}…</td><td>{HtmlEncode(session.Client)}</td>" +
-                    $"<td class=\"{(session.Paired ? "paired\">paired" : "waiting\">waiting for the app")}</td><td>{Duration.FormatHuman(TimeSpan.FromSeconds(session.AgeSeconds))}</td><td></td>" +
+                    $"<td class=\"{(session.Paired ? "paired" : "waiting")}\">{(session.Paired ? "paired" : "waiting for the app")}</td>" +
+                    $"<td>{Duration.FormatHuman(TimeSpan.FromSeconds(session.AgeSeconds))}</td><td></td>" +
                     $"<td class=\"n\">{Bytes(session.BytesFromClient)}</td><td class=\"n\">{Bytes(session.BytesFromApp)}</td><td></td><td></td></tr>\n");
         }
         if (status.Apps.Count == 0)
