@@ -23,7 +23,7 @@ namespace TcpRelay.Server.Admin;
 public sealed class AdminServer : IAsyncDisposable
 {
     // Rates are sampled this often and kept this long: a page's chart covers the last five minutes.
-    internal static readonly TimeSpan SampleInterval = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan SampleInterval = TimeSpan.FromSeconds(2);
     private const int SamplesKept = 151;
 
     private readonly WebApplication _app;
@@ -63,11 +63,14 @@ public sealed class AdminServer : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(bind));
         var status = RelayTelemetry.Get(system).Status;
+        // Room for a series per app the relay takes (two for bytes, one per direction), where the
+        // default limit (2000 series) would fold the last apps of a large relay into one overflow series.
+        var apps = status.Identity?.MaxApps ?? 1000;
         builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("tcprelay", serviceVersion: RelayStatus.Version))
             .WithMetrics(metrics => metrics.AddMeter(RelayMetrics.MeterName)
-                // Two series per app: room for every app the relay takes, where the default limit (2000) would fold the last ones together.
-                .AddView("tcprelay.app.relayed", new MetricStreamConfiguration { CardinalityLimit = 2 * (status.Identity?.MaxApps ?? 1000) + 10 })
+                .AddView("tcprelay.app.sessions.active", new MetricStreamConfiguration { CardinalityLimit = apps + 10 })
+                .AddView("tcprelay.app.relayed", new MetricStreamConfiguration { CardinalityLimit = 2 * apps + 10 })
                 .AddPrometheusExporter());
         var app = builder.Build();
 
