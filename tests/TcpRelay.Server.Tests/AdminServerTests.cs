@@ -56,6 +56,37 @@ public sealed class AdminServerTests
     }
 
     [Fact]
+    public async Task Status_counts_ended_sessions_by_cause_and_the_page_tells_waiting_from_paired()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        await using var admin = await AdminServer.StartAsync(new IPEndPoint(IPAddress.Loopback, 0), relay.System, secret: null);
+        await using var app = await relay.StartListenerAsync("counted");
+        using (var rejected = await TestRelay.ConnectAsync(app.PublicPort))
+        {
+            await (await app.AcceptOfferAsync()).RejectAsync();
+            await SocketAssert.ClosedAsync(rejected);
+        }
+        using var waiting = await TestRelay.ConnectAsync(app.PublicPort);
+        var offer = await app.AcceptOfferAsync(); // offered, not taken: the session waits for the app's data connection
+
+        using var http = Client(admin);
+        // The close reaches the client before the relay's count is written: read until it is, within the wait.
+        var deadline = DateTime.UtcNow + TestRelay.Wait;
+        RelaySnapshot status;
+        while ((status = (await http.GetFromJsonAsync<RelaySnapshot>("status", Json))!).SessionsEnded == 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        Assert.Equal(1, status.SessionsEnded);
+        Assert.Equal(1, status.SessionsEndedByCause["rejected"]);
+        Assert.Equal((relay.Endpoints.Control.Port, relay.Endpoints.Data.Port, false), (status.Relay!.ControlPort, status.Relay.DataPort, status.Relay.Secret));
+        Assert.False(Assert.Single(Assert.Single(status.Apps).Sessions).Paired);
+
+        var page = await http.GetStringAsync("");
+        Assert.Contains("1 ended (1 rejected, 0 failed)", page);
+        Assert.Contains($"<td>127.0.0.1:{((IPEndPoint)waiting.LocalEndPoint!).Port}</td><td class=\"waiting\">waiting for the app</td>", page);
+        Assert.Contains($"<td>{offer.Id.Value[..8]}…</td>", page);
+    }
+
+    [Fact]
     public async Task Healthz_is_ready_once_listening_and_fails_during_the_drain()
     {
         await using var relay = await TestRelay.StartAsync();
@@ -78,11 +109,10 @@ public sealed class AdminServerTests
         await using var admin = await AdminServer.StartAsync(new IPEndPoint(IPAddress.Loopback, 0), relay.System, secret: null);
         await using var app = await relay.StartListenerAsync("scraped");
         _ = EchoApp.ServeAsync(app);
-        using (var client = await TestRelay.ConnectAsync(app.PublicPort))
-        {
-            await client.SendAsync(new byte[10]);
-            await SocketAssert.ReadExactlyAsync(client, 10);
-        }
+        // Open through the scrape, so the app has exactly one session and has relayed ten bytes each way.
+        using var client = await TestRelay.ConnectAsync(app.PublicPort);
+        await client.SendAsync(new byte[10]);
+        await SocketAssert.ReadExactlyAsync(client, 10);
 
         using var http = Client(admin);
         var response = await http.GetAsync("metrics");
@@ -97,6 +127,12 @@ public sealed class AdminServerTests
         foreach (var name in new[] { "tcprelay_sessions_started_total", "tcprelay_relayed_bytes_total", "tcprelay_apps", "tcprelay_session_setup_duration_seconds_bucket" })
             Assert.Contains("\n" + name, "\n" + text);
         Assert.Contains("le=\"0.001\"", text); // setup buckets sized for seconds, not the milliseconds default
+        // Per app, named by a label.
+        Assert.Matches("""\ntcprelay_app_sessions_active\{[^}]*app="scraped"[^}]*\} 1( \d+)?\n""", text);
+        Assert.Matches("""\ntcprelay_app_relayed_bytes_total\{[^}]*app="scraped",direction="client-to-app"[^}]*\} 10( \d+)?\n""", text);
+        Assert.Matches("""\ntcprelay_app_relayed_bytes_total\{[^}]*app="scraped",direction="app-to-client"[^}]*\} 10( \d+)?\n""", text);
+        // The service is named, not unknown_service:PROCESS.
+        Assert.Matches("""\ntarget_info\{service_name="tcprelay",service_version="[^"]+"[^}]*\} 1( \d+)?\n""", text);
     }
 
     [Fact]

@@ -201,7 +201,8 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
             foreach (var asker in _waitingForEndpoints)
                 asker.Tell(new RelayEndpoints(_control, _data!));
             _waitingForEndpoints.Clear();
-            RelayTelemetry.Get(Context.System).Status.MarkReady();
+            RelayTelemetry.Get(Context.System).Status.MarkReady(new RelayIdentity(RelayStatus.Version, _control.Port, _data!.Port,
+                _settings.PublicPorts.ToString(), _settings.Secret is not null, _settings.MaxApps, _settings.MaxSessionsPerApp, _settings.MaxPendingPerApp));
             Become(Listening);
         });
         ReceiveBindFailure("control", _settings.ControlPort);

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
 using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Admin;
@@ -21,12 +22,20 @@ namespace TcpRelay.Server.Admin;
 /// </summary>
 public sealed class AdminServer : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    // Rates are sampled this often and kept this long: a page's chart covers the last five minutes.
+    private static readonly TimeSpan SampleInterval = TimeSpan.FromSeconds(2);
+    private const int SamplesKept = 151;
 
-    private AdminServer(WebApplication app, IPEndPoint endPoint)
+    private readonly WebApplication _app;
+    private readonly CancellationTokenSource _stopping;
+    private readonly Task _sampling;
+
+    private AdminServer(WebApplication app, IPEndPoint endPoint, CancellationTokenSource stopping, Task sampling)
     {
         _app = app;
         EndPoint = endPoint;
+        _stopping = stopping;
+        _sampling = sampling;
     }
 
     /// <summary>Where the endpoint listens (the port is the bound one when 0 was asked for).</summary>
@@ -53,7 +62,16 @@ public sealed class AdminServer : IAsyncDisposable
             builder.Logging.AddProvider(logging);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseKestrel(kestrel => kestrel.Listen(bind));
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(RelayMetrics.MeterName).AddPrometheusExporter());
+        var status = RelayTelemetry.Get(system).Status;
+        // Room for a series per app the relay takes (two for bytes, one per direction), where the
+        // default limit (2000 series) would fold the last apps of a large relay into one overflow series.
+        var apps = status.Identity?.MaxApps ?? 1000;
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("tcprelay", serviceVersion: RelayStatus.Version))
+            .WithMetrics(metrics => metrics.AddMeter(RelayMetrics.MeterName)
+                .AddView("tcprelay.app.sessions.active", new MetricStreamConfiguration { CardinalityLimit = apps + 10 })
+                .AddView("tcprelay.app.relayed", new MetricStreamConfiguration { CardinalityLimit = 2 * apps + 10 })
+                .AddPrometheusExporter());
         var app = builder.Build();
 
         // Bound to loopback there is no token, so only requests meant for this machine are served:
@@ -82,21 +100,58 @@ public sealed class AdminServer : IAsyncDisposable
                 await next(context);
             });
 
-        var status = RelayTelemetry.Get(system).Status;
+        var rates = new ByteRates(SamplesKept);
+        RelaySnapshot Snapshot()
+        {
+            var snapshot = status.Snapshot();
+            return snapshot with
+            {
+                Apps = snapshot.Apps.Select(a =>
+                {
+                    var rate = rates.Current(a.Name);
+                    return a with { BytesPerSecondFromClients = Math.Round(rate.FromClients, 1), BytesPerSecondFromApp = Math.Round(rate.FromApp, 1) };
+                }).ToList(),
+            };
+        }
+
         app.UseOpenTelemetryPrometheusScrapingEndpoint("/metrics");
         app.MapGet("/healthz", () =>
             status.Draining ? Results.Text("draining\n", statusCode: StatusCodes.Status503ServiceUnavailable)
             : !status.Ready ? Results.Text("starting\n", statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Text("ready\n"));
         // A session id is what an app's ACCEPT proves itself with: only its first 8 digits are shown.
-        app.MapGet("/status", () => Results.Json(status.Snapshot()));
+        app.MapGet("/status", () => Results.Json(Snapshot()));
         app.MapGet("/actors", () => Results.Json(ActorTree.Snapshot(system)));
-        app.MapGet("/", () => Results.Text(StatusPage.Html, "text/html; charset=utf-8"));
+        // The relay's own actors by default; ?all=1 adds Akka's (/system: IO, remoting, logging).
+        app.MapGet("/", (HttpRequest request) =>
+        {
+            var all = request.Query["all"] == "1";
+            var tree = all ? ActorTree.Snapshot(system) : ActorTree.Snapshot(((ExtendedActorSystem)system).Provider.Guardian);
+            return Results.Text(request.Query["fragment"] == "1" ? StatusPage.Fragment(Snapshot(), tree, all, rates) : StatusPage.Render(Snapshot(), tree, all, rates),
+                "text/html; charset=utf-8");
+        });
 
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var uri = new Uri(address);
-        return new AdminServer(app, new IPEndPoint(bind.Address, uri.Port));
+        var stopping = new CancellationTokenSource();
+        return new AdminServer(app, new IPEndPoint(bind.Address, uri.Port), stopping, SampleAsync(status, rates, stopping.Token));
+    }
+
+    // Rates need counters read at known times whether or not anyone is looking, so the chart has a past.
+    private static async Task SampleAsync(RelayStatus status, ByteRates rates, CancellationToken stopping)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var timer = new PeriodicTimer(SampleInterval);
+        try
+        {
+            do
+                rates.Record(clock.Elapsed, status.Snapshot().Apps);
+            while (await timer.WaitForNextTickAsync(stopping));
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private static bool IsLoopbackHost(string host) =>
@@ -117,6 +172,9 @@ public sealed class AdminServer : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync();
+        await _sampling;
+        _stopping.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
     }

@@ -17,12 +17,14 @@ public sealed class RelayMetrics : IDisposable
     private readonly Counter<long> _handshakeFailures;
     private readonly Counter<long> _authFailures;
     private readonly Histogram<double> _setup;
+    private readonly RelayStatus _status;
 
     // In a cluster every figure is this node's, and says so with a node tag.
     private readonly KeyValuePair<string, object?>[] _node;
 
     internal RelayMetrics(RelayStatus status, string? node)
     {
+        _status = status;
         _node = node is null ? [] : [new("node", node)];
         Meter = new Meter(MeterName, typeof(RelayMetrics).Assembly.GetName().Version?.ToString(3));
         Meter.CreateObservableUpDownCounter("tcprelay.apps", () => new Measurement<int>(status.AppCount, _node), "{app}",
@@ -40,6 +42,16 @@ public sealed class RelayMetrics : IDisposable
                 new Measurement<long>(fromApps, Tags("direction", "app-to-client")),
             };
         }, "By", "Bytes relayed, by direction");
+        // Per app, read from the board: as many series as apps on it (max-apps, and the apps of
+        // sessions still finishing), and a departed app's series go with its entry.
+        Meter.CreateObservableUpDownCounter("tcprelay.app.sessions.active", () =>
+                PerApp(status).Select(a => new Measurement<int>(a.SessionsActive, Tags("app", a.Name))), "{session}",
+            "Sessions open per app, waiting or paired");
+        Meter.CreateObservableCounter("tcprelay.app.relayed", () => PerApp(status).SelectMany(a => new[]
+        {
+            new Measurement<long>(a.BytesFromClients, [new("app", a.Name), new("direction", "client-to-app"), .. _node]),
+            new Measurement<long>(a.BytesFromApp, [new("app", a.Name), new("direction", "app-to-client"), .. _node]),
+        }), "By", "Bytes relayed per app, by direction");
         _handshakeFailures = Meter.CreateCounter<long>("tcprelay.handshake.failures", "{connection}", "Control and data connections refused before or at their first line, by reason");
         _authFailures = Meter.CreateCounter<long>("tcprelay.auth.failures", "{connection}", "REGISTERs refused for their auth, by reason");
         // Setups take from well under a millisecond (app close by) to the pending timeout (seconds):
@@ -56,13 +68,23 @@ public sealed class RelayMetrics : IDisposable
 
     internal void SessionStarted() => _sessionsStarted.Add(1, _node);
 
-    internal void SessionEnded(SessionEndCause cause) => _sessionsEnded.Add(1, Tags("cause", cause.Tag()));
+    internal void SessionEnded(SessionEndCause cause)
+    {
+        _sessionsEnded.Add(1, Tags("cause", cause.Tag()));
+        _status.CountEnded(cause);
+    }
 
     internal void SessionPaired(TimeSpan setup) => _setup.Record(setup.TotalSeconds, _node);
 
     internal void HandshakeFailed(string reason) => _handshakeFailures.Add(1, Tags("reason", reason));
 
     internal void AuthFailed(string reason) => _authFailures.Add(1, Tags("reason", reason));
+
+    // A name can be on the board twice for a moment (a departed app's last sessions beside its
+    // successor's): one series per name, as a series per entry would repeat its labels.
+    private static IEnumerable<(string Name, int SessionsActive, long BytesFromClients, long BytesFromApp)> PerApp(RelayStatus status) =>
+        status.Snapshot().Apps.GroupBy(a => a.Name)
+            .Select(g => (g.Key, g.Sum(a => a.SessionsActive), g.Sum(a => a.BytesFromClients), g.Sum(a => a.BytesFromApp)));
 
     private KeyValuePair<string, object?>[] Tags(string key, string value) => [new(key, value), .. _node];
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Reflection;
 using TcpRelay.Protocol;
 
 namespace TcpRelay.Server.Telemetry;
@@ -18,8 +19,20 @@ public sealed class RelayStatus
     private readonly Lock _reported = new();
     private long _reportedFromClients;
     private long _reportedFromApps;
+    private readonly long[] _endedByCause = new long[Enum.GetValues<SessionEndCause>().Length];
     private volatile bool _ready;
     private volatile bool _draining;
+    private volatile RelayIdentity? _identity;
+
+    /// <summary>This relay's version, as its assembly carries it (Directory.Build.props' Version).</summary>
+    public static string Version { get; } =
+        typeof(RelayStatus).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "unknown";
+
+    /// <summary>When the board was made: the relay's actor system started.</summary>
+    public DateTimeOffset StartedAt { get; } = DateTimeOffset.UtcNow;
+
+    /// <summary>What the relay is and listens on, once it is ready; null before.</summary>
+    public RelayIdentity? Identity => _identity;
 
     /// <summary>This relay's address in its cluster (akka.tcp://tcprelay@HOST:PORT), or null for a single relay.</summary>
     public string? Node { get; internal set; }
@@ -35,7 +48,13 @@ public sealed class RelayStatus
 
     internal int SessionCount => _apps.Keys.Sum(a => a.SessionCount);
 
-    internal void MarkReady() => _ready = true;
+    internal void MarkReady(RelayIdentity identity)
+    {
+        _identity = identity;
+        _ready = true;
+    }
+
+    internal void CountEnded(SessionEndCause cause) => Interlocked.Increment(ref _endedByCause[(int)cause]);
 
     internal void MarkDraining() => _draining = true;
 
@@ -85,8 +104,15 @@ public sealed class RelayStatus
             .Select(a => a.Snapshot(now))
             .ToList();
         var (fromClients, fromApps) = TotalBytes();
+        var ended = Enum.GetValues<SessionEndCause>().ToDictionary(c => c.Tag(), c => Interlocked.Read(ref _endedByCause[(int)c]));
         return new RelaySnapshot(Node, Ready, Draining, apps.Count(a => !a.Leaving && a.ControlNode is null), apps.Sum(a => a.SessionsActive),
-            fromClients, fromApps, apps);
+            fromClients, fromApps, apps)
+        {
+            Relay = _identity,
+            UptimeSeconds = Math.Round((now - StartedAt).TotalSeconds, 1),
+            SessionsEnded = ended.Values.Sum(),
+            SessionsEndedByCause = ended,
+        };
     }
 }
 
@@ -218,7 +244,34 @@ public sealed class SessionStatus
 /// </summary>
 public sealed record RelaySnapshot(
     string? Node, bool Ready, bool Draining, int AppsRegistered, int SessionsActive, long BytesFromClients, long BytesFromApps,
-    IReadOnlyList<AppSnapshot> Apps);
+    IReadOnlyList<AppSnapshot> Apps)
+{
+    // Fields added later are init properties, not parameters: a reader of an older relay's JSON gets their defaults.
+
+    /// <summary>What the relay is and listens on; null until it is ready (or from an older relay).</summary>
+    public RelayIdentity? Relay { get; init; }
+
+    /// <summary>Seconds since the relay started.</summary>
+    public double UptimeSeconds { get; init; }
+
+    /// <summary>Sessions ended since start, whatever the cause.</summary>
+    public long SessionsEnded { get; init; }
+
+    /// <summary>Sessions ended since start by cause, keyed by the <c>cause</c> tag of <c>tcprelay.sessions.ended</c>.</summary>
+    public IReadOnlyDictionary<string, long> SessionsEndedByCause { get; init; } = new Dictionary<string, long>();
+}
+
+/// <summary>What a relay is and how it is set up, as the status page introduces it.</summary>
+/// <param name="Version">The relay's version.</param>
+/// <param name="ControlPort">The control port it listens on.</param>
+/// <param name="DataPort">The data port it listens on.</param>
+/// <param name="PublicPorts">The range public ports are handed out from, as configured (e.g. 20000-20999).</param>
+/// <param name="Secret">Whether apps must prove a shared secret.</param>
+/// <param name="MaxApps">Most apps registered at once.</param>
+/// <param name="MaxSessionsPerApp">Most sessions one app has at once.</param>
+/// <param name="MaxPendingPerApp">Most sessions of one app waiting for their data connection.</param>
+public sealed record RelayIdentity(
+    string Version, int ControlPort, int DataPort, string PublicPorts, bool Secret, int MaxApps, int MaxSessionsPerApp, int MaxPendingPerApp);
 
 /// <summary>
 /// One app in <see cref="RelaySnapshot"/>; <paramref name="Control"/> is null while the app is away in
@@ -227,7 +280,14 @@ public sealed record RelaySnapshot(
 /// </summary>
 public sealed record AppSnapshot(
     string Name, int Port, string? Control, string? ControlNode, DateTimeOffset RegisteredSince, bool Leaving, int SessionsActive,
-    long BytesFromClients, long BytesFromApp, IReadOnlyList<SessionSnapshot> Sessions);
+    long BytesFromClients, long BytesFromApp, IReadOnlyList<SessionSnapshot> Sessions)
+{
+    /// <summary>Bytes per second from clients over the admin endpoint's last sampling interval (0 before two samples).</summary>
+    public double BytesPerSecondFromClients { get; init; }
+
+    /// <summary>Bytes per second from the app over the admin endpoint's last sampling interval (0 before two samples).</summary>
+    public double BytesPerSecondFromApp { get; init; }
+}
 
 /// <summary>One session in <see cref="AppSnapshot"/>; <paramref name="IdPrefix"/> is the first 8 digits of its id.</summary>
 public sealed record SessionSnapshot(string IdPrefix, string Client, double AgeSeconds, bool Paired, long BytesFromClient, long BytesFromApp);
