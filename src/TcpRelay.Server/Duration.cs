@@ -42,20 +42,4 @@ public static class Duration
         : value.TotalSeconds % 60 != 0 ? $"{(long)value.TotalSeconds}s"
         : value.TotalMinutes % 60 != 0 ? $"{(long)value.TotalMinutes}m"
         : $"{(long)value.TotalHours}h";
-
-    /// <summary>
-    /// A duration for a person to read, not to parse (ages, uptimes): tenths of a second below a
-    /// minute ("9.3s"), then the two largest units, the smaller one whole ("10m10s", "2h3m", "3d4h").
-    /// </summary>
-    public static string FormatHuman(TimeSpan value)
-    {
-        // Truncated, as a clock shows it: 59.96s is not yet a minute and must not read "60.0s".
-        var ticks = Math.Max(0, value.Ticks);
-        if (ticks < TimeSpan.TicksPerMinute)
-            return string.Create(CultureInfo.InvariantCulture, $"{ticks / (TimeSpan.TicksPerSecond / 10) / 10.0:0.0}s");
-        var t = TimeSpan.FromTicks(ticks);
-        return ticks < TimeSpan.TicksPerHour ? $"{t.Minutes}m{t.Seconds}s"
-            : ticks < TimeSpan.TicksPerDay ? $"{t.Hours}h{t.Minutes}m"
-            : $"{(long)t.TotalDays}d{t.Hours}h";
-    }
 }

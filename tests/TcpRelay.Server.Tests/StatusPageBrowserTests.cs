@@ -77,7 +77,7 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         ShowsTheRelay(dom, shown);
         Assert.Contains("<div id=\"error\"></div>", dom); // no "cannot refresh"
 
-        var directory = Environment.GetEnvironmentVariable("TCPRELAY_TEST_ARTIFACTS") is { Length: > 0 } set
+        var directory = Environment.GetEnvironmentVariable("TEST_ARTIFACTS") is { Length: > 0 } set
             ? set
             : Path.Combine(AppContext.BaseDirectory, "artifacts");
         Directory.CreateDirectory(directory);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using TcpRelay.Protocol;
 using TcpRelay.Server.Telemetry;
 using static System.Net.WebUtility;
 
@@ -23,7 +24,7 @@ internal static class StatusPage
         var html = new StringBuilder();
         var state = status.Draining ? "draining" : status.Ready ? "ready" : "starting";
         html.Append(CultureInfo.InvariantCulture,
-            $"<p><span class=\"state {(status.Ready && !status.Draining ? "ready" : "down")}\">{state}</span> · up {Duration.FormatHuman(TimeSpan.FromSeconds(status.UptimeSeconds))}");
+            $"<p><span class=\"state {(status.Ready && !status.Draining ? "ready" : "down")}\">{state}</span> · up {ElapsedTime.Format(TimeSpan.FromSeconds(status.UptimeSeconds))}");
         if (status.Relay is { } relay)
             html.Append(CultureInfo.InvariantCulture,
                 $" · version <span id=\"version\">{HtmlEncode(relay.Version)}</span> · control port {relay.ControlPort} · data port {relay.DataPort} · public ports {HtmlEncode(relay.PublicPorts)} · secret {(relay.Secret ? "on" : "off")}");
@@ -48,14 +49,14 @@ internal static class StatusPage
             var control = app.ControlNode is { } via ? "via " + via : app.Control ?? "away (grace period)";
             html.Append(CultureInfo.InvariantCulture,
                 $"<tr class=\"app\"><td>{HtmlEncode(app.Name)}{(app.Leaving ? " (leaving)" : "")}</td><td>{app.Port}</td><td>{HtmlEncode(control)}</td>" +
-                $"<td title=\"{app.RegisteredSince.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC\">{Duration.FormatHuman(now - app.RegisteredSince)} ago</td><td class=\"n\">{app.SessionsActive}</td>" +
+                $"<td title=\"{app.RegisteredSince.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC\">{ElapsedTime.Format(now - app.RegisteredSince)} ago</td><td class=\"n\">{app.SessionsActive}</td>" +
                 $"<td class=\"n\">{Bytes(app.BytesFromClients)}</td><td class=\"n\">{Bytes(app.BytesFromApp)}</td>" +
                 $"<td class=\"n\">{Bytes((long)app.BytesPerSecondFromClients)}/s / {Bytes((long)app.BytesPerSecondFromApp)}/s</td><td>{Chart(rates.History(app.Name))}</td></tr>\n");
             foreach (var session in app.Sessions)
                 html.Append(CultureInfo.InvariantCulture,
                     $"<tr class=\"session\"><td>{HtmlEncode(session.IdPrefix)}…</td><td>{HtmlEncode(session.Client)}</td>" +
                     $"<td class=\"{(session.Paired ? "paired" : "waiting")}\">{(session.Paired ? "paired" : "waiting for the app")}</td>" +
-                    $"<td>{Duration.FormatHuman(TimeSpan.FromSeconds(session.AgeSeconds))}</td><td></td>" +
+                    $"<td>{ElapsedTime.Format(TimeSpan.FromSeconds(session.AgeSeconds))}</td><td></td>" +
                     $"<td class=\"n\">{Bytes(session.BytesFromClient)}</td><td class=\"n\">{Bytes(session.BytesFromApp)}</td><td></td><td></td></tr>\n");
         }
         if (status.Apps.Count == 0)
