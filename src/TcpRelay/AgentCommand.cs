@@ -22,6 +22,9 @@ internal static class AgentCommand
         "  TCPRELAY_<SETTING> (TCPRELAY_RELAY, TCPRELAY_DRAIN_TIMEOUT=10s) or in a --config file; flags win.\n" +
         "  A --config file may list services: tcprelay-agent.services = [{ to = \"127.0.0.1:22\", name = ssh }]";
 
+    // LogicalName in TcpRelay.csproj.
+    private const string DefaultsResource = "hocon/agent.hocon";
+
     private static readonly HashSet<string> SettingFlags =
         ["relay", "secret-file", "resume-token-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max", "drain-timeout"];
 
@@ -135,7 +138,7 @@ internal static class AgentCommand
         HashSet<string> defaultKeys;
         try
         {
-            var defaults = RelayConfiguration.LoadFile(Path.Combine(AppContext.BaseDirectory, "hocon", "agent.hocon"));
+            var defaults = RelayConfiguration.LoadEmbedded(typeof(AgentCommand).Assembly, DefaultsResource);
             defaultKeys = defaults.GetConfig("tcprelay-agent").AsEnumerable().Select(kv => kv.Key.Split('.')[0]).ToHashSet();
             file = configFile is null ? null : RelayConfiguration.LoadFile(configFile);
             config = file is null ? defaults : file.WithFallback(defaults);
