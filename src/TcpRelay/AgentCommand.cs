@@ -22,6 +22,9 @@ internal static class AgentCommand
         "  TCPRELAY_<SETTING> (TCPRELAY_RELAY, TCPRELAY_DRAIN_TIMEOUT=10s) or in a --config file; flags win.\n" +
         "  A --config file may list services: tcprelay-agent.services = [{ to = \"127.0.0.1:22\", name = ssh }]";
 
+    // LogicalName in TcpRelay.csproj.
+    private const string DefaultsResource = "hocon/agent.hocon";
+
     private static readonly HashSet<string> SettingFlags =
         ["relay", "secret-file", "resume-token-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max", "drain-timeout",
          "taken-timeout", "session-log"];
@@ -270,9 +273,9 @@ internal static class AgentCommand
         }
     }
 
-    /// <summary>hocon/agent.hocon, beside the binary.</summary>
+    /// <summary>hocon/agent.hocon, built into this assembly.</summary>
     /// <exception cref="RelayConfigException">It cannot be read.</exception>
-    internal static Config LoadDefaults() => RelayConfiguration.LoadFile(Path.Combine(AppContext.BaseDirectory, "hocon", "agent.hocon"));
+    internal static Config LoadDefaults() => RelayConfiguration.LoadEmbedded(typeof(AgentCommand).Assembly, DefaultsResource);
 
     /// <summary>The agent's settings: the keys of the tcprelay-agent block of <paramref name="defaults"/>.</summary>
     internal static HashSet<string> DefaultKeys(Config defaults) =>

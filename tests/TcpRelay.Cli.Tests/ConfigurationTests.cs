@@ -237,6 +237,13 @@ public sealed class ConfigurationTests
         Assert.Equal(64 * 1024, config.GetByteSize("akka.io.tcp.maximum-frame-size"));
     }
 
+    [Fact]
+    public void Defaults_missing_from_an_assembly_are_a_configuration_error_naming_them()
+    {
+        var e = Assert.Throws<RelayConfigException>(() => RelayConfiguration.LoadEmbedded(typeof(ConfigurationTests).Assembly, "hocon/relay.hocon"));
+        Assert.Contains("TcpRelay.Cli.Tests was built without its defaults (hocon/relay.hocon)", e.Message);
+    }
+
     [Theory]
     [InlineData("500ms", 500)]
     [InlineData("10s", 10_000)]

@@ -1,16 +1,27 @@
+using System.Reflection;
 using Akka.Configuration;
 
 namespace TcpRelay.Server.Hosting;
 
-/// <summary>The relay's HOCON defaults, shipped as hocon/relay.hocon beside the binaries.</summary>
+/// <summary>The relay's HOCON defaults, hocon/relay.hocon, embedded in this assembly.</summary>
 public static class RelayConfiguration
 {
-    /// <summary>Where the defaults are read from.</summary>
-    public static string DefaultsPath => Path.Combine(AppContext.BaseDirectory, "hocon", "relay.hocon");
+    // LogicalName in TcpRelay.Server.csproj.
+    private const string DefaultsResource = "hocon/relay.hocon";
 
     /// <summary>Reads hocon/relay.hocon.</summary>
-    /// <exception cref="RelayConfigException">The file is missing or is not HOCON.</exception>
-    public static Config LoadDefaults() => LoadFile(DefaultsPath);
+    /// <exception cref="RelayConfigException">The assembly was built without it, or it is not HOCON.</exception>
+    public static Config LoadDefaults() => LoadEmbedded(typeof(RelayConfiguration).Assembly, DefaultsResource);
+
+    /// <summary>Reads a HOCON file that <paramref name="assembly"/> carries as an embedded resource.</summary>
+    /// <exception cref="RelayConfigException">There is no resource of that name, or it is not HOCON.</exception>
+    public static Config LoadEmbedded(Assembly assembly, string resourceName)
+    {
+        using var stream = assembly.GetManifestResourceStream(resourceName)
+            ?? throw new RelayConfigException($"{assembly.GetName().Name} was built without its defaults ({resourceName})");
+        using var reader = new StreamReader(stream);
+        return Parse(reader.ReadToEnd(), resourceName);
+    }
 
     /// <summary>
     /// Checks that <paramref name="path"/> in a user's configuration file, if there, is a block whose
@@ -44,13 +55,18 @@ public static class RelayConfiguration
         {
             throw new RelayConfigException($"cannot read configuration file '{path}': {e.Message}");
         }
+        return Parse(text, path);
+    }
+
+    private static Config Parse(string text, string source)
+    {
         try
         {
             return ConfigurationFactory.ParseString(text);
         }
         catch (Exception e)
         {
-            throw new RelayConfigException($"configuration file '{path}' is not valid HOCON: {e.Message}");
+            throw new RelayConfigException($"configuration file '{source}' is not valid HOCON: {e.Message}");
         }
     }
 }
