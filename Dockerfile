@@ -36,7 +36,7 @@ USER $APP_UID
 # Registrations outlive a restart of the container (state-dir = auto finds STATE_DIRECTORY); mount a
 # volume here (`-v tcprelay-state:/var/lib/tcprelay`) to keep them across a new container too.
 ENV STATE_DIRECTORY=/var/lib/tcprelay
-# control, public range handed to apps, data. Publish them under the same numbers: the relay tells
+# control 8080, the public range 8081-8180 handed to apps, data 8181. Publish them under the same numbers: the relay tells
 # apps their public port and data port as it sees them.
 EXPOSE 8080-8181
 # Docker's default stop signal is SIGTERM, which starts the drain; allow it drain-timeout (30s) plus
