@@ -196,8 +196,26 @@ public sealed class RelayAgent : IAsyncDisposable
         {
             _logger.LogWarning("{Service} does not accept connections now ({Reason}): it is exposed all the same, and its clients are reset until it does",
                 service.Address, e is SocketException s ? s.Message : $"no answer within {ElapsedTime.Format(_connectTimeout)}");
+            return;
+        }
+        // Hang up in order, reading what the service says first (a banner, as ssh's): a socket
+        // closed with unread bytes resets its peer, and the service would log a reset for a check.
+        try
+        {
+            probe.Shutdown(SocketShutdown.Send);
+            using var drain = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            drain.CancelAfter(ProbeDrain);
+            var buffer = new byte[1024];
+            while (await probe.ReceiveAsync(buffer, drain.Token) > 0) { }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            // A service that keeps the connection open past the wait, or resets it: the check is done either way.
         }
     }
+
+    // How long the start-up check waits for a service to hang up after the check's own FIN.
+    private static readonly TimeSpan ProbeDrain = TimeSpan.FromSeconds(1);
 
     private async Task AcceptLoopAsync(ExposedService service, RelayListener listener, CancellationToken ct)
     {

@@ -80,7 +80,7 @@ public sealed record RelaySettings
     public bool AllowAnonymous { get; init; }
 
     /// <summary>Listen backlog of every port.</summary>
-    public int Backlog { get; init; } = 256;
+    public int Backlog { get; init; } = 4096;
 
     /// <summary>Where this node listens for the other relay nodes, or null for a single relay (no remoting at all).</summary>
     public HostPort? ClusterBind { get; init; }

@@ -31,6 +31,8 @@ public sealed class ConfigurationTests
         Assert.Equal(new PublicPortRange(8081, 8180), settings.PublicPorts);
         Assert.False(settings.PublicPorts.Contains(settings.DataPort) || settings.PublicPorts.Contains(settings.ControlPort),
             "every port of the default range is an app's");
+        // Linux's own cap (net.core.somaxconn): a burst of clients while the relay is slow to accept is queued, not dropped.
+        Assert.Equal(4096, settings.Backlog);
         Assert.Null(settings.Secret);
         Assert.Equal(TimeSpan.FromSeconds(10), settings.HandshakeTimeout);
         Assert.Equal(TimeSpan.FromSeconds(10), settings.PendingTimeout);
