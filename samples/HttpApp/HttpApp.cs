@@ -12,7 +12,10 @@ public static class HttpApp
     public static WebApplication Build(HttpAppOptions options)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning).AddFilter("TcpRelay", LogLevel.Information);
+        // A start that fails (the relay refused) is the program's to report, in one line: the host's
+        // own "Hosting failed to start" would repeat it with the whole stack of Kestrel's bind.
+        builder.Logging.SetMinimumLevel(LogLevel.Warning).AddFilter("TcpRelay", LogLevel.Information)
+            .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         if (options.Relay is { } relay)
         {
             builder.WebHost.UseTcpRelay(o =>

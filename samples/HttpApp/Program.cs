@@ -34,7 +34,7 @@ try
 }
 catch (RelayRegistrationException e)
 {
-    await Console.Error.WriteLineAsync($"HttpApp: the relay refused: {e.Message}");
+    await Console.Error.WriteLineAsync($"HttpApp: cannot register with the relay: {e.Message}");
     return 1;
 }
 if (options.Relay is not null)

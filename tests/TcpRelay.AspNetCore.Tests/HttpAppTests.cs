@@ -110,6 +110,23 @@ public sealed class HttpAppTests
     }
 
     [Fact]
+    public async Task The_program_says_a_refusal_in_one_line_and_exits_1()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with { Secret = "right" });
+        var dll = ServeProcess.BuiltPath(Path.Combine("samples", "HttpApp"), "HttpApp.dll");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { dll, "--relay", $"127.0.0.1:{relay.Endpoints.Control.Port}", "--name", "web" })
+            start.ArgumentList.Add(arg);
+        start.Environment["TCPRELAY_SECRET"] = "wrong";
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var (stdout, stderr) = (process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
+        await process.WaitForExitAsync().WaitAsync(TestRelay.Wait * 3);
+        Assert.Equal(1, process.ExitCode);
+        Assert.Equal("HttpApp: cannot register with the relay: relay refused: auth-failed auth does not match", (await stderr).Trim());
+        Assert.DoesNotContain("Hosting failed", await stdout); // the host's own report of it, with Kestrel's stack
+    }
+
+    [Fact]
     public async Task Stopping_the_app_frees_its_name_at_once()
     {
         await using var relay = await TestRelay.StartAsync();

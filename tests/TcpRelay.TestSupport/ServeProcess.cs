@@ -10,7 +10,14 @@ namespace TcpRelay.TestSupport;
 public static class ServeProcess
 {
     /// <summary>The built tcprelay.dll of this configuration.</summary>
-    public static string CliPath()
+    public static string CliPath() => BuiltPath(Path.Combine("src", "TcpRelay"), "tcprelay.dll");
+
+    /// <summary>
+    /// The <paramref name="assembly"/> of the program in <paramref name="project"/> (a folder of the
+    /// repository), as built in that project's own output for this configuration: a test's output has
+    /// ASP.NET Core's shared framework instead of the packages a program ships with.
+    /// </summary>
+    public static string BuiltPath(string project, string assembly)
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "TcpRelay.sln")))
@@ -21,9 +28,9 @@ public static class ServeProcess
 #else
         const string configuration = "Release";
 #endif
-        var cli = Path.Combine(dir.FullName, "src", "TcpRelay", "bin", configuration, "net10.0", "tcprelay.dll");
-        Assert.True(File.Exists(cli), $"{cli} is not built");
-        return cli;
+        var path = Path.Combine(dir.FullName, project, "bin", configuration, "net10.0", assembly);
+        Assert.True(File.Exists(path), $"{path} is not built");
+        return path;
     }
 
     /// <summary>
