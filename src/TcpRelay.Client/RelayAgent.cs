@@ -78,7 +78,8 @@ public sealed class RelayAgent : IAsyncDisposable
     {
         foreach (var (service, listener) in _services)
         {
-            await WarnIfRefusingAsync(service, cancellationToken);
+            // Beside the registration, not before it: a service slow to hang up would hold the start up.
+            _ = WarnIfRefusingAsync(service, _stopping.Token);
             try
             {
                 await RegisterAsync(service, listener, cancellationToken);

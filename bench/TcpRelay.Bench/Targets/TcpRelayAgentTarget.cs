@@ -24,6 +24,8 @@ public sealed class TcpRelayAgentTarget : Target
             (context.Services.EchoPort, "bench-echo", first), (context.Services.SinkPort, "bench-sink", first + 1));
         var echo = new IPEndPoint(IPAddress.Loopback, first);
         await Ports.WaitUntilAsync(() => Ports.EchoesAsync(echo), agent, "the echo server through the relay");
+        // The agent registers its services one after the other: the sink's port may not listen yet.
+        await Ports.WaitUntilAsync(() => Ports.ConnectsAsync(first + 1), agent, "the sink's public port");
         return new RunningTarget(this, echo, [relay], [agent], first + 1);
     }
 }
