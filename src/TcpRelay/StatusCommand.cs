@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using TcpRelay.Protocol;
 using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Cli;
@@ -75,8 +76,9 @@ internal static class StatusCommand
     {
         var text = new StringBuilder();
         var state = status.Draining ? "draining" : status.Ready ? "ready" : "starting";
+        var identity = status.Relay is { } relay ? $"; tcprelay {relay.Version}, up {ElapsedTime.Format(TimeSpan.FromSeconds(status.UptimeSeconds))}" : "";
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"relay {state}{(status.Node is null ? "" : $" (cluster node {status.Node})")}: {status.AppsRegistered} apps, {status.SessionsActive} sessions, {Bytes(status.BytesFromClients)} from clients, {Bytes(status.BytesFromApps)} from apps");
+            $"relay {state}{(status.Node is null ? "" : $" (cluster node {status.Node})")}: {status.AppsRegistered} apps, {status.SessionsActive} sessions, {Bytes(status.BytesFromClients)} from clients, {Bytes(status.BytesFromApps)} from apps; {status.SessionsEnded} ended ({status.SessionsRejected()} rejected, {status.SessionsFailed()} failed){identity}");
         if (status.Apps.Count == 0)
             return text.ToString();
         // Sessions sit under their app: the address column holds the app's control connection on an
@@ -90,7 +92,7 @@ internal static class StatusCommand
                 app.SessionsActive.ToString(CultureInfo.InvariantCulture), Bytes(app.BytesFromClients), Bytes(app.BytesFromApp)]);
             foreach (var session in app.Sessions)
                 rows.Add(["  " + session.IdPrefix + (session.Paired ? "" : " waiting"), "", session.Client,
-                    $"{session.AgeSeconds.ToString("0.0", CultureInfo.InvariantCulture)}s", "", Bytes(session.BytesFromClient), Bytes(session.BytesFromApp)]);
+                    ElapsedTime.Format(TimeSpan.FromSeconds(session.AgeSeconds)), "", Bytes(session.BytesFromClient), Bytes(session.BytesFromApp)]);
         }
         var widths = Enumerable.Range(0, rows[0].Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
         foreach (var row in rows)

@@ -26,9 +26,9 @@ public sealed class StatusCommandTests
         var table = new StringWriter();
         Assert.Equal(0, await StatusCommand.RunAsync(flags, table));
         var lines = table.ToString().Split('\n');
-        Assert.StartsWith("relay ready: 1 apps, 1 sessions, 2.0 KiB from clients, 0 B from apps", lines[0]);
+        Assert.Matches(@"^relay ready: 1 apps, 1 sessions, 2\.0 KiB from clients, 0 B from apps; 0 ended \(0 rejected, 0 failed\); tcprelay \d+\.\d+\.\d+, up \S+$", lines[0]);
         Assert.Matches($@"^tabled +{app.PublicPort} +127\.0\.0\.1:\d+ +.* 1 +2\.0 KiB +0 B$", lines[2]);
-        Assert.Matches($@"^  {session.SessionId.Value[..8]} +127\.0\.0\.1:{((IPEndPoint)client.LocalEndPoint!).Port} +\d+\.\ds +2\.0 KiB +0 B$", lines[3]);
+        Assert.Matches($@"^  {session.SessionId.Value[..8]} +127\.0\.0\.1:{((IPEndPoint)client.LocalEndPoint!).Port} +(\d+ms|\d+\.\ds) +2\.0 KiB +0 B$", lines[3]);
 
         var json = new StringWriter();
         Assert.Equal(0, await StatusCommand.RunAsync([.. flags, "--json"], json));

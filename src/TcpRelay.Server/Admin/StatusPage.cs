@@ -35,10 +35,9 @@ internal static class StatusPage
             html.Append(CultureInfo.InvariantCulture,
                 $"<p class=\"quiet\">limits: {limits.MaxApps} apps, {limits.MaxSessionsPerApp} sessions per app, {limits.MaxPendingPerApp} waiting per app</p>\n");
 
-        long Ended(params string[] causes) => causes.Sum(c => status.SessionsEndedByCause.GetValueOrDefault(c));
         html.Append(CultureInfo.InvariantCulture,
             $"<p id=\"totals\">{status.AppsRegistered} apps · {status.SessionsActive} sessions open · {status.SessionsEnded} ended " +
-            $"({Ended("rejected", "limit")} rejected, {Ended("reset", "pending-timeout", "app-left")} failed) · " +
+            $"({status.SessionsRejected()} rejected, {status.SessionsFailed()} failed) · " +
             $"{Bytes(status.BytesFromClients)} from clients · {Bytes(status.BytesFromApps)} from apps</p>\n");
 
         html.Append("<table>\n<thead><tr><th>app / session</th><th>port / client</th><th>control / state</th><th>since / age</th><th>sessions</th>" +

@@ -259,6 +259,14 @@ public sealed record RelaySnapshot(
 
     /// <summary>Sessions ended since start by cause, keyed by the <c>cause</c> tag of <c>tcprelay.sessions.ended</c>.</summary>
     public IReadOnlyDictionary<string, long> SessionsEndedByCause { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>Of the sessions ended, those turned away: rejected by their app, or at a limit.</summary>
+    public long SessionsRejected() => EndedBy("rejected", "limit");
+
+    /// <summary>Of the sessions ended, those that failed: reset, never claimed in time, or whose app left before pairing.</summary>
+    public long SessionsFailed() => EndedBy("reset", "pending-timeout", "app-left");
+
+    private long EndedBy(params string[] causes) => causes.Sum(cause => SessionsEndedByCause.GetValueOrDefault(cause));
 }
 
 /// <summary>What a relay is and how it is set up, as the status page introduces it.</summary>
