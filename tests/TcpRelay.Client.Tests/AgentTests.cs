@@ -234,11 +234,12 @@ public sealed class AgentTests
         Assert.Equal(SocketError.ConnectionReset, await reset.Task.WaitAsync(TestRelay.Wait));
     }
 
-    private static int PortNothingListensOn()
+    /// <summary>A port bound and never listened on, for as long as the socket lives: connections to it are refused, and no other test can take it meanwhile.</summary>
+    private static Socket PortNothingListensOn()
     {
-        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+        var bound = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        bound.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return bound;
     }
 
     [Fact]
@@ -247,7 +248,8 @@ public sealed class AgentTests
         await using var relay = await TestRelay.StartAsync(s => s with { PendingTimeout = TimeSpan.FromMinutes(1) });
         var log = new CapturedLog();
         using var echo = LocalService.Echo();
-        await using var agent = new RelayAgent(Options(relay), [new ExposedService("127.0.0.1", PortNothingListensOn(), "down"), echo.As("up")], log)
+        using var down = PortNothingListensOn();
+        await using var agent = new RelayAgent(Options(relay), [new ExposedService("127.0.0.1", ((IPEndPoint)down.LocalEndPoint!).Port, "down"), echo.As("up")], log)
         {
             SessionLogLevel = LogLevel.Debug,
         };
