@@ -348,16 +348,8 @@ public sealed class ConfigurationTests
     [Fact]
     public async Task Serve_on_a_control_port_that_is_taken_exits_1_and_its_log_says_exit_code_1()
     {
-        using var holder = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        holder.Listen();
-        var taken = ((IPEndPoint)holder.LocalEndPoint!).Port;
-        int control;
-        using (var free = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
-        {
-            free.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            control = ((IPEndPoint)free.LocalEndPoint!).Port;
-        }
+        using var holder = Loopback.Listening();
+        var (taken, control) = (Loopback.PortOf(holder), Loopback.FreePort());
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var arg in new[] { ServeProcess.CliPath(), "serve", "--control-port", $"{control}", "--data-port", $"{taken}", "--state-dir", "" })
             start.ArgumentList.Add(arg);

@@ -43,22 +43,15 @@ public sealed class StatusCommandTests
     [Fact]
     public async Task Tcprelay_status_says_where_it_looked_when_no_relay_answers()
     {
-        using var unused = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        unused.Bind(new IPEndPoint(IPAddress.Loopback, 0)); // bound, never listening: a port nothing answers on
-        var port = ((IPEndPoint)unused.LocalEndPoint!).Port;
+        using var unused = Loopback.Bound(); // a port nothing answers on
+        var port = Loopback.PortOf(unused);
         Assert.Equal(1, await StatusCommand.RunAsync(["--admin", $"127.0.0.1:{port}"], new StringWriter()));
     }
 
     [Fact]
     public async Task Serve_listens_for_admin_only_where_admin_says_whatever_ASP_NET_settings_the_environment_holds()
     {
-        static int FreePort()
-        {
-            using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-            socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            return ((IPEndPoint)socket.LocalEndPoint!).Port;
-        }
-        var (admin, extra) = (FreePort(), FreePort());
+        var (admin, extra) = (Loopback.FreePort(), Loopback.FreePort());
         // An endpoint from ASP.NET's own configuration would be served beside --admin, and without
         // the token rule that --admin's address decides.
         var (relay, _, _) = await ServeProcess.StartAsync(["--admin", $"127.0.0.1:{admin}"],
@@ -80,10 +73,8 @@ public sealed class StatusCommandTests
     [Fact]
     public async Task Status_pointed_at_a_web_server_that_is_not_a_relay_says_so_and_exits_1()
     {
-        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        using var listener = Loopback.Listening();
+        var port = Loopback.PortOf(listener);
         // Answers every request with a page, as any other web server on that port would.
         var serving = Task.Run(async () =>
         {

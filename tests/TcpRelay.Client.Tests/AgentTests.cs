@@ -234,22 +234,14 @@ public sealed class AgentTests
         Assert.Equal(SocketError.ConnectionReset, await reset.Task.WaitAsync(TestRelay.Wait));
     }
 
-    /// <summary>A port bound and never listened on, for as long as the socket lives: connections to it are refused, and no other test can take it meanwhile.</summary>
-    private static Socket PortNothingListensOn()
-    {
-        var bound = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        bound.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return bound;
-    }
-
     [Fact]
     public async Task A_refusing_service_gets_its_clients_reset_at_once_with_one_warning_and_the_agent_serves_on()
     {
         await using var relay = await TestRelay.StartAsync(s => s with { PendingTimeout = TimeSpan.FromMinutes(1) });
         var log = new CapturedLog();
         using var echo = LocalService.Echo();
-        using var down = PortNothingListensOn();
-        await using var agent = new RelayAgent(Options(relay), [new ExposedService("127.0.0.1", ((IPEndPoint)down.LocalEndPoint!).Port, "down"), echo.As("up")], log)
+        using var down = Loopback.Bound();
+        await using var agent = new RelayAgent(Options(relay), [new ExposedService("127.0.0.1", Loopback.PortOf(down), "down"), echo.As("up")], log)
         {
             SessionLogLevel = LogLevel.Debug,
         };
@@ -305,9 +297,7 @@ public sealed class AgentTests
     [Fact]
     public async Task A_relay_address_that_is_some_other_server_is_refused_for_good_saying_so()
     {
-        using var ssh = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        ssh.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        ssh.Listen();
+        using var ssh = Loopback.Listening();
         _ = Task.Run(async () =>
         {
             while (true)
@@ -318,7 +308,7 @@ public sealed class AgentTests
             }
         });
         using var echo = LocalService.Echo();
-        var options = new RelayListenerOptions { RelayHost = "127.0.0.1", ControlPort = ((IPEndPoint)ssh.LocalEndPoint!).Port, ReconnectDelayMin = TimeSpan.FromMilliseconds(50) };
+        var options = new RelayListenerOptions { RelayHost = "127.0.0.1", ControlPort = Loopback.PortOf(ssh), ReconnectDelayMin = TimeSpan.FromMilliseconds(50) };
         var agent = new RelayAgent(options, [echo.As("web")]);
         var e = await Assert.ThrowsAsync<RelayRegistrationException>(() => agent.StartAsync().WaitAsync(TestRelay.Wait));
         Assert.Contains("is not a TcpRelay control port", e.Message);
@@ -328,12 +318,10 @@ public sealed class AgentTests
     [Fact]
     public async Task A_relay_address_that_says_nothing_is_hinted_to_be_a_data_or_public_port()
     {
-        using var silent = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        silent.Listen(); // accepted by the kernel, never answered: as a relay's data port or an app's public port
+        using var silent = Loopback.Listening(); // accepted by the kernel, never answered: as a relay's data port or an app's public port
         await using var listener = new RelayListener(new RelayListenerOptions
         {
-            RelayHost = "127.0.0.1", ControlPort = ((IPEndPoint)silent.LocalEndPoint!).Port, ConnectTimeout = TimeSpan.FromMilliseconds(300), Reconnect = false,
+            RelayHost = "127.0.0.1", ControlPort = Loopback.PortOf(silent), ConnectTimeout = TimeSpan.FromMilliseconds(300), Reconnect = false,
         });
         var e = await Assert.ThrowsAsync<RelayRegistrationException>(() => listener.StartAsync());
         Assert.Contains("a control port says HELLO at once", e.Message);
