@@ -15,6 +15,9 @@ public sealed class TcpRelayTransportOptions
     /// <summary>The relay's shared secret, when it has one.</summary>
     public string? Secret { get; set; }
 
+    /// <summary>The user of the relay's users file to register as; <see cref="Secret"/> is then that user's secret.</summary>
+    public string? User { get; set; }
+
     /// <summary>Whether a lost control connection is re-established (same name and port); on by default.</summary>
     public bool Reconnect { get; set; } = true;
 }

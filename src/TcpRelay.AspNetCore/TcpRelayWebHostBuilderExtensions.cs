@@ -41,6 +41,7 @@ public static class TcpRelayWebHostBuilderExtensions
             Name = options.Name,
             Port = options.Port,
             Secret = options.Secret,
+            User = options.User,
             Reconnect = options.Reconnect,
         });
         builder.ConfigureServices(services =>

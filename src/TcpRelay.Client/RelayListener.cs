@@ -246,9 +246,9 @@ public sealed class RelayListener : IAsyncDisposable
         }
     }
 
-    /// <summary>Refusals that another attempt cannot change: a wrong secret, a port the relay does not allow, a line it cannot read, a server that is no relay.</summary>
+    /// <summary>Refusals that another attempt cannot change: a wrong secret, a port the relay does not allow, a name or port the user is not granted, a line it cannot read, a server that is no relay.</summary>
     internal static bool IsFinal(RelayRegistrationException e) =>
-        e.Code == ErrorCode.AuthFailed || e.Code == ErrorCode.PortNotAllowed || e.Code == ErrorCode.BadRequest || e.NotARelay;
+        e.Code == ErrorCode.AuthFailed || e.Code == ErrorCode.PortNotAllowed || e.Code == ErrorCode.NotAllowed || e.Code == ErrorCode.BadRequest || e.NotARelay;
 
     /// <summary>Reads the control connection and keeps it alive until it fails; returns why it ended.</summary>
     private async Task<RelayRegistrationException> ServeAsync(ControlConnection control, CancellationToken ct)
@@ -390,7 +390,8 @@ public sealed class RelayListener : IAsyncDisposable
         var appName = name is null ? (AppName?)null : AppName.Parse(name).GetValueOrThrow();
         var auth = _options.Secret is null ? null : RelayAuth.Compute(_options.Secret, hello.Nonce);
         // features=redirect: this library dials whatever data port a CONNECT names.
-        await control.WriteAsync(new Register(appName, port, auth, _resumeToken, Redirect: true), ct);
+        var user = _options.User is null ? (UserId?)null : UserId.Parse(_options.User).GetValueOrThrow();
+        await control.WriteAsync(new Register(appName, port, auth, _resumeToken, Redirect: true, user), ct);
         while (true)
         {
             switch (await control.ReadAsync(ct))

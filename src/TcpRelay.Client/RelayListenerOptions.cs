@@ -24,8 +24,14 @@ public sealed record RelayListenerOptions
     /// <summary>Public port to ask for; the relay allocates one when null.</summary>
     public int? Port { get; init; }
 
-    /// <summary>The relay's shared secret, when it has one.</summary>
+    /// <summary>The relay's shared secret, when it has one; with <see cref="User"/>, that user's secret.</summary>
     public string? Secret { get; init; }
+
+    /// <summary>
+    /// The user of the relay's users file to register as (<c>REGISTER … user=</c>), whose secret
+    /// <see cref="Secret"/> is; null: the relay's shared secret, if any.
+    /// </summary>
+    public string? User { get; init; }
 
     /// <summary>
     /// The token sent with every REGISTER (<c>resume=</c>), by which the relay tells this app's
@@ -73,6 +79,13 @@ public sealed record RelayListenerOptions
             throw new ArgumentOutOfRangeException(nameof(ControlPort), ControlPort, "ControlPort must be from 1 to 65535");
         if (Port is { } port and (< 1 or > 65535))
             throw new ArgumentOutOfRangeException(nameof(Port), port, "Port must be from 1 to 65535");
+        if (User is not null)
+        {
+            if (UserId.Parse(User) is { IsOk: false } bad)
+                throw new ArgumentException($"User: {bad.Error}", nameof(User));
+            if (string.IsNullOrEmpty(Secret))
+                throw new ArgumentException("User needs that user's Secret", nameof(Secret));
+        }
         Positive(ConnectTimeout, nameof(ConnectTimeout));
         Positive(ReconnectDelayMin, nameof(ReconnectDelayMin));
         Positive(HeartbeatInterval, nameof(HeartbeatInterval));

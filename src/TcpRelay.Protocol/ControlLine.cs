@@ -91,7 +91,15 @@ public static class ControlLine
                     return ParseResult<ControlMessage>.Fail("features must be words of a-z, 0-9 and '-' separated by commas");
                 redirect = features.Contains(Register.RedirectFeature);
             }
-            return ParseResult<ControlMessage>.Ok(new Register(name, port, auth, resume, redirect));
+            UserId? user = null;
+            if (args.TryGetValue("user", out var u))
+            {
+                var parsed = UserId.Parse(u);
+                if (!parsed.IsOk)
+                    return ParseResult<ControlMessage>.Fail(parsed.Error!);
+                user = parsed.Value;
+            }
+            return ParseResult<ControlMessage>.Ok(new Register(name, port, auth, resume, redirect, user));
         });
 
     private static ParseResult<ControlMessage> ParseRegistered(LineWords words) =>

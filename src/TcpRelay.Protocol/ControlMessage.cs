@@ -26,7 +26,9 @@ public sealed record Hello(Nonce Nonce, string Version = ProtocolDefaults.Versio
 /// <param name="Auth">HMAC-SHA256 of the HELLO nonce under the shared secret, as 64 lowercase hex.</param>
 /// <param name="Resume">Extension: the app's token for keeping its name and port through a reconnect (see <see cref="ResumeToken"/>).</param>
 /// <param name="Redirect">Extension (<c>features=redirect</c>): the app honours <c>data=</c> in CONNECT, so a relay node may send it clients that arrived at another node.</param>
-public sealed record Register(AppName? Name = null, int? Port = null, string? Auth = null, ResumeToken? Resume = null, bool Redirect = false) : ControlMessage
+/// <param name="User">Extension: the user of the relay's users file the app registers as; <paramref name="Auth"/> is then keyed with that user's secret.</param>
+public sealed record Register(AppName? Name = null, int? Port = null, string? Auth = null, ResumeToken? Resume = null, bool Redirect = false,
+    UserId? User = null) : ControlMessage
 {
     /// <summary>The feature word of <see cref="Redirect"/> in <c>features=</c>.</summary>
     public const string RedirectFeature = "redirect";
@@ -39,6 +41,8 @@ public sealed record Register(AppName? Name = null, int? Port = null, string? Au
             line += $" name={name}";
         if (Port is { } port)
             line += string.Create(CultureInfo.InvariantCulture, $" port={port}");
+        if (User is { } user)
+            line += $" user={user}";
         if (Auth is { } auth)
             line += $" auth={auth}";
         if (Resume is { } resume)

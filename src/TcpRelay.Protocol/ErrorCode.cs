@@ -29,6 +29,9 @@ public readonly record struct ErrorCode
     /// <summary>The requested public port is outside the relay's public range.</summary>
     public static readonly ErrorCode PortNotAllowed = new("port-not-allowed");
 
+    /// <summary>Extension: the name or port is outside what the app's user is granted (its users file entry), or no longer is.</summary>
+    public static readonly ErrorCode NotAllowed = new("not-allowed");
+
     /// <summary>Too many apps, or no free public port left.</summary>
     public static readonly ErrorCode Limit = new("limit");
 

@@ -28,6 +28,12 @@ public sealed record RelaySettings
     /// <summary>The shared secret apps must prove, or null for none.</summary>
     public string? Secret { get; init; }
 
+    /// <summary>The users file (<c>users-file</c>), watched while the relay runs; null for none.</summary>
+    public string? UsersFile { get; init; }
+
+    /// <summary>The users file's table as read at start-up (null: no users file); edits arrive as <see cref="Actors.UsersFileActor.UsersChanged"/>.</summary>
+    public Registration.UserTable? Users { get; init; }
+
     /// <summary>Time a new control or data connection has to send its first line.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = ProtocolDefaults.HandshakeTimeout;
 
@@ -114,8 +120,11 @@ public sealed record RelaySettings
         var range = PublicPortRange.Parse(Read(section, "public-ports", (c, k) => c.GetString(k)));
         if (!range.IsOk)
             throw new RelayConfigException($"tcprelay.public-ports: {range.Error}");
+        var usersFile = section.HasPath("users-file") ? section.GetString("users-file") ?? "" : "";
         var settings = new RelaySettings
         {
+            UsersFile = usersFile.Length == 0 ? null : usersFile,
+            Users = usersFile.Length == 0 ? null : Registration.UsersFile.Load(usersFile, range.Value!),
             Bind = bind,
             ControlPort = ReadPort(section, "control-port"),
             DataPort = ReadPort(section, "data-port"),
@@ -175,10 +184,12 @@ public sealed record RelaySettings
             throw new RelayConfigException($"tcprelay.max-pending-per-app ({MaxPendingPerApp}) is above tcprelay.max-sessions-per-app ({MaxSessionsPerApp})");
         if (MaxHandshakesPerAddress > MaxHandshakes)
             throw new RelayConfigException($"tcprelay.max-handshakes-per-address ({MaxHandshakesPerAddress}) is above tcprelay.max-handshakes ({MaxHandshakes})");
-        if (!IPAddress.IsLoopback(Bind) && Secret is null && !AllowAnonymous)
+        if (!IPAddress.IsLoopback(Bind) && Secret is null && Users is null && !AllowAnonymous)
             throw new RelayConfigException(
-                $"the relay would listen on {Bind} without a shared secret, so anyone could register apps: " +
-                "set TCPRELAY_SECRET or --secret-file, or pass --allow-anonymous if that is what you want");
+                $"the relay would listen on {Bind} without a shared secret or a users file, so anyone could register apps: " +
+                "set TCPRELAY_SECRET, --secret-file or --users-file, or pass --allow-anonymous if that is what you want");
+        if ((UsersFile is null) != (Users is null))
+            throw new RelayConfigException("tcprelay.users-file: the users file and its table go together");
         if (DrainIdleAfter < TimeSpan.Zero)
             throw new RelayConfigException("tcprelay.drain-idle-after: must not be negative");
         if (GracePeriod < TimeSpan.Zero)
@@ -200,7 +211,7 @@ public sealed record RelaySettings
     /// <summary>The settings with the secret masked, for logs.</summary>
     public override string ToString() =>
         $"bind={Bind} control-port={ControlPort} data-port={DataPort} public-ports={PublicPorts} " +
-        $"secret={(Secret is null ? "none" : "***")} handshake-timeout={Duration.Format(HandshakeTimeout)} " +
+        $"secret={(Secret is null ? "none" : "***")} users-file={UsersFile ?? "none"} handshake-timeout={Duration.Format(HandshakeTimeout)} " +
         $"pending-timeout={Duration.Format(PendingTimeout)} heartbeat-interval={Duration.Format(HeartbeatInterval)} " +
         $"close-timeout={Duration.Format(CloseTimeout)} keepalive-idle={Duration.Format(KeepAliveIdle)} grace-period={Duration.Format(GracePeriod)} " +
         $"drain-timeout={Duration.Format(DrainTimeout)} drain-idle-after={Duration.Format(DrainIdleAfter)} max-apps={MaxApps} max-sessions-per-app={MaxSessionsPerApp} " +

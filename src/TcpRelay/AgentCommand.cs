@@ -14,11 +14,12 @@ internal static class AgentCommand
 {
     public const string Usage =
         "usage: tcprelay agent --relay HOST[:PORT][,HOST[:PORT]...] --to HOST:PORT [--name N] [--port P] [--to HOST:PORT ...]\n" +
-        "                      [--config FILE] [--secret-file PATH] [--resume-token-file PATH] [--log-level LEVEL]\n" +
+        "                      [--config FILE] [--secret-file PATH] [--user ID] [--resume-token-file PATH] [--log-level LEVEL]\n" +
         "                      [--connect-timeout D] [--drain-timeout D] [--taken-timeout D] [--session-log info|debug|off]\n" +
         "                      [--heartbeat-interval D] [--reconnect-delay-min D] [--reconnect-delay-max D]\n" +
         "  Each --to is a local service; the --name and --port after it say what to register it as.\n" +
-        "  The shared secret comes from TCPRELAY_SECRET or --secret-file. Every setting may also be given as\n" +
+        "  The shared secret (with --user, that user's secret) comes from TCPRELAY_SECRET or --secret-file.\n" +
+        "  Every setting may also be given as\n" +
         "  TCPRELAY_<SETTING> (TCPRELAY_RELAY, TCPRELAY_DRAIN_TIMEOUT=10s) or in a --config file; flags win.\n" +
         "  A --config file may list services: tcprelay-agent.services = [{ to = \"127.0.0.1:22\", name = ssh }]";
 
@@ -26,7 +27,7 @@ internal static class AgentCommand
     private const string DefaultsResource = "hocon/agent.hocon";
 
     private static readonly HashSet<string> SettingFlags =
-        ["relay", "secret-file", "resume-token-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max", "drain-timeout",
+        ["relay", "secret-file", "user", "resume-token-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max", "drain-timeout",
          "taken-timeout", "session-log"];
 
     public static async Task<int> RunAsync(string[] args)
@@ -235,12 +236,24 @@ internal static class AgentCommand
         var max = DurationSetting("reconnect-delay-max");
         if (max < min)
             throw new UsageException($"{SettingWithSource("reconnect-delay-max").Source} ({Duration.Format(max)}) is below {SettingWithSource("reconnect-delay-min").Source} ({Duration.Format(min)})");
+        var secret = ReadSecret(environment, Setting("secret-file"));
+        var (userText, userSource) = SettingWithSource("user");
+        string? user = null;
+        if (userText.Length > 0)
+        {
+            if (UserId.Parse(userText) is { IsOk: false } bad)
+                throw new UsageException($"{userSource}: {bad.Error}");
+            if (secret is null)
+                throw new UsageException($"{userSource} needs that user's secret: set TCPRELAY_SECRET or --secret-file");
+            user = userText;
+        }
         var relay = new RelayListenerOptions
         {
             RelayHost = nodes[0].Host,
             ControlPort = nodes[0].Port,
             OtherNodes = nodes.Skip(1).ToList(),
-            Secret = ReadSecret(environment, Setting("secret-file")),
+            Secret = secret,
+            User = user,
             ConnectTimeout = DurationSetting("connect-timeout"),
             HeartbeatInterval = DurationSetting("heartbeat-interval"),
             ReconnectDelayMin = min,

@@ -23,7 +23,7 @@ internal static class ServeCommand
         "                      [--config FILE] [--secret-file PATH] [--log-level LEVEL] [--log-format text|json]\n" +
         "                      [--handshake-timeout D] [--pending-timeout D] [--heartbeat-interval D]\n" +
         "                      [--grace-period D] [--drain-timeout D] [--close-timeout D] [--keepalive-idle D]\n" +
-        "                      [--state-dir DIR] [--backlog N]\n" +
+        "                      [--state-dir DIR] [--backlog N] [--users-file PATH]\n" +
         "                      [--max-apps N] [--max-sessions-per-app N] [--max-pending-per-app N]\n" +
         "                      [--max-handshakes-per-address N] [--max-handshakes N] [--allow-anonymous]\n" +
         "                      [--admin HOST:PORT]\n" +

@@ -84,10 +84,13 @@ internal static class StatusCommand
         // Sessions sit under their app: the address column holds the app's control connection on an
         // app's row (in a cluster, "via NODE" when it is on another node) and the client on a
         // session's, the time column when it registered or how old it is.
+        // A relay with a users file shows whose each app is.
+        var users = status.Apps.Any(a => a.User is not null);
         var rows = new List<string[]> { new[] { "APP / SESSION", "PORT", "ADDRESS", "SINCE / AGE", "SESSIONS", "FROM CLIENTS", "FROM APP" } };
         foreach (var app in status.Apps)
         {
-            rows.Add([app.Leaving ? app.Name + " (leaving)" : app.Name, app.Port.ToString(CultureInfo.InvariantCulture),
+            var name = app.Leaving ? app.Name + " (leaving)" : app.Name;
+            rows.Add([users ? $"{name} ({app.User ?? "shared secret"})" : name, app.Port.ToString(CultureInfo.InvariantCulture),
                 app.ControlNode is { } node ? $"via {node}" : app.Control ?? "away", app.RegisteredSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
                 app.SessionsActive.ToString(CultureInfo.InvariantCulture), Bytes(app.BytesFromClients), Bytes(app.BytesFromApp)]);
             foreach (var session in app.Sessions)

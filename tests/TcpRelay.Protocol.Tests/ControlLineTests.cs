@@ -120,6 +120,16 @@ public sealed class ControlLineTests
     }
 
     [Fact]
+    public void Register_names_the_user_whose_secret_keys_its_auth()
+    {
+        var auth = new string('a', 64);
+        var parsed = Parsed($"REGISTER name=web user=alice_2-B auth={auth}");
+        Assert.Equal(new Register(AppName.Parse("web").Value, Auth: auth, User: UserId.Parse("alice_2-B").Value), parsed);
+        Assert.Equal($"REGISTER name=web user=alice_2-B auth={auth}", parsed.Format());
+        Assert.Equal("not-allowed", ErrorCode.NotAllowed.Value);
+    }
+
+    [Fact]
     public void Connect_may_name_the_data_port_to_dial_for_that_session()
     {
         var connect = Assert.IsType<Connect>(Parsed($"CONNECT id={Id} client=203.0.113.7:51234 data=[2001:db8::2]:8082"));
@@ -162,6 +172,9 @@ public sealed class ControlLineTests
     [InlineData("REGISTER resume=abc", "resume")]
     [InlineData("REGISTER resume=" + Id + "0", "resume")]
     [InlineData("REGISTER resume=0123456789ABCDEF0123456789abcdef", "resume")]
+    [InlineData("REGISTER user=", "user must be 1-64")]
+    [InlineData("REGISTER user=a.b", "user may contain only")]
+    [InlineData("REGISTER user=" + Id + Id + "x", "user must be 1-64")]
     [InlineData("REJECT", "REJECT needs id=")]
     [InlineData("REJECT id=xyz", "id")]
     [InlineData("REJECT id=" + Id + "0", "id")]

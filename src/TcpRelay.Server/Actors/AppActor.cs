@@ -57,11 +57,15 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         private Left() { }
     }
 
-    /// <summary>From the registry: the relay is stopping. The app is told ERROR shutdown; paired sessions may finish.</summary>
-    public sealed class Drain
+    /// <summary>
+    /// From the registry: the app may not stay (the relay is stopping, or its user's grant no longer
+    /// covers it). It is told ERROR with this code and text and is not held for a return; paired
+    /// sessions may finish.
+    /// </summary>
+    public sealed record Dismiss(ErrorCode Code, string Text)
     {
-        public static readonly Drain Instance = new();
-        private Drain() { }
+        /// <summary>The relay is stopping.</summary>
+        public static readonly Dismiss Shutdown = new(ErrorCode.Shutdown, "the relay is stopping");
     }
 
     private sealed class GraceExpired
@@ -143,12 +147,12 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             LetGo();
             Depart("left", leaving);
         });
-        Receive<Drain>(_ =>
+        Receive<Dismiss>(dismiss =>
         {
             var channel = _channel;
             LetGo();
-            channel.Tell(new ControlChannelActor.Refused(ErrorCode.Shutdown, "the relay is stopping"));
-            Depart("was told the relay is stopping");
+            channel.Tell(new ControlChannelActor.Refused(dismiss.Code, dismiss.Text));
+            Depart($"was told ERROR {dismiss.Code}: {dismiss.Text}");
         });
         // The app came back before the relay noticed its old connection die (a half-open connection).
         Receive<Resume>(resume =>
@@ -195,7 +199,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             Become(Serving);
         });
         Receive<GraceExpired>(_ => Depart($"did not come back within {Duration.Format(_settings.GracePeriod)}"));
-        Receive<Drain>(_ => Depart("is not held any longer: the relay is stopping"));
+        Receive<Dismiss>(dismiss => Depart($"is not held any longer: {dismiss.Text}"));
         Receive<Terminated>(t => HolderLost(t.ActorRef));
     }
 

@@ -45,6 +45,7 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
     private readonly IPEndPoint _remote;
     private readonly RelaySettings _settings;
     private readonly IActorRef _registry;
+    private readonly UserTable? _users;
     private readonly Nonce _nonce = Nonce.New();
     private readonly LineFramer _framer = new();
     private readonly List<byte[]> _queue = [];
@@ -56,19 +57,21 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
     private int _missedHeartbeats;
     private IActorRef? _app;
 
-    public ControlChannelActor(IActorRef connection, IPEndPoint remote, RelaySettings settings, IActorRef registry)
+    public ControlChannelActor(IActorRef connection, IPEndPoint remote, RelaySettings settings, IActorRef registry, UserTable? users)
     {
         _connection = connection;
         _remote = remote;
         _settings = settings;
         _registry = registry;
+        _users = users;
         AwaitingRegister();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props CreateProps(IActorRef connection, IPEndPoint remote, RelaySettings settings, IActorRef registry) =>
-        Props.Create<ControlChannelActor>(connection, remote, settings, registry);
+    // users: the users file's table when the connection arrived (null: the relay has none).
+    public static Props CreateProps(IActorRef connection, IPEndPoint remote, RelaySettings settings, IActorRef registry, UserTable? users = null) =>
+        Props.Create(() => new ControlChannelActor(connection, remote, settings, registry, users));
 
     protected override void PreStart()
     {
@@ -91,15 +94,16 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
             switch (message)
             {
                 case Register register:
-                    if (_settings.Secret is { } secret && !RelayAuth.Verify(secret, _nonce, register.Auth))
+                    var credentials = Credentials.Check(register, _nonce, _settings.Secret, _users);
+                    if (!credentials.Admitted)
                     {
-                        RelayTelemetry.Get(Context.System).Metrics.AuthFailed(register.Auth is null ? "missing" : "mismatch");
-                        Fail(ErrorCode.AuthFailed, register.Auth is null ? "auth required" : "auth does not match");
+                        RelayTelemetry.Get(Context.System).Metrics.AuthFailed(credentials.FailureReason!);
+                        Fail(ErrorCode.AuthFailed, credentials.Text!);
                         return;
                     }
                     Context.Parent.Tell(new RelayActor.HandshakeDone(Self));
                     _registry.Tell(new RegistryActor.RegisterApp(register.Name, register.Port,
-                        register.Resume is { } token ? ResumeHash.Of(token) : null, _remote, register.Redirect));
+                        register.Resume is { } token ? ResumeHash.Of(token) : null, _remote, register.Redirect, credentials.User?.Id));
                     Become(Registering);
                     break;
                 default:

@@ -23,8 +23,9 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
     /// again every few seconds rather than reported (the port was decided for an app this relay does
     /// not serve itself, and it serves the port once it is free). <paramref name="ControlNode"/>: where
     /// the app's control connection is, for the status board, when not on this relay.
+    /// <paramref name="User"/>: the app's user, whose sessions on this relay are counted against its max-sessions.
     /// </summary>
-    public sealed record Spec(AppName Name, int Port, bool PortRequested, bool KeepTryingToBind = false, string? ControlNode = null);
+    public sealed record Spec(AppName Name, int Port, bool PortRequested, bool KeepTryingToBind = false, string? ControlNode = null, UserId? User = null);
 
     /// <summary>What the app's role is started with: the port's actor, the bound port, and the app's entry on the status board.</summary>
     public sealed record Bound(IActorRef Port, int BoundPort, AppStatus? Status);
@@ -75,6 +76,7 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
     private readonly RelaySettings _settings;
     private readonly RelayTelemetry _telemetry;
     private readonly WaitingClients _waiting;
+    private readonly UserSessions _userSessions;
     private Func<Bound, Props> _roleProps;
     private string _roleName;
     private IActorRef _role = ActorRefs.Nobody;
@@ -102,6 +104,7 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         _port = spec.Port;
         _telemetry = RelayTelemetry.Get(Context.System);
         _waiting = WaitingClients.Get(Context.System);
+        _userSessions = UserSessions.Get(Context.System);
         Binding();
     }
 
@@ -165,7 +168,7 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
 
     private void Serve()
     {
-        _status = _telemetry.Status.AppRegistered(_spec.Name, _port, null);
+        _status = _telemetry.Status.AppRegistered(_spec.Name, _port, null, _spec.User);
         _status.ControlOn(_spec.ControlNode);
         StartRole();
         Become(Serving);
@@ -315,13 +318,17 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
     private void SessionGone(bool departed)
     {
         _sessions--;
+        if (_spec.User is { } user)
+            _userSessions.Close(user);
         if (departed)
             UnbindWhenIdle();
     }
 
+    /// <summary>Why a new client cannot be taken, or null (then it is counted against its user's max-sessions).</summary>
     private string? OverLimit() =>
         _sessions >= _settings.MaxSessionsPerApp ? $"{_sessions} sessions open, the most one app may have (max-sessions-per-app)"
         : _unpaired.Count >= _settings.MaxPendingPerApp ? $"{_unpaired.Count} clients wait for the app to dial in, the most allowed (max-pending-per-app)"
+        : _spec.User is { } user && !_userSessions.TryOpen(user, out var max) ? $"user {user} has {max} sessions open, the most its grant allows (max-sessions)"
         : null;
 
     private void OnDepart(Depart depart)
@@ -384,6 +391,9 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
                 client.Connection.Tell(Tcp.Abort.Instance);
         if (_status is not null)
             _telemetry.Status.AppStopped(_status);
+        // Sessions still counted when the actor fails are not its user's any more.
+        if (_spec.User is { } user && _sessions > 0)
+            _userSessions.Close(user, _sessions);
         base.PostStop();
     }
 

@@ -18,9 +18,10 @@ internal abstract class RegistryActor : LifecycleLoggingActor
 {
     /// <summary>
     /// From a control channel (the sender): an app asks to register. Of its resume token only the
-    /// <see cref="ResumeHash"/> goes past the channel (null: the app gave none).
+    /// <see cref="ResumeHash"/> goes past the channel (null: the app gave none). <paramref name="User"/>:
+    /// the user the channel found the app to be (null: admitted by the shared secret).
     /// </summary>
-    public sealed record RegisterApp(AppName? Name, int? Port, string? ResumeSha256, IPEndPoint Remote, bool Redirect = false);
+    public sealed record RegisterApp(AppName? Name, int? Port, string? ResumeSha256, IPEndPoint Remote, bool Redirect = false, UserId? User = null);
 
     /// <summary>From an app's actor: its port could not be bound.</summary>
     public sealed record PortUnavailable(int Port, bool Requested);
@@ -51,10 +52,10 @@ internal abstract class RegistryActor : LifecycleLoggingActor
     /// <summary>
     /// An app as the registry decided it: its name, its port (and whether it asked for that one), its
     /// control channel (<see cref="ActorRefs.Nobody"/> while a restored registration waits for its
-    /// owner), the hash of its resume token, and whether it takes CONNECT data= (features=redirect).
+    /// owner), the hash of its resume token, whether it takes CONNECT data= (features=redirect), and its user.
     /// </summary>
     public sealed record Registration(AppName Name, int Port, bool PortRequested, IActorRef Channel, IPEndPoint? Remote, string? ResumeSha256,
-        bool Redirect = false);
+        bool Redirect = false, UserId? User = null);
 
     private sealed record AppStopped(AppName Name, IActorRef App);
 
@@ -68,6 +69,7 @@ internal abstract class RegistryActor : LifecycleLoggingActor
         Settings = settings;
         DataPort = dataPort;
         Table = new AppTable<IActorRef>(settings.PublicPorts, settings.MaxApps, [settings.ControlPort, dataPort]);
+        Users = settings.Users;
         _appProps = appProps;
     }
 
@@ -79,6 +81,9 @@ internal abstract class RegistryActor : LifecycleLoggingActor
     /// <summary>Names and public ports held by this relay's app actors.</summary>
     protected AppTable<IActorRef> Table { get; }
 
+    /// <summary>The users file as last read (null: the relay has none).</summary>
+    protected UserTable? Users { get; private set; }
+
     /// <summary>What each app's <see cref="PublicPortActor"/> was started for (its port as it is now).</summary>
     protected Dictionary<IActorRef, Registration> Apps { get; } = [];
 
@@ -87,8 +92,8 @@ internal abstract class RegistryActor : LifecycleLoggingActor
 
     protected override LogLevel LifecycleLevel => LogLevel.InfoLevel;
 
-    /// <summary>Decides a REGISTER from <paramref name="channel"/> (the relay is not stopping).</summary>
-    protected abstract void Register(RegisterApp register, IActorRef channel);
+    /// <summary>Decides a REGISTER from <paramref name="channel"/> of <paramref name="user"/> (the relay is not stopping).</summary>
+    protected abstract void Register(RegisterApp register, UserGrant? user, IActorRef channel);
 
     /// <summary>The port of <paramref name="app"/> could not be bound; the table has freed it already.</summary>
     protected abstract void PortUnavailableFor(IActorRef app, Registration spec, PortUnavailable unavailable);
@@ -105,6 +110,23 @@ internal abstract class RegistryActor : LifecycleLoggingActor
     /// <summary>The relay began to stop: apps are about to be told ERROR shutdown.</summary>
     protected virtual void Draining() { }
 
+    /// <summary>Whether this registry serves <paramref name="app"/>'s control side (a cluster node's mirrors are their owners' to dismiss).</summary>
+    protected virtual bool Serves(IActorRef app) => true;
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        UserSessions.Get(Context.System).Apply(Users);
+        if (Users is not null)
+            Context.System.EventStream.Subscribe(Self, typeof(UsersFileActor.UsersChanged));
+    }
+
+    protected override void PostStop()
+    {
+        Context.System.EventStream.Unsubscribe(Self);
+        base.PostStop();
+    }
+
     /// <summary>What every registry handles; a derived registry's constructor calls this after adding its own handlers.</summary>
     protected void ReceiveApps()
     {
@@ -116,8 +138,16 @@ internal abstract class RegistryActor : LifecycleLoggingActor
                 Refuse(Sender, ErrorCode.Shutdown, "the relay is stopping");
                 return;
             }
-            Register(register, Sender);
+            // The channel checked the user's auth against the table it started with; the user may have gone since.
+            UserGrant? user = null;
+            if (register.User is { } id && (user = Users?.Find(id)) is null)
+            {
+                Refuse(Sender, ErrorCode.AuthFailed, "auth does not match");
+                return;
+            }
+            Register(register, user, Sender);
         });
+        Receive<UsersFileActor.UsersChanged>(changed => Apply(changed.Users));
         Receive<PortUnavailable>(unavailable =>
         {
             if (!Apps.TryGetValue(Sender, out var spec))
@@ -149,7 +179,7 @@ internal abstract class RegistryActor : LifecycleLoggingActor
             Draining();
             Log.Info("Draining: {Apps} apps told ERROR shutdown", Table.Count);
             foreach (var app in Apps.Keys)
-                app.Tell(AppActor.Drain.Instance);
+                app.Tell(AppActor.Dismiss.Shutdown);
             ReportWhenDrained();
         });
         Receive<PublicPortActor.AbortSessions>(abort =>
@@ -180,10 +210,10 @@ internal abstract class RegistryActor : LifecycleLoggingActor
         bool keepTryingToBind = false, string? controlNode = null)
     {
         var props = _appProps?.Invoke(spec) ?? PublicPortActor.CreateProps(
-            new PublicPortActor.Spec(spec.Name, spec.Port, spec.PortRequested, keepTryingToBind, controlNode), Settings, role ?? ControlOf(spec), roleName);
+            new PublicPortActor.Spec(spec.Name, spec.Port, spec.PortRequested, keepTryingToBind, controlNode, spec.User), Settings, role ?? ControlOf(spec), roleName);
         var app = Context.ActorOf(props, ActorNameFor(spec.Name));
         Context.WatchWith(app, new AppStopped(spec.Name, app));
-        Table.Add(spec.Name, spec.Port, spec.ResumeSha256, app);
+        Table.Add(spec.Name, spec.Port, spec.ResumeSha256, app, spec.User);
         Apps[app] = spec;
         LogTree();
         TableChanged();
@@ -196,6 +226,27 @@ internal abstract class RegistryActor : LifecycleLoggingActor
 
     protected static void Refuse(IActorRef channel, ErrorCode code, string text) =>
         channel.Tell(new ControlChannelActor.Refused(code, text));
+
+    /// <summary>
+    /// The users file changed: its limits apply from now, and every app this registry serves whose
+    /// user is gone or whose grant no longer covers its name and port is dismissed at once (ERROR
+    /// not-allowed, not held for a return); its paired sessions run on to their end.
+    /// </summary>
+    private void Apply(UserTable users)
+    {
+        Users = users;
+        UserSessions.Get(Context.System).Apply(users);
+        var dismissed = 0;
+        foreach (var entry in Table.Entries.ToList())
+        {
+            if (!Serves(entry.App) || users.WhyNotHeld(entry.User, entry.Name, entry.Port) is not { } why)
+                continue;
+            Log.Warning("App {App} of user {User} is dismissed: {Why}", entry.Name, entry.User, why);
+            entry.App.Tell(new AppActor.Dismiss(ErrorCode.NotAllowed, why));
+            dismissed++;
+        }
+        Log.Info("Users file applied: {Users} users, {Dismissed} apps dismissed", users.Count, dismissed);
+    }
 
     private void ReportWhenDrained()
     {

@@ -106,6 +106,8 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     private readonly Func<int, Props>? _registryProps;
     private IPEndPoint? _data;
     private IPEndPoint? _control;
+    // The users file as last read, for each new control channel to check REGISTER's user= against.
+    private Registration.UserTable? _users;
     private Exception? _failure;
     private long _connections;
 
@@ -114,6 +116,7 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     {
         _settings = settings;
         _registryProps = registryProps;
+        _users = settings.Users;
         BindingData();
     }
 
@@ -134,8 +137,23 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     protected override void PreStart()
     {
         base.PreStart();
+        if (_settings is { UsersFile: { } usersFile, Users: { } users })
+        {
+            Context.System.EventStream.Subscribe(Self, typeof(UsersFileActor.UsersChanged));
+            Context.ActorOf(UsersFileActor.CreateProps(usersFile, _settings.PublicPorts, users), "users-file");
+        }
         Bind(_settings.DataPort);
     }
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        Context.System.EventStream.Unsubscribe(Self);
+        base.PostStop();
+    }
+
+    /// <summary>Heard in every state: control channels started from now on check users against the new table.</summary>
+    private void ReceiveUsers() => Receive<UsersFileActor.UsersChanged>(changed => _users = changed.Users);
 
     /// <inheritdoc />
     protected override SupervisorStrategy SupervisorStrategy() =>
@@ -151,6 +169,7 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
 
     private void BindingData()
     {
+        ReceiveUsers();
         Receive<Tcp.Bound>(bound =>
         {
             _data = (IPEndPoint)bound.LocalAddress;
@@ -169,6 +188,7 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     /// <summary>The state file is read (by its own actor, off the relay's threads) before any app can register.</summary>
     private void LoadingState()
     {
+        ReceiveUsers();
         Receive<RegistrationFileActor.Loaded>(loaded =>
         {
             if (loaded.Registrations.Problem is { } problem)
@@ -193,11 +213,13 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
 
     private void BindingControl()
     {
+        ReceiveUsers();
         Receive<Tcp.Bound>(bound =>
         {
             _control = (IPEndPoint)bound.LocalAddress;
-            Log.Info("Relay listening: control {Control}, data {Data}, public ports {PublicPorts}, secret {Secret}",
-                _control, _data, _settings.PublicPorts, _settings.Secret is null ? "none" : "set");
+            Log.Info("Relay listening: control {Control}, data {Data}, public ports {PublicPorts}, secret {Secret}, users {Users}",
+                _control, _data, _settings.PublicPorts, _settings.Secret is null ? "none" : "set",
+                _users is null ? "none" : $"{_users.Count} from {_settings.UsersFile}");
             foreach (var asker in _waitingForEndpoints)
                 asker.Tell(new RelayEndpoints(_control, _data!));
             _waitingForEndpoints.Clear();
@@ -227,6 +249,7 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
 
     private void Failed()
     {
+        ReceiveUsers();
         Receive<GetEndpoints>(_ => Sender.Tell(new Status.Failure(_failure!)));
         Receive<LogActorTree>(_ => LogTree());
         Receive<Drain>(_ => Sender.Tell(Drained.Instance));
@@ -234,6 +257,7 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
 
     private void Listening()
     {
+        ReceiveUsers();
         Receive<Tcp.Connected>(connected =>
         {
             var local = (IPEndPoint)connected.LocalAddress;
@@ -253,7 +277,7 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
             }
             var n = ++_connections;
             var channel = local.Port == _control!.Port
-                ? Context.ActorOf(ControlChannelActor.CreateProps(Sender, remote, _settings, _registry), $"control-{n}")
+                ? Context.ActorOf(ControlChannelActor.CreateProps(Sender, remote, _settings, _registry, _users), $"control-{n}")
                 : Context.ActorOf(SessionActor.CreateProps(Sender, remote, _settings), $"data-{n}");
             _handshaking[channel] = remote.Address;
             _handshakesPerAddress[remote.Address] = _handshakesPerAddress.GetValueOrDefault(remote.Address) + 1;

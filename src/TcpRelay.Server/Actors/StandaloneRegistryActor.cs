@@ -36,9 +36,9 @@ internal sealed class StandaloneRegistryActor : RegistryActor
         Restore();
     }
 
-    protected override void Register(RegisterApp register, IActorRef channel)
+    protected override void Register(RegisterApp register, UserGrant? user, IActorRef channel)
     {
-        switch (Table.Decide(register.Name, register.Port, register.ResumeSha256))
+        switch (Table.Decide(register.Name, register.Port, register.ResumeSha256, user: user))
         {
             case AppTable<IActorRef>.Return back:
                 back.Held.App.Tell(new AppActor.Resume(channel, register.Remote));
@@ -47,7 +47,8 @@ internal sealed class StandaloneRegistryActor : RegistryActor
                 Refuse(channel, refusal.Code, refusal.Text);
                 break;
             case AppTable<IActorRef>.Grant grant:
-                StartApp(new Registration(grant.Name, grant.Port, register.Port is not null, channel, register.Remote, register.ResumeSha256));
+                StartApp(new Registration(grant.Name, grant.Port, register.Port is not null, channel, register.Remote, register.ResumeSha256,
+                    User: register.User));
                 break;
         }
     }
@@ -59,10 +60,11 @@ internal sealed class StandaloneRegistryActor : RegistryActor
             StopRefused(app, spec, ErrorCode.PortInUse, $"port {unavailable.Port} is in use by another process");
             return;
         }
-        // Lowest free first, skipping ports another process holds: look above the one that failed.
-        if (Table.FreePortFrom(unavailable.Port + 1) is not { } next)
+        // Lowest free first, skipping ports another process holds: look above the one that failed (within the user's ports).
+        var ports = spec.User is { } user ? Users?.Find(user)?.Ports : null;
+        if (Table.FreePortFrom(unavailable.Port + 1, last: ports?.Last) is not { } next)
         {
-            StopRefused(app, spec, ErrorCode.Limit, $"no free port left in the public range {Settings.PublicPorts}");
+            StopRefused(app, spec, ErrorCode.Limit, $"no free port left in {(ports is null ? "the public range" : $"user {spec.User}'s ports")} {ports ?? Settings.PublicPorts}");
             return;
         }
         Table.Move(spec.Name, next);
@@ -85,13 +87,15 @@ internal sealed class StandaloneRegistryActor : RegistryActor
         var held = 0;
         foreach (var saved in _restored)
         {
-            var why = Settings.GracePeriod <= TimeSpan.Zero ? "the grace period is off" : Table.WhyNotRestored(saved.Name, saved.Port);
+            var why = Settings.GracePeriod <= TimeSpan.Zero ? "the grace period is off"
+                : saved.User is { } user && Users is null ? $"it was registered by user {user} and the relay has no users file now"
+                : Users?.WhyNotHeld(saved.User, saved.Name, saved.Port) ?? Table.WhyNotRestored(saved.Name, saved.Port);
             if (why is not null)
             {
                 Log.Warning("State file: app {App} on port {Port} not restored: {Why}", saved.Name, saved.Port, why);
                 continue;
             }
-            StartApp(new Registration(saved.Name, saved.Port, PortRequested: true, ActorRefs.Nobody, null, saved.ResumeSha256));
+            StartApp(new Registration(saved.Name, saved.Port, PortRequested: true, ActorRefs.Nobody, null, saved.ResumeSha256, User: saved.User));
             held++;
         }
         Log.Info("Restored {Apps} registrations from the last run, each held {Grace} for its owner", held, Duration.Format(Settings.GracePeriod));
@@ -108,7 +112,7 @@ internal sealed class StandaloneRegistryActor : RegistryActor
             return;
         _stateFile.Tell(new RegistrationFileActor.Save(Table.Entries
             .Where(entry => entry.ResumeSha256 is not null)
-            .Select(entry => new SavedRegistration(entry.Name, entry.Port, entry.ResumeSha256!))
+            .Select(entry => new SavedRegistration(entry.Name, entry.Port, entry.ResumeSha256!, entry.User))
             .ToList()));
     }
 

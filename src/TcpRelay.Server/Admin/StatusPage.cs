@@ -47,7 +47,7 @@ internal static class StatusPage
         {
             var control = app.ControlNode is { } via ? "via " + via : app.Control ?? "away (grace period)";
             html.Append(CultureInfo.InvariantCulture,
-                $"<tr class=\"app\"><td>{HtmlEncode(app.Name)}{(app.Leaving ? " (leaving)" : "")}</td><td>{app.Port}</td><td>{HtmlEncode(control)}</td>" +
+                $"<tr class=\"app\"><td>{HtmlEncode(app.Name)}{(app.Leaving ? " (leaving)" : "")}{(app.User is { } user ? $" <span class=\"quiet\">user {HtmlEncode(user)}</span>" : "")}</td><td>{app.Port}</td><td>{HtmlEncode(control)}</td>" +
                 $"<td title=\"{app.RegisteredSince.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC\">{ElapsedTime.Format(now - app.RegisteredSince)} ago</td><td class=\"n\">{app.SessionsActive}</td>" +
                 $"<td class=\"n\">{Bytes(app.BytesFromClients)}</td><td class=\"n\">{Bytes(app.BytesFromApp)}</td>" +
                 $"<td class=\"n\">{Bytes((long)app.BytesPerSecondFromClients)}/s / {Bytes((long)app.BytesPerSecondFromApp)}/s</td><td>{Chart(rates.History(app.Name))}</td></tr>\n");

@@ -27,12 +27,13 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     /// <summary>
     /// One app as the cluster knows it. <paramref name="OwnerNode"/> is the registry of the node its
     /// control connection is on, <paramref name="OwnerApp"/> the app's actor there (null until it has
-    /// started); both are null while the app is held after its node was lost.
+    /// started); both are null while the app is held after its node was lost. <paramref name="User"/>:
+    /// the app's user (null: admitted by the shared secret).
     /// </summary>
-    public sealed record AppEntry(AppName Name, int Port, string? ResumeSha256, bool Redirect, IActorRef? OwnerNode, IActorRef? OwnerApp);
+    public sealed record AppEntry(AppName Name, int Port, string? ResumeSha256, bool Redirect, IActorRef? OwnerNode, IActorRef? OwnerApp, UserId? User = null);
 
-    /// <summary>From a node's registry: an app asks for a name (null: any) and a port (null: any).</summary>
-    public sealed record Claim(long Ref, AppName? Name, int? Port, string? ResumeSha256, bool Redirect) : IClusterMessage;
+    /// <summary>From a node's registry: an app (of <paramref name="User"/>, proven at that node) asks for a name (null: any) and a port (null: any).</summary>
+    public sealed record Claim(long Ref, AppName? Name, int? Port, string? ResumeSha256, bool Redirect, UserId? User = null) : IClusterMessage;
 
     /// <summary>To the claiming registry: the app is the owner of this name and port.</summary>
     public sealed record Granted(long Ref, AppName Name, int Port) : IClusterMessage;
@@ -93,6 +94,8 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
 
     private readonly RelaySettings _settings;
     private readonly AppTable<Owner> _apps;
+    // The users file of this node (every node reads its own copy): the grants claims are decided by.
+    private UserTable? _users;
     private readonly HashSet<IActorRef> _nodes = [];
     private readonly HashSet<IActorRef> _fullyReported = [];
     // Recent answers by claiming node and claim, so that a claim asked again is answered the same.
@@ -112,6 +115,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         _settings = settings;
         // Every node is expected to run with the same ports; none of them is handed to an app.
         _apps = new AppTable<Owner>(settings.PublicPorts, settings.MaxApps, [settings.ControlPort, settings.DataPort]);
+        _users = settings.Users;
         Rebuilding();
     }
 
@@ -126,11 +130,20 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
         base.PreStart();
         _rebuildingSince = DateTime.UtcNow;
         Timers.StartSingleTimer(Ready.Instance, Ready.Instance, ReportInterval * 2.5);
+        if (_users is not null)
+            Context.System.EventStream.Subscribe(Self, typeof(UsersFileActor.UsersChanged));
+    }
+
+    protected override void PostStop()
+    {
+        Context.System.EventStream.Unsubscribe(Self);
+        base.PostStop();
     }
 
     /// <summary>A fresh singleton: it learns the table from the nodes' reports before deciding anything.</summary>
     private void Rebuilding()
     {
+        Receive<UsersFileActor.UsersChanged>(changed => _users = changed.Users);
         Receive<NodeReport>(report =>
         {
             Merge(report, rebuilding: true);
@@ -189,6 +202,8 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
 
     private void Serving()
     {
+        // Apps outside a new grant are dismissed by the node serving them, from its own copy of the file.
+        Receive<UsersFileActor.UsersChanged>(changed => _users = changed.Users);
         Receive<Ready>(_ => { }); // every node had reported before the timer
         Receive<NodeReport>(report => Merge(report, rebuilding: false));
         Receive<Claim>(OnClaim);
@@ -322,7 +337,10 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     /// <summary>Grants or denies a claim; the answer is for the claiming node.</summary>
     private object Decide(Claim claim)
     {
-        var decision = _apps.Decide(claim.Name, claim.Port, claim.ResumeSha256, BoundOrCooling);
+        UserGrant? user = null;
+        if (claim.User is { } id && (user = _users?.Find(id)) is null)
+            return new Denied(claim.Ref, ErrorCode.AuthFailed, "auth does not match");
+        var decision = _apps.Decide(claim.Name, claim.Port, claim.ResumeSha256, BoundOrCooling, user);
         if (decision is AppTable<Owner>.Refusal refusal)
             return new Denied(claim.Ref, refusal.Code, refusal.Text);
         if (decision is AppTable<Owner>.Return back)
@@ -336,7 +354,7 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
             return new Granted(claim.Ref, held.Name, held.Port);
         }
         var grant = (AppTable<Owner>.Grant)decision;
-        Put(new AppEntry(grant.Name, grant.Port, claim.ResumeSha256, claim.Redirect, Sender, null));
+        Put(new AppEntry(grant.Name, grant.Port, claim.ResumeSha256, claim.Redirect, Sender, null, claim.User));
         Log.Info("Cluster directory: app {App} registered on node {Node} with port {Port}", grant.Name, NodeOf(Sender), grant.Port);
         Broadcast();
         return new Granted(claim.Ref, grant.Name, grant.Port);
@@ -411,13 +429,13 @@ internal sealed class ClusterDirectoryActor : LifecycleLoggingActor, IWithTimers
     private AppEntry? Find(AppName name) => _apps.TryGet(name, out var entry) ? EntryOf(entry) : null;
 
     private static AppEntry EntryOf(AppTable<Owner>.Entry entry) =>
-        new(entry.Name, entry.Port, entry.ResumeSha256, entry.App.Redirect, entry.App.Node, entry.App.App);
+        new(entry.Name, entry.Port, entry.ResumeSha256, entry.App.Redirect, entry.App.Node, entry.App.App, entry.User);
 
     /// <summary>Records what is known of an app, in place of what was.</summary>
     private void Put(AppEntry app)
     {
         _apps.Remove(app.Name);
-        _apps.Add(app.Name, app.Port, app.ResumeSha256, new Owner(app.OwnerNode, app.OwnerApp, app.Redirect));
+        _apps.Add(app.Name, app.Port, app.ResumeSha256, new Owner(app.OwnerNode, app.OwnerApp, app.Redirect), app.User);
     }
 
     private Akka.Cluster.Cluster Cluster() => Akka.Cluster.Cluster.Get(Context.System);

@@ -69,7 +69,7 @@ internal sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Ser
             switch (obj)
             {
                 case ClusterDirectoryActor.Claim m:
-                    w.Write(m.Ref); WriteName(w, m.Name); WriteInt(w, m.Port); WriteString(w, m.ResumeSha256); w.Write(m.Redirect);
+                    w.Write(m.Ref); WriteName(w, m.Name); WriteInt(w, m.Port); WriteString(w, m.ResumeSha256); w.Write(m.Redirect); WriteString(w, m.User?.Value);
                     break;
                 case ClusterDirectoryActor.Granted m:
                     w.Write(m.Ref); w.Write(m.Name.Value); w.Write(m.Port);
@@ -120,7 +120,7 @@ internal sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Ser
         using var r = new BinaryReader(new MemoryStream(bytes));
         return manifest switch
         {
-            ClaimManifest => new ClusterDirectoryActor.Claim(r.ReadInt64(), ReadOptionalName(r), ReadInt(r), ReadString(r), r.ReadBoolean()),
+            ClaimManifest => new ClusterDirectoryActor.Claim(r.ReadInt64(), ReadOptionalName(r), ReadInt(r), ReadString(r), r.ReadBoolean(), ReadUser(r)),
             GrantedManifest => new ClusterDirectoryActor.Granted(r.ReadInt64(), ReadName(r), r.ReadInt32()),
             DeniedManifest => new ClusterDirectoryActor.Denied(r.ReadInt64(), Parsed(ErrorCode.Parse(r.ReadString())), r.ReadString()),
             OwnedManifest => new ClusterDirectoryActor.Owned(ReadName(r), ReadRef(r)!),
@@ -160,13 +160,13 @@ internal sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Ser
         foreach (var e in entries)
         {
             w.Write(e.Name.Value); w.Write(e.Port); WriteString(w, e.ResumeSha256); w.Write(e.Redirect);
-            WriteRef(w, e.OwnerNode); WriteRef(w, e.OwnerApp);
+            WriteRef(w, e.OwnerNode); WriteRef(w, e.OwnerApp); WriteString(w, e.User?.Value);
         }
     }
 
     private ClusterDirectoryActor.AppEntry[] ReadEntries(BinaryReader r) =>
         Enumerable.Range(0, ReadCount(r))
-            .Select(_ => new ClusterDirectoryActor.AppEntry(ReadName(r), r.ReadInt32(), ReadString(r), r.ReadBoolean(), ReadRef(r), ReadRef(r)))
+            .Select(_ => new ClusterDirectoryActor.AppEntry(ReadName(r), r.ReadInt32(), ReadString(r), r.ReadBoolean(), ReadRef(r), ReadRef(r), ReadUser(r)))
             .ToArray();
 
     private static void WriteRef(BinaryWriter w, IActorRef? actor) =>
@@ -180,6 +180,8 @@ internal sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Ser
     private static AppName ReadName(BinaryReader r) => Parsed(AppName.Parse(r.ReadString()));
 
     private static AppName? ReadOptionalName(BinaryReader r) => ReadString(r) is { } name ? Parsed(AppName.Parse(name)) : null;
+
+    private static UserId? ReadUser(BinaryReader r) => ReadString(r) is { } user ? Parsed(UserId.Parse(user)) : null;
 
     private static SessionId ReadSessionId(BinaryReader r) => Parsed(SessionId.Parse(r.ReadString()));
 

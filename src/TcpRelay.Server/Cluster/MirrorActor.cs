@@ -63,7 +63,7 @@ internal sealed class MirrorActor : LifecycleLoggingActor
                 foreach (var connect in _waiting.Values.ToList())
                     Hand(connect);
         });
-        Receive<AppActor.Drain>(_ => _port.Tell(new PublicPortActor.Depart("is not mirrored any longer: the relay is stopping")));
+        Receive<AppActor.Dismiss>(dismiss => _port.Tell(new PublicPortActor.Depart($"is not mirrored any longer: {dismiss.Text}")));
     }
 
     protected override LogLevel LifecycleLevel => LogLevel.InfoLevel;

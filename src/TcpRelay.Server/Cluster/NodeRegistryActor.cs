@@ -78,9 +78,9 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
     }
 
     /// <summary>An app coming back to the node that serves it is resumed here, as on a single relay; anything else is a claim.</summary>
-    protected override void Register(RegisterApp register, IActorRef channel)
+    protected override void Register(RegisterApp register, UserGrant? user, IActorRef channel)
     {
-        if (Table.Decide(register.Name, register.Port, register.ResumeSha256) is AppTable<IActorRef>.Return back && _owned.Contains(back.Held.App))
+        if (Table.Decide(register.Name, register.Port, register.ResumeSha256, user: user) is AppTable<IActorRef>.Return back && _owned.Contains(back.Held.App))
         {
             back.Held.App.Tell(new AppActor.Resume(channel, register.Remote));
             return;
@@ -104,6 +104,8 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
     // The cluster holds this node's apps for their return elsewhere, as if the node were lost.
     protected override void Draining() => _directory.Tell(ClusterDirectoryActor.NodeDraining.Instance);
 
+    protected override bool Serves(IActorRef app) => _owned.Contains(app);
+
     /// <summary>
     /// Another process holds the port on this node. The app gives up its grant (and the actor that
     /// failed is no longer this node's owner, so its stop releases nothing more); a port it asked
@@ -122,7 +124,7 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
             return;
         }
         _heldElsewhere[unavailable.Port] = DateTime.UtcNow + HeldElsewhereFor;
-        SendClaim(new RegisterApp(spec.Name, null, spec.ResumeSha256, spec.Remote!, spec.Redirect), spec.Channel);
+        SendClaim(new RegisterApp(spec.Name, null, spec.ResumeSha256, spec.Remote!, spec.Redirect, spec.User), spec.Channel);
     }
 
     private void SendClaim(RegisterApp register, IActorRef channel)
@@ -150,7 +152,7 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
         entry.ResumeSha256 is not null && _claims.Values.Any(c => c.Register.Name == entry.Name && c.Register.ResumeSha256 == entry.ResumeSha256);
 
     private static ClusterDirectoryActor.Claim ClaimFor(long claim, RegisterApp register) =>
-        new(claim, register.Name, register.Port, register.ResumeSha256, register.Redirect);
+        new(claim, register.Name, register.Port, register.ResumeSha256, register.Redirect, register.User);
 
     private void OnGranted(ClusterDirectoryActor.Granted granted)
     {
@@ -182,9 +184,9 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
                 return;
             }
             // This node mirrors the app already and holds its port: the port stays, the app is served here from now.
-            var served = Apps[local.App] with { Channel = claim.Channel, Remote = register.Remote, ResumeSha256 = register.ResumeSha256, Redirect = register.Redirect };
+            var served = Apps[local.App] with { Channel = claim.Channel, Remote = register.Remote, ResumeSha256 = register.ResumeSha256, Redirect = register.Redirect, User = register.User };
             Apps[local.App] = served;
-            Table.Update(name, e => e with { ResumeSha256 = register.ResumeSha256 });
+            Table.Update(name, e => e with { ResumeSha256 = register.ResumeSha256, User = register.User });
             _owned.Add(local.App);
             Log.Info("App {App} registered on this node from {Remote}: it was mirrored here, its waiting clients are announced", name, register.Remote);
             local.App.Tell(new PublicPortActor.ServeFor(ControlOf(served), "control"));
@@ -197,7 +199,7 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
         }
         // Owned from now, so that however it ends (even before it is bound) the directory hears of it.
         _owned.Add(StartApp(new Registration(name, granted.Port, register.Port is not null, claim.Channel, register.Remote,
-            register.ResumeSha256, register.Redirect)));
+            register.ResumeSha256, register.Redirect, register.User)));
     }
 
     /// <summary>Every app of the cluster gets an actor here: the owner's node has it, every other node mirrors it.</summary>
@@ -229,7 +231,7 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
                 local.App.Tell(NoLongerRegistered);
                 Table.ReleaseName(entry.Name, local.App);
             }
-            StartApp(new Registration(entry.Name, entry.Port, true, ActorRefs.Nobody, null, entry.ResumeSha256, entry.Redirect),
+            StartApp(new Registration(entry.Name, entry.Port, true, ActorRefs.Nobody, null, entry.ResumeSha256, entry.Redirect, entry.User),
                 MirrorOf(entry), "mirror", keepTryingToBind: true, controlNode: OwnerNodeOf(entry));
         }
         // The cluster's table lost the app (it should not happen to a live owner): closing the
@@ -253,7 +255,7 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
                 var owned = _owned.Contains(e.App);
                 _cluster.TryGetValue(e.Name, out var entry);
                 return new ClusterDirectoryActor.AppEntry(e.Name, e.Port, e.ResumeSha256, spec.Redirect,
-                    owned ? Self : entry?.OwnerNode, owned ? e.App : entry?.OwnerApp);
+                    owned ? Self : entry?.OwnerNode, owned ? e.App : entry?.OwnerApp, spec.User);
             }).ToArray(),
             [.. Table.HeldPorts, .. HeldElsewhere()], full);
 

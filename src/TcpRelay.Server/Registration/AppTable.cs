@@ -15,8 +15,8 @@ namespace TcpRelay.Server.Registration;
 /// </summary>
 internal sealed class AppTable<TApp>
 {
-    /// <summary>A name held: its port, the hash of its resume token (null: not held for a return), and the app.</summary>
-    public sealed record Entry(AppName Name, int Port, string? ResumeSha256, TApp App);
+    /// <summary>A name held: its port, the hash of its resume token (null: not held for a return), the app, and its user (null: admitted by the shared secret).</summary>
+    public sealed record Entry(AppName Name, int Port, string? ResumeSha256, TApp App, UserId? User = null);
 
     /// <summary>What the table makes of a REGISTER.</summary>
     public abstract record Decision;
@@ -65,20 +65,30 @@ internal sealed class AppTable<TApp>
     public IEnumerable<int> HeldPorts => _ports.Where(p => !p.Value.Reserved).Select(p => p.Key);
 
     /// <summary>
-    /// Decides a REGISTER in protocol.md's order: the name (an app coming back with its token keeps
-    /// it, and may not ask for another port), then the port asked for, then the limits, then a free
-    /// port. Records nothing: a <see cref="Grant"/> is the owner's to <see cref="Add"/>.
+    /// Decides a REGISTER in protocol.md's order: the user's grant of name and port, the name (an app
+    /// coming back with its token keeps it, and may not ask for another port), then the port asked
+    /// for, then the limits (the relay's, the user's), then a free port (within the user's ports).
+    /// Records nothing: a <see cref="Grant"/> is the owner's to <see cref="Add"/>.
     /// </summary>
     /// <param name="name">The name asked for, or null for a generated one.</param>
     /// <param name="port">The port asked for, or null for the lowest free one.</param>
     /// <param name="unavailable">Ports the owner knows to be unusable beyond the table (bound on some node, still draining).</param>
     /// <param name="resumeSha256">The <see cref="ResumeHash"/> of the REGISTER's token, or null if it gave none.</param>
-    public Decision Decide(AppName? name, int? port, string? resumeSha256, Func<int, bool>? unavailable = null)
+    /// <param name="user">The user the app proved to be, or null (admitted by the shared secret: no grant beyond the relay's rules).</param>
+    public Decision Decide(AppName? name, int? port, string? resumeSha256, Func<int, bool>? unavailable = null, UserGrant? user = null)
     {
+        if (user is not null)
+        {
+            if (name is { } wanted && user.WhyNotName(wanted) is { } notName)
+                return new Refusal(ErrorCode.NotAllowed, notName);
+            if (port is { } inRange && _publicPorts.Contains(inRange) && user.WhyNotPort(inRange) is { } notPort)
+                return new Refusal(ErrorCode.NotAllowed, notPort);
+        }
         if (name is { } asked && _names.TryGetValue(asked, out var held))
         {
-            // The token, not the connection or the node, tells a returning app from another one wanting its name.
-            if (resumeSha256 is null || held.ResumeSha256 != resumeSha256)
+            // The token, not the connection or the node, tells a returning app from another one
+            // wanting its name; and a token is only good for the user that registered with it.
+            if (resumeSha256 is null || held.ResumeSha256 != resumeSha256 || held.User != user?.Id)
                 return new Refusal(ErrorCode.NameInUse, $"name '{asked}' is in use");
             if (port is { } other && other != held.Port)
                 return new Refusal(ErrorCode.NameInUse, $"name '{asked}' is held with port {held.Port}, not {other}");
@@ -93,10 +103,17 @@ internal sealed class AppTable<TApp>
         }
         if (_names.Count >= _maxApps)
             return new Refusal(ErrorCode.Limit, $"the relay serves its maximum of {_maxApps} apps");
-        var granted = port ?? FreePortFrom(_publicPorts.First, unavailable);
+        if (user?.MaxApps is { } most && _names.Values.Count(e => e.User == user.Id) >= most)
+            return new Refusal(ErrorCode.Limit, $"user {user.Id} has {most} apps registered, the most its grant allows (max-apps)");
+        var range = user?.Ports ?? _publicPorts;
+        var granted = port ?? FreePortFrom(range.First, unavailable, range.Last);
         if (granted is null)
-            return new Refusal(ErrorCode.Limit, $"no free port left in the public range {_publicPorts}");
-        return new Grant(name ?? GenerateName(), granted.Value);
+            return new Refusal(ErrorCode.Limit, $"no free port left in {(user?.Ports is null ? "the public range" : $"user {user.Id}'s ports")} {range}");
+        if (name is null && user is not null)
+            return user.NameFor(GenerateName, _names.ContainsKey) is { } made
+                ? new Grant(made, granted.Value)
+                : new Refusal(ErrorCode.NotAllowed, $"user {user.Id} must ask for a name: each of {string.Join(", ", user.Names!)} is in use");
+        return new Grant(name ?? GenerateName("app-"), granted.Value);
     }
 
     /// <summary>
@@ -106,10 +123,10 @@ internal sealed class AppTable<TApp>
     public string? WhyNotRestored(AppName name, int port) =>
         Decide(name, port, null) is Refusal refusal ? refusal.Text : null;
 
-    /// <summary>Records a name and its port for <paramref name="app"/>.</summary>
-    public Entry Add(AppName name, int port, string? resumeSha256, TApp app)
+    /// <summary>Records a name and its port for <paramref name="app"/> of <paramref name="user"/>.</summary>
+    public Entry Add(AppName name, int port, string? resumeSha256, TApp app, UserId? user = null)
     {
-        var entry = new Entry(name, port, resumeSha256, app);
+        var entry = new Entry(name, port, resumeSha256, app, user);
         _names[name] = entry;
         _ports[port] = new Holder(app, Reserved: false);
         return entry;
@@ -168,20 +185,21 @@ internal sealed class AppTable<TApp>
             _ports.Remove(port);
     }
 
-    /// <summary>The lowest free public port from <paramref name="first"/> on (lowest free first, skipping ports known unusable).</summary>
-    public int? FreePortFrom(int first, Func<int, bool>? unavailable = null)
+    /// <summary>The lowest free public port from <paramref name="first"/> on, up to <paramref name="last"/> (lowest free first, skipping ports known unusable).</summary>
+    public int? FreePortFrom(int first, Func<int, bool>? unavailable = null, int? last = null)
     {
-        for (var port = Math.Max(first, _publicPorts.First); port <= _publicPorts.Last; port++)
+        for (var port = Math.Max(first, _publicPorts.First); port <= Math.Min(last ?? _publicPorts.Last, _publicPorts.Last); port++)
             if (!_ports.ContainsKey(port) && unavailable?.Invoke(port) != true)
                 return port;
         return null;
     }
 
-    private AppName GenerateName()
+    /// <summary>A free name of <paramref name="prefix"/> and a number (the prefix is a granted one, or the relay's app-).</summary>
+    private AppName GenerateName(string prefix)
     {
         while (true)
         {
-            var name = AppName.Parse($"app-{++_generatedNames}").Value;
+            var name = AppName.Parse($"{prefix}{++_generatedNames}").Value;
             if (!_names.ContainsKey(name))
                 return name;
         }

@@ -11,7 +11,7 @@ namespace TcpRelay.Server.State;
 /// and port for its owner, and to know the owner again by its resume token, which is not kept:
 /// of the token only its <see cref="Registration.ResumeHash"/> (64 lowercase hex digits).
 /// </summary>
-internal sealed record SavedRegistration(AppName Name, int Port, string ResumeSha256);
+internal sealed record SavedRegistration(AppName Name, int Port, string ResumeSha256, UserId? User = null);
 
 /// <summary>What a relay found in its state file at start-up; <paramref name="Problem"/> says why it found nothing usable.</summary>
 internal sealed record LoadedRegistrations(IReadOnlyList<SavedRegistration> Apps, string? Problem)
@@ -62,7 +62,7 @@ internal sealed class RegistrationFile(string path)
     public void Save(IEnumerable<SavedRegistration> apps)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
-        var document = new FileDocument(Version, apps.Select(a => (FileEntry?)new FileEntry(a.Name.Value, a.Port, a.ResumeSha256)).ToList());
+        var document = new FileDocument(Version, apps.Select(a => (FileEntry?)new FileEntry(a.Name.Value, a.Port, a.ResumeSha256, a.User?.Value)).ToList());
         var temporary = path + ".tmp";
         using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
         {
@@ -95,7 +95,15 @@ internal sealed class RegistrationFile(string path)
                 return (null, $"app {i}: {entry.Port} is not a port");
             if (entry.ResumeSha256 is not { Length: 64 } hash || !hash.All(char.IsAsciiHexDigitLower))
                 return (null, $"app {i}: resume-sha256 must be 64 lowercase hex digits");
-            apps.Add(new SavedRegistration(name.Value, entry.Port, hash));
+            UserId? user = null;
+            if (entry.User is { } userText)
+            {
+                var parsed = UserId.Parse(userText);
+                if (!parsed.IsOk)
+                    return (null, $"app {i}: {parsed.Error}");
+                user = parsed.Value;
+            }
+            apps.Add(new SavedRegistration(name.Value, entry.Port, hash, user));
         }
         return (apps, null);
     }
@@ -121,7 +129,8 @@ internal sealed class RegistrationFile(string path)
     internal sealed record FileEntry(
         [property: JsonPropertyName("name")] string? Name,
         [property: JsonPropertyName("port")] int Port,
-        [property: JsonPropertyName("resume-sha256")] string? ResumeSha256);
+        [property: JsonPropertyName("resume-sha256")] string? ResumeSha256,
+        [property: JsonPropertyName("user")] string? User = null);
 }
 
 [JsonSerializable(typeof(RegistrationFile.FileDocument))]

@@ -45,12 +45,12 @@ public sealed class RelayMetrics : IDisposable
         // Per app, read from the board: as many series as apps on it (max-apps, and the apps of
         // sessions still finishing), and a departed app's series go with its entry.
         Meter.CreateObservableUpDownCounter("tcprelay.app.sessions.active", () =>
-                PerApp(status).Select(a => new Measurement<int>(a.SessionsActive, Tags("app", a.Name))), "{session}",
+                PerApp(status).Select(a => new Measurement<int>(a.SessionsActive, AppTags(a.Name, a.User))), "{session}",
             "Sessions open per app, waiting or paired");
         Meter.CreateObservableCounter("tcprelay.app.relayed", () => PerApp(status).SelectMany(a => new[]
         {
-            new Measurement<long>(a.BytesFromClients, [new("app", a.Name), new("direction", "client-to-app"), .. _node]),
-            new Measurement<long>(a.BytesFromApp, [new("app", a.Name), new("direction", "app-to-client"), .. _node]),
+            new Measurement<long>(a.BytesFromClients, [.. AppTags(a.Name, a.User), new("direction", "client-to-app")]),
+            new Measurement<long>(a.BytesFromApp, [.. AppTags(a.Name, a.User), new("direction", "app-to-client")]),
         }), "By", "Bytes relayed per app, by direction");
         _handshakeFailures = Meter.CreateCounter<long>("tcprelay.handshake.failures", "{connection}", "Control and data connections refused before or at their first line, by reason");
         _authFailures = Meter.CreateCounter<long>("tcprelay.auth.failures", "{connection}", "REGISTERs refused for their auth, by reason");
@@ -82,11 +82,15 @@ public sealed class RelayMetrics : IDisposable
 
     // A name can be on the board twice for a moment (a departed app's last sessions beside its
     // successor's): one series per name, as a series per entry would repeat its labels.
-    private static IEnumerable<(string Name, int SessionsActive, long BytesFromClients, long BytesFromApp)> PerApp(RelayStatus status) =>
+    private static IEnumerable<(string Name, string? User, int SessionsActive, long BytesFromClients, long BytesFromApp)> PerApp(RelayStatus status) =>
         status.Snapshot().Apps.GroupBy(a => a.Name)
-            .Select(g => (g.Key, g.Sum(a => a.SessionsActive), g.Sum(a => a.BytesFromClients), g.Sum(a => a.BytesFromApp)));
+            .Select(g => (g.Key, g.Last().User, g.Sum(a => a.SessionsActive), g.Sum(a => a.BytesFromClients), g.Sum(a => a.BytesFromApp)));
 
     private KeyValuePair<string, object?>[] Tags(string key, string value) => [new(key, value), .. _node];
+
+    // An app's series carry its user (of the users file) when it has one.
+    private KeyValuePair<string, object?>[] AppTags(string app, string? user) =>
+        user is null ? Tags("app", app) : [new("app", app), new("user", user), .. _node];
 
     /// <inheritdoc />
     public void Dispose() => Meter.Dispose();

@@ -58,9 +58,9 @@ public sealed class RelayStatus
 
     internal void MarkDraining() => _draining = true;
 
-    internal AppStatus AppRegistered(AppName name, int port, IPEndPoint? control)
+    internal AppStatus AppRegistered(AppName name, int port, IPEndPoint? control, UserId? user = null)
     {
-        var app = new AppStatus(this, name, port, control);
+        var app = new AppStatus(this, name, port, control, user);
         _apps[app] = 0;
         return app;
     }
@@ -127,11 +127,12 @@ public sealed class AppStatus
     private volatile string? _controlNode;
     private volatile bool _departed;
 
-    internal AppStatus(RelayStatus relay, AppName name, int port, IPEndPoint? control)
+    internal AppStatus(RelayStatus relay, AppName name, int port, IPEndPoint? control, UserId? user)
     {
         _relay = relay;
         Name = name;
         Port = port;
+        User = user;
         _control = control;
         RegisteredAt = DateTimeOffset.UtcNow;
     }
@@ -141,6 +142,9 @@ public sealed class AppStatus
 
     /// <summary>Its public port.</summary>
     public int Port { get; }
+
+    /// <summary>The user of the users file it registered as; null: admitted by the shared secret.</summary>
+    public UserId? User { get; }
 
     /// <summary>When it registered.</summary>
     public DateTimeOffset RegisteredAt { get; }
@@ -186,7 +190,7 @@ public sealed class AppStatus
             _departed, sessions.Count,
             Interlocked.Read(ref _endedFromClients) + sessions.Sum(s => s.BytesFromClient),
             Interlocked.Read(ref _endedFromApp) + sessions.Sum(s => s.BytesFromApp),
-            sessions);
+            sessions) { User = User?.Value };
     }
 }
 
@@ -290,6 +294,9 @@ public sealed record AppSnapshot(
     string Name, int Port, string? Control, string? ControlNode, DateTimeOffset RegisteredSince, bool Leaving, int SessionsActive,
     long BytesFromClients, long BytesFromApp, IReadOnlyList<SessionSnapshot> Sessions)
 {
+    /// <summary>The user of the users file the app registered as; null: admitted by the shared secret.</summary>
+    public string? User { get; init; }
+
     /// <summary>Bytes per second from clients over the admin endpoint's last sampling interval (0 before two samples).</summary>
     public double BytesPerSecondFromClients { get; init; }
 
