@@ -199,3 +199,94 @@ public sealed class AppTableTests
         Assert.Equal("the relay serves its maximum of 1 apps", table.WhyNotRestored(Name("b"), 9001));
     }
 }
+
+/// <summary>The grants of a users file's users, as the table applies them.</summary>
+public sealed class AppTableGrantTests
+{
+    private static readonly PublicPortRange Range = new(9000, 9019);
+
+    private static AppName Name(string text) => AppName.Parse(text).Value;
+
+    private static UserGrant User(string id, string[]? names = null, PublicPortRange? ports = null, int? maxApps = null) =>
+        new(UserId.Parse(id).Value, "0123456789abcdef", names, ports, maxApps, null);
+
+    private static AppTable<string>.Decision Decide(AppTable<string> table, UserGrant user, string? name = null, int? port = null, string? resume = null) =>
+        table.Decide(name is null ? null : Name(name), port, resume, user: user);
+
+    private static AppTable<string>.Grant Add(AppTable<string> table, UserGrant user, string? name = null, int? port = null, string? resume = null)
+    {
+        var grant = Assert.IsType<AppTable<string>.Grant>(Decide(table, user, name, port, resume));
+        table.Add(grant.Name, grant.Port, resume, grant.Name.Value, user.Id);
+        return grant;
+    }
+
+    [Fact]
+    public void Names_are_exact_or_a_prefix_and_others_are_not_allowed()
+    {
+        var table = new AppTable<string>(Range, 100, []);
+        var alice = User("alice", ["web", "api-*"]);
+        Add(table, alice, "web");
+        Add(table, alice, "api-eu");
+        var refusal = Assert.IsType<AppTable<string>.Refusal>(Decide(table, alice, "db"));
+        Assert.Equal(ErrorCode.NotAllowed, refusal.Code);
+        Assert.Equal("name 'db' is not granted to user alice (names: web, api-*)", refusal.Text);
+        Assert.Equal(ErrorCode.NotAllowed, Assert.IsType<AppTable<string>.Refusal>(Decide(table, alice, "webx")).Code);
+        // Not-allowed comes before in-use: a name outside the grant says nothing of who holds it.
+        Add(table, User("bob"), "db2");
+        Assert.Equal(ErrorCode.NotAllowed, Assert.IsType<AppTable<string>.Refusal>(Decide(table, alice, "db2")).Code);
+    }
+
+    [Fact]
+    public void An_app_that_asks_for_no_name_gets_one_its_user_may_have()
+    {
+        var table = new AppTable<string>(Range, 100, []);
+        Assert.Equal(Name("api-1"), Add(table, User("alice", ["web", "api-*"])).Name);
+        Assert.Equal(Name("app-2"), Add(table, User("bob")).Name);
+        var carol = User("carol", ["only", "other"]);
+        Assert.Equal(Name("only"), Add(table, carol).Name);
+        Assert.Equal(Name("other"), Add(table, carol).Name);
+        var none = Assert.IsType<AppTable<string>.Refusal>(Decide(table, carol));
+        Assert.Equal((ErrorCode.NotAllowed, "user carol must ask for a name: each of only, other is in use"), (none.Code, none.Text));
+    }
+
+    [Fact]
+    public void Ports_come_from_the_users_range_and_one_outside_it_is_not_allowed()
+    {
+        var table = new AppTable<string>(Range, 100, []);
+        var alice = User("alice", ports: new PublicPortRange(9010, 9011));
+        Assert.Equal(9010, Add(table, alice).Port);
+        Assert.Equal(9011, Add(table, alice).Port);
+        var full = Assert.IsType<AppTable<string>.Refusal>(Decide(table, alice));
+        Assert.Equal((ErrorCode.Limit, "no free port left in user alice's ports 9010-9011"), (full.Code, full.Text));
+        var outside = Assert.IsType<AppTable<string>.Refusal>(Decide(table, alice, port: 9000));
+        Assert.Equal((ErrorCode.NotAllowed, "port 9000 is not granted to user alice (ports: 9010-9011)"), (outside.Code, outside.Text));
+        // Outside the relay's range is the relay's own refusal, as for any app.
+        Assert.Equal(ErrorCode.PortNotAllowed, Assert.IsType<AppTable<string>.Refusal>(Decide(table, alice, port: 8000)).Code);
+        Assert.Equal(9000, Add(table, User("bob")).Port);
+    }
+
+    [Fact]
+    public void A_user_holds_at_most_its_max_apps_and_other_users_are_not_counted()
+    {
+        var table = new AppTable<string>(Range, 100, []);
+        var alice = User("alice", maxApps: 2);
+        Add(table, alice, "a1");
+        Add(table, alice, "a2");
+        Add(table, User("bob"), "b1");
+        var limit = Assert.IsType<AppTable<string>.Refusal>(Decide(table, alice, "a3"));
+        Assert.Equal((ErrorCode.Limit, "user alice has 2 apps registered, the most its grant allows (max-apps)"), (limit.Code, limit.Text));
+        table.Remove(Name("a1"));
+        Add(table, alice, "a3");
+    }
+
+    [Fact]
+    public void A_resume_token_brings_back_only_the_user_that_registered_with_it()
+    {
+        var table = new AppTable<string>(Range, 100, []);
+        var hash = ResumeHash.Of(ResumeToken.New());
+        Add(table, User("alice"), "web", resume: hash);
+        Assert.IsType<AppTable<string>.Return>(Decide(table, User("alice"), "web", resume: hash));
+        Assert.Equal(ErrorCode.NameInUse, Assert.IsType<AppTable<string>.Refusal>(Decide(table, User("bob"), "web", resume: hash)).Code);
+        Assert.Equal(ErrorCode.NameInUse, Assert.IsType<AppTable<string>.Refusal>(table.Decide(Name("web"), null, hash)).Code);
+    }
+}

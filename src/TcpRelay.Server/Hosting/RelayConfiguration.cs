@@ -58,15 +58,5 @@ public static class RelayConfiguration
         return Parse(text, path);
     }
 
-    private static Config Parse(string text, string source)
-    {
-        try
-        {
-            return ConfigurationFactory.ParseString(text);
-        }
-        catch (Exception e)
-        {
-            throw new RelayConfigException($"configuration file '{source}' is not valid HOCON: {e.Message}");
-        }
-    }
+    private static Config Parse(string text, string source) => HoconText.Parse(text, $"configuration file '{source}'");
 }

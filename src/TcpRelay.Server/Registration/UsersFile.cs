@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
-using Akka.Configuration;
 using Akka.Configuration.Hocon;
 using TcpRelay.Protocol;
 
@@ -38,15 +37,7 @@ public static class UsersFile
     internal static UserTable Parse(string text, string path, PublicPortRange publicPorts, Func<string, string> readSecretFile, Func<string> fingerprint)
     {
         var lines = text.Split('\n');
-        Config config;
-        try
-        {
-            config = ConfigurationFactory.ParseString(text);
-        }
-        catch (Exception e)
-        {
-            throw new RelayConfigException($"users file '{path}' is not valid HOCON: {e.Message}");
-        }
+        var config = HoconText.Parse(text, $"users file '{path}'");
         RelayConfigException Refused(int line, string why) =>
             new($"users file '{path}'{(line > 0 ? $" line {line}" : "")}: {why}");
 
@@ -101,18 +92,20 @@ public static class UsersFile
             IReadOnlyList<string>? names = null;
             if (block.GetKey("names") is { } namesValue)
             {
-                if (!namesValue.IsArray())
+                // Akka's HOCON keeps the whitespace after a list as a literal beside it.
+                var lists = namesValue.Values.OfType<HoconArray>().ToList();
+                if (lists.Count != 1 || namesValue.Values.Any(v => v is not HoconArray && !(v.IsString() && string.IsNullOrWhiteSpace(v.GetString()))))
                     throw Refused(LineOfKey("names"), $"user {key}: names must be a list, e.g. names = [\"web\", \"api-*\"]");
+                if (lists[0].Count == 0)
+                    throw Refused(LineOfKey("names"), $"user {key}: names is empty (leave it out to allow any name)");
                 var list = new List<string>();
-                foreach (var item in namesValue.GetArray())
+                foreach (var item in lists[0])
                 {
                     var pattern = item.IsString() ? item.GetString() : throw Refused(LineOfKey("names"), $"user {key}: every name in names is a string");
                     if (WhyNotPattern(pattern) is { } why)
                         throw Refused(LineOfKey("names"), $"user {key}: names: '{pattern}' {why}");
                     list.Add(pattern);
                 }
-                if (list.Count == 0)
-                    throw Refused(LineOfKey("names"), $"user {key}: names is empty (leave it out to allow any name)");
                 names = list;
             }
 
