@@ -245,6 +245,42 @@ public sealed class ClusterTests
         Assert.Equal(before + 1, PayloadTripwire.Count);
     }
 
+    [Fact]
+    public async Task The_directory_decides_claims_by_the_users_grants_and_the_owners_node_dismisses_apps_outside_a_new_grant()
+    {
+        var directory = Directory.CreateTempSubdirectory("tcprelay-cluster-users-");
+        try
+        {
+            const string secret = "alice-secret-0123456789";
+            var alice = $"users {{ alice {{ secret = \"{secret}\", names = [\"web\", \"api-*\"], max-apps = 1 }} }}";
+            // Every node reads its own copy of the file.
+            string FileOf(RelaySettings node) => Path.Combine(directory.FullName, $"users-{node.Bind}.conf");
+            await using var cluster = await TestCluster.StartAsync(2, adjust: s =>
+            {
+                File.WriteAllText(FileOf(s), alice);
+                return s with { UsersFile = FileOf(s), Users = Registration.UsersFile.Load(FileOf(s), s.PublicPorts) };
+            });
+            var (first, second) = (cluster.Nodes[0], cluster.Nodes[1]);
+            RelayListener As(ClusterNode node, string name) => new(node.ListenerOptions(name) with { User = "alice", Secret = secret, Reconnect = false });
+
+            await using var web = await EchoingAsync(As(first, "web"));
+            await using (var elsewhere = As(second, "api-1"))
+                Assert.Equal(ErrorCode.Limit, (await Assert.ThrowsAsync<RelayRegistrationException>(() => elsewhere.StartAsync())).Code);
+            await using (var outside = As(second, "db"))
+                Assert.Equal(ErrorCode.NotAllowed, (await Assert.ThrowsAsync<RelayRegistrationException>(() => outside.StartAsync())).Code);
+            await cluster.EchoesThroughAsync(second, web.PublicPort, 1000);
+            Assert.Equal("alice", second.Status().Apps.Single(a => a.Name == "web").User);
+
+            File.WriteAllText(FileOf(first.Settings), "users { bob { secret = \"bob-secret-0123456789\" } }");
+            var dismissed = await Assert.ThrowsAsync<RelayRegistrationException>(async () => await web.AcceptAsync().AsTask().WaitAsync(ClusterWait));
+            Assert.Equal(ErrorCode.NotAllowed, dismissed.Code);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
     /// <summary>Registers the app and serves its sessions as an echo server.</summary>
     private static async Task<RelayListener> EchoingAsync(RelayListener app)
     {
@@ -316,7 +352,8 @@ internal sealed class TestCluster : IAsyncDisposable
 
     public PublicPortRange PublicPorts { get; }
 
-    public static async Task<TestCluster> StartAsync(int count, TimeSpan? grace = null)
+    /// <param name="adjust">Changes to every node's settings, applied last (its public range is set).</param>
+    public static async Task<TestCluster> StartAsync(int count, TimeSpan? grace = null, Func<RelaySettings, RelaySettings>? adjust = null)
     {
         // Ports below the other tests' random ranges, the same on every node's address.
         var first = Random.Shared.Next(12000, 19900);
@@ -327,7 +364,7 @@ internal sealed class TestCluster : IAsyncDisposable
             Address? seed = null;
             for (var i = 0; i < count; i++)
             {
-                var node = await ClusterNode.StartAsync(IPAddress.Parse($"127.0.0.{i + 1}"), range, seed, grace);
+                var node = await ClusterNode.StartAsync(IPAddress.Parse($"127.0.0.{i + 1}"), range, seed, grace, adjust);
                 seed ??= Akka.Cluster.Cluster.Get(node.System).SelfAddress;
                 nodes.Add(node);
             }
@@ -427,15 +464,16 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public string SelfAddress => Akka.Cluster.Cluster.Get(System).SelfAddress.ToString();
 
-    public static async Task<ClusterNode> StartAsync(IPAddress bind, PublicPortRange range, Address? seed, TimeSpan? grace) =>
-        new(await TestRelay.StartAsync(s => s with
+    public static async Task<ClusterNode> StartAsync(IPAddress bind, PublicPortRange range, Address? seed, TimeSpan? grace,
+        Func<RelaySettings, RelaySettings>? adjust = null) =>
+        new(await TestRelay.StartAsync(s => (adjust ?? (x => x))(s with
         {
             Bind = bind,
             PublicPorts = range,
             GracePeriod = grace ?? TimeSpan.FromSeconds(30),
             ClusterBind = new HostPort(bind.ToString(), 0),
             ClusterSeeds = seed is null ? [] : [new HostPort(seed.Host!, seed.Port!.Value)],
-        }, TcpRelayHostingExtensions.ActorSystemName, Hocon + PayloadTripwire.Hocon));
+        }), TcpRelayHostingExtensions.ActorSystemName, Hocon + PayloadTripwire.Hocon));
 
     public Task UpAsync()
     {
