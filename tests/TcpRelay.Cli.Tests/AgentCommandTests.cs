@@ -27,6 +27,15 @@ public sealed class AgentCommandTests
     }
 
     [Fact]
+    public void A_user_registers_with_its_own_secret_from_a_flag_the_environment_or_a_config_file()
+    {
+        var (relay, _) = Parse("--relay r --to 127.0.0.1:22 --user alice", ("TCPRELAY_SECRET", "alice-secret-0123456789"));
+        Assert.Equal(("alice", "alice-secret-0123456789"), (relay.User, relay.Secret));
+        Assert.Equal("ci", Parse("--relay r --to 127.0.0.1:22", ("TCPRELAY_USER", "ci"), ("TCPRELAY_SECRET", "s")).Relay.User);
+        Assert.Null(Parse("--relay r --to 127.0.0.1:22").Relay.User);
+    }
+
+    [Fact]
     public void Several_relay_nodes_are_tried_in_the_order_given()
     {
         var (relay, _) = Parse("--relay node1.example:9000,10.0.0.2,[::1]:9001 --to 127.0.0.1:22");
@@ -193,6 +202,8 @@ public sealed class AgentCommandTests
     [InlineData("--relay r --to 127.0.0.1:80 --reconnect-delay-min 10s --reconnect-delay-max 1s", "below --reconnect-delay-min")]
     [InlineData("--relay r --to 127.0.0.1:80 --secret-file /nonexistent/secret", "--secret-file: cannot read")]
     [InlineData("--relay r --to 127.0.0.1:80 --bogus 1", "unknown flag '--bogus'")]
+    [InlineData("--relay r --to 127.0.0.1:80 --user al.ice", "--user: user may contain only")]
+    [InlineData("--relay r --to 127.0.0.1:80 --user alice", "--user needs that user's secret")]
     [InlineData("--relay r --to 127.0.0.1:80 --relay s", "--relay given twice")]
     [InlineData("--relay r --to", "--to needs a value")]
     [InlineData("--relay r --to 127.0.0.1:80 --config /nonexistent.hocon", "cannot read configuration file")]

@@ -176,6 +176,29 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void A_users_file_is_read_at_start_up_admits_a_public_address_and_a_broken_one_names_its_line()
+    {
+        var good = TempFile("users {\n  alice { secret = \"alice-secret-0123456789\", ports = \"8081-8090\" }\n}");
+        var bad = TempFile("users {\n  alice {\n    secret = \"alice-secret-0123456789\"\n    ports = \"7000-7010\"\n  }\n}");
+        try
+        {
+            var settings = Load(new Dictionary<string, string> { ["bind"] = "0.0.0.0", ["users-file"] = good });
+            Assert.Equal(good, settings.UsersFile);
+            Assert.Equal(new PublicPortRange(8081, 8090), settings.Users!.Find(UserId.Parse("alice").Value)!.Ports);
+            Assert.Equal(good, Load(env: new Dictionary<string, string> { ["TCPRELAY_USERS_FILE"] = good }).UsersFile);
+            Assert.Null(Load().Users);
+            var e = Assert.Throws<UsageException>(() => Load(new Dictionary<string, string> { ["users-file"] = bad }));
+            Assert.Equal($"users file '{bad}' line 4: user alice: ports 7000-7010 are not within the relay's public-ports 8081-8180", e.Message);
+            Assert.Contains("cannot read users file", Assert.Throws<UsageException>(() => Load(new Dictionary<string, string> { ["users-file"] = bad + ".missing" })).Message);
+        }
+        finally
+        {
+            File.Delete(good);
+            File.Delete(bad);
+        }
+    }
+
+    [Fact]
     public void The_limits_and_drain_have_defaults_and_can_be_set()
     {
         var defaults = Load();
@@ -196,7 +219,7 @@ public sealed class ConfigurationTests
     [Fact]
     public void A_config_file_with_a_key_left_empty_is_refused()
     {
-        var file = TempFile("tcprelay { control-port = ");
+        var file = TempFile("tcprelay { control-port = }");
         try
         {
             var e = Assert.Throws<UsageException>(() => Load(file: file));
