@@ -61,6 +61,47 @@ public sealed class StateFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_restarted_relay_gives_a_users_app_back_only_to_that_user_and_only_while_the_file_grants_it()
+    {
+        var usersFile = Path.Combine(_directory, "users.conf");
+        const string aliceSecret = "alice-secret-0123456789", bobSecret = "bob-secret-0123456789";
+        File.WriteAllText(usersFile, $"users {{ alice {{ secret = \"{aliceSecret}\" }}\n bob {{ secret = \"{bobSecret}\" }} }}");
+        RelaySettings WithUsers(RelaySettings s, PublicPortRange? range = null)
+        {
+            s = Adjust(s, range);
+            return s with { UsersFile = usersFile, Users = UsersFile.Load(usersFile, s.PublicPorts) };
+        }
+        var token = ResumeToken.New();
+        RelayListener As(TestRelay relay, string user, string secret, string name) =>
+            new(relay.ListenerOptions(name) with { User = user, Secret = secret, ResumeToken = token, Reconnect = false });
+
+        var first = await TestRelay.StartAsync(s => WithUsers(s));
+        var range = first.Settings.PublicPorts;
+        var app = As(first, "alice", aliceSecret, "web");
+        await app.StartAsync();
+        var port = app.PublicPort;
+        await first.DisposeAsync();
+        await app.DisposeAsync();
+        Assert.Equal(UserId.Parse("alice").Value, Assert.Single(new RegistrationFile(StateFile).Load().Apps).User);
+
+        await using (var second = await TestRelay.StartAsync(s => WithUsers(s, range)))
+        {
+            // Bob has alice's token (it leaked, say): it is not bob's registration.
+            await using (var bob = As(second, "bob", bobSecret, "web"))
+                Assert.Equal(ErrorCode.NameInUse, (await Assert.ThrowsAsync<RelayRegistrationException>(() => bob.StartAsync())).Code);
+            await using var alice = As(second, "alice", aliceSecret, "web");
+            await alice.StartAsync();
+            Assert.Equal(port, alice.PublicPort);
+        }
+
+        // Alice is gone from the file when the relay comes back: her registration is not held.
+        File.WriteAllText(usersFile, $"users {{ bob {{ secret = \"{bobSecret}\" }} }}");
+        await using var third = await TestRelay.StartAsync(s => WithUsers(s, range));
+        await using var taken = As(third, "bob", bobSecret, "web");
+        await taken.StartAsync();
+    }
+
+    [Fact]
     public async Task An_app_told_shutdown_is_back_on_its_port_as_soon_as_the_restarted_relay_listens()
     {
         var first = await TestRelay.StartAsync(s => Adjust(s));

@@ -182,6 +182,25 @@ public sealed class UsersTests : IDisposable
         Assert.Equal(["api-1"], RelayTelemetry.Get(relay.System).Status.Snapshot().Apps.Where(a => a.User == "alice" && !a.Leaving).Select(a => a.Name));
     }
 
+    [Fact]
+    public async Task Status_page_and_metrics_name_each_apps_user_and_never_an_unknown_one()
+    {
+        await using var relay = await RelayWithUsersAsync(_ => $"alice {{ secret = \"{AliceSecret}\" }}");
+        await using var admin = await Admin.AdminServer.StartAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0), relay.System, secret: null);
+        await using var web = await StartedAsync(relay, "alice", AliceSecret, "web");
+        using var client = await TestRelay.ConnectAsync(web.PublicPort);
+        await EchoAsync(client, "seen");
+        await RefusedAsync(relay, "mallory", AliceSecret);
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin.EndPoint.Port}/"), Timeout = TestRelay.Wait };
+        Assert.Contains("\"user\":\"alice\"", await http.GetStringAsync("status"));
+        Assert.Contains("web <span class=\"quiet\">user alice</span>", await http.GetStringAsync(""));
+        var metrics = await http.GetStringAsync("metrics");
+        Assert.Matches("""\ntcprelay_app_sessions_active\{[^}]*app="web",user="alice"[^}]*\} 1( \d+)?\n""", metrics);
+        Assert.Matches("""\ntcprelay_auth_failures_total\{[^}]*reason="unknown-user"[^}]*\} 1( \d+)?\n""", metrics);
+        Assert.DoesNotContain("mallory", metrics);
+    }
+
     /// <summary>Registers once the relay has read an edit that lets it (refused until then, as auth-failed).</summary>
     private static async Task RegistersSoonAsync(TestRelay relay, string user, string secret, string name)
     {
