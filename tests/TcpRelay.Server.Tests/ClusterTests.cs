@@ -146,22 +146,7 @@ public sealed class ClusterTests
             control.Dispose();
         }
         for (var i = 0; i < 5; i++)
-        {
-            var deadline = DateTime.UtcNow + TestRelay.Wait;
-            while (true)
-            {
-                await using var again = cluster.Nodes[0].Listener($"abandoned-{i}");
-                try
-                {
-                    await again.StartAsync();
-                    break;
-                }
-                catch (RelayRegistrationException e) when (e.Code == ErrorCode.NameInUse && DateTime.UtcNow < deadline)
-                {
-                    await Task.Delay(100);
-                }
-            }
-        }
+            await TestRelay.RegistersSoonAsync(() => cluster.Nodes[0].Listener($"abandoned-{i}"), ErrorCode.NameInUse);
     }
 
     [Fact]

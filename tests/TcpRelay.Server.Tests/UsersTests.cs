@@ -155,7 +155,7 @@ public sealed class UsersTests : IDisposable
 
         // Added: carol registers without a restart.
         Write(alice + "\n" + bob + $"\ncarol {{ secret = \"{CarolSecret}\" }}");
-        await RegistersSoonAsync(relay, "carol", CarolSecret, "carols");
+        await TestRelay.RegistersSoonAsync(() => As(relay, "carol", CarolSecret, "carols"), ErrorCode.AuthFailed);
 
         // Broken: refused with a line, and everybody stays as they were.
         using (var refused = LogWatch.For(relay.System, "Users file edit refused"))
@@ -199,25 +199,6 @@ public sealed class UsersTests : IDisposable
         Assert.Matches("""\ntcprelay_app_sessions_active\{[^}]*app="web",user="alice"[^}]*\} 1( \d+)?\n""", metrics);
         Assert.Matches("""\ntcprelay_auth_failures_total\{[^}]*reason="unknown-user"[^}]*\} 1( \d+)?\n""", metrics);
         Assert.DoesNotContain("mallory", metrics);
-    }
-
-    /// <summary>Registers once the relay has read an edit that lets it (refused until then, as auth-failed).</summary>
-    private static async Task RegistersSoonAsync(TestRelay relay, string user, string secret, string name)
-    {
-        var deadline = DateTime.UtcNow + TestRelay.Wait;
-        while (true)
-        {
-            await using var app = As(relay, user, secret, name);
-            try
-            {
-                await app.StartAsync();
-                return;
-            }
-            catch (RelayRegistrationException e) when (e.Code == ErrorCode.AuthFailed && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(100);
-            }
-        }
     }
 
     [Fact]

@@ -76,6 +76,28 @@ public sealed class TestRelay : IAsyncDisposable
         return listener;
     }
 
+    /// <summary>
+    /// Registers (and leaves) a listener made by <paramref name="make"/> once the relay stops refusing
+    /// it with <paramref name="meanwhile"/> (an edit not read yet, a name not freed yet); any other refusal fails.
+    /// </summary>
+    public static async Task RegistersSoonAsync(Func<RelayListener> make, ErrorCode meanwhile)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            await using var app = make();
+            try
+            {
+                await app.StartAsync();
+                return;
+            }
+            catch (RelayRegistrationException e) when (e.Code == meanwhile && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+        }
+    }
+
     public static async Task<Socket> ConnectAsync(int port, int? bufferSize = null, IPAddress? address = null)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
