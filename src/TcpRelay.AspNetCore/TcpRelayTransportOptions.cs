@@ -18,6 +18,9 @@ public sealed class TcpRelayTransportOptions
     /// <summary>The user of the relay's users file to register as; <see cref="Secret"/> is then that user's secret.</summary>
     public string? User { get; set; }
 
+    /// <summary>Whether this app shares <see cref="Name"/> with other instances that ask the same (each new client goes to one of them).</summary>
+    public bool Shared { get; set; }
+
     /// <summary>Whether a lost control connection is re-established (same name and port); on by default.</summary>
     public bool Reconnect { get; set; } = true;
 }

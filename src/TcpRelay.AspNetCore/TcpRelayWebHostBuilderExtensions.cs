@@ -42,6 +42,7 @@ public static class TcpRelayWebHostBuilderExtensions
             Port = options.Port,
             Secret = options.Secret,
             User = options.User,
+            Shared = options.Shared,
             Reconnect = options.Reconnect,
         });
         builder.ConfigureServices(services =>

@@ -391,7 +391,7 @@ public sealed class RelayListener : IAsyncDisposable
         var auth = _options.Secret is null ? null : RelayAuth.Compute(_options.Secret, hello.Nonce);
         // features=redirect: this library dials whatever data port a CONNECT names.
         var user = _options.User is null ? (UserId?)null : UserId.Parse(_options.User).GetValueOrThrow();
-        await control.WriteAsync(new Register(appName, port, auth, _resumeToken, Redirect: true, user), ct);
+        await control.WriteAsync(new Register(appName, port, auth, _resumeToken, Redirect: true, user, _options.Shared), ct);
         while (true)
         {
             switch (await control.ReadAsync(ct))

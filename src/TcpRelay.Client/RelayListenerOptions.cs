@@ -34,6 +34,13 @@ public sealed record RelayListenerOptions
     public string? User { get; init; }
 
     /// <summary>
+    /// Whether this app shares its <see cref="Name"/> with other instances that ask the same
+    /// (<c>REGISTER … shared=yes</c>): they share one public port, and each new client goes to the
+    /// live instance with the fewest sessions. A shared name needs a <see cref="Name"/>.
+    /// </summary>
+    public bool Shared { get; init; }
+
+    /// <summary>
     /// The token sent with every REGISTER (<c>resume=</c>), by which the relay tells this app's
     /// return from another app wanting its name. Null draws a new one per listener; give the same
     /// one across restarts (kept in a file) and a restarted process gets its name and port back
@@ -86,6 +93,8 @@ public sealed record RelayListenerOptions
             if (string.IsNullOrEmpty(Secret))
                 throw new ArgumentException("User needs that user's Secret", nameof(Secret));
         }
+        if (Shared && Name is null)
+            throw new ArgumentException("Shared needs a Name: instances share the name they register under", nameof(Shared));
         Positive(ConnectTimeout, nameof(ConnectTimeout));
         Positive(ReconnectDelayMin, nameof(ReconnectDelayMin));
         Positive(HeartbeatInterval, nameof(HeartbeatInterval));

@@ -99,7 +99,14 @@ public static class ControlLine
                     return ParseResult<ControlMessage>.Fail(parsed.Error!);
                 user = parsed.Value;
             }
-            return ParseResult<ControlMessage>.Ok(new Register(name, port, auth, resume, redirect, user));
+            var shared = false;
+            if (args.TryGetValue("shared", out var sh))
+            {
+                if (sh is not ("yes" or "no"))
+                    return ParseResult<ControlMessage>.Fail("shared must be yes or no");
+                shared = sh == "yes";
+            }
+            return ParseResult<ControlMessage>.Ok(new Register(name, port, auth, resume, redirect, user, shared));
         });
 
     private static ParseResult<ControlMessage> ParseRegistered(LineWords words) =>

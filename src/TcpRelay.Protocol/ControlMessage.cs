@@ -27,8 +27,9 @@ public sealed record Hello(Nonce Nonce, string Version = ProtocolDefaults.Versio
 /// <param name="Resume">Extension: the app's token for keeping its name and port through a reconnect (see <see cref="ResumeToken"/>).</param>
 /// <param name="Redirect">Extension (<c>features=redirect</c>): the app honours <c>data=</c> in CONNECT, so a relay node may send it clients that arrived at another node.</param>
 /// <param name="User">Extension: the user of the relay's users file the app registers as; <paramref name="Auth"/> is then keyed with that user's secret.</param>
+/// <param name="Shared">Extension (<c>shared=yes</c>): the app will hold its name together with other instances that ask the same, each new client going to one of them.</param>
 public sealed record Register(AppName? Name = null, int? Port = null, string? Auth = null, ResumeToken? Resume = null, bool Redirect = false,
-    UserId? User = null) : ControlMessage
+    UserId? User = null, bool Shared = false) : ControlMessage
 {
     /// <summary>The feature word of <see cref="Redirect"/> in <c>features=</c>.</summary>
     public const string RedirectFeature = "redirect";
@@ -49,6 +50,8 @@ public sealed record Register(AppName? Name = null, int? Port = null, string? Au
             line += $" resume={resume}";
         if (Redirect)
             line += $" features={RedirectFeature}";
+        if (Shared)
+            line += " shared=yes";
         return line;
     }
 }

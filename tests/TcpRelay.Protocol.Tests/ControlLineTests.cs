@@ -120,6 +120,15 @@ public sealed class ControlLineTests
     }
 
     [Fact]
+    public void Register_asks_to_share_its_name_with_yes_and_no_as_the_only_words()
+    {
+        Assert.Equal(new Register(AppName.Parse("web").Value, Shared: true), Parsed("REGISTER name=web shared=yes"));
+        Assert.Equal(new Register(AppName.Parse("web").Value), Parsed("REGISTER name=web shared=no"));
+        Assert.Equal("REGISTER name=web shared=yes", new Register(AppName.Parse("web").Value, Shared: true).Format());
+        Assert.Equal("REGISTER name=web", new Register(AppName.Parse("web").Value).Format());
+    }
+
+    [Fact]
     public void Register_names_the_user_whose_secret_keys_its_auth()
     {
         var auth = new string('a', 64);
@@ -192,6 +201,8 @@ public sealed class ControlLineTests
     [InlineData("REGISTER features=", "features must be words")]
     [InlineData("REGISTER features=redirect,,x", "features must be words")]
     [InlineData("REGISTER features=Redirect", "features must be words")]
+    [InlineData("REGISTER shared=true", "shared must be yes or no")]
+    [InlineData("REGISTER shared=", "shared must be yes or no")]
     [InlineData("HELLO nonce=" + Nonce32, "version")]
     [InlineData("HELLO tcprelay/1 nonce=short", "nonce")]
     [InlineData("REGISTERED name=a port=1", "data=")]
