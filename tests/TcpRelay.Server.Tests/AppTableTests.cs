@@ -290,3 +290,62 @@ public sealed class AppTableGrantTests
         Assert.Equal(ErrorCode.NameInUse, Assert.IsType<AppTable<string>.Refusal>(table.Decide(Name("web"), null, hash)).Code);
     }
 }
+
+/// <summary>Shared names in the table: who may join, on which port, and how instances come back and go.</summary>
+public sealed class AppTableSharingTests
+{
+    private static readonly AppName Web = AppName.Parse("web").Value;
+    private static readonly string First = ResumeHash.Of(ResumeToken.New());
+    private static readonly string Second = ResumeHash.Of(ResumeToken.New());
+
+    private static AppTable<string> TableWithSharedWeb(bool shared = true)
+    {
+        var table = new AppTable<string>(new PublicPortRange(9000, 9002), 10, []);
+        var grant = Assert.IsType<AppTable<string>.Grant>(table.Decide(Web, null, First, shared: shared));
+        table.Add(grant.Name, grant.Port, First, "a", shared: shared);
+        return table;
+    }
+
+    [Fact]
+    public void An_instance_that_asks_to_share_joins_a_holder_that_asked_the_same_on_its_port()
+    {
+        var table = TableWithSharedWeb();
+        var join = Assert.IsType<AppTable<string>.Join>(table.Decide(Web, null, Second, shared: true));
+        Assert.Equal(9000, join.Held.Port);
+        Assert.IsType<AppTable<string>.Join>(table.Decide(Web, 9000, null, shared: true));
+        Assert.Equal(1, table.Count);
+    }
+
+    [Theory]
+    [InlineData(true, false, "name 'web' is in use")]
+    [InlineData(false, true, "name 'web' is in use and not shared")]
+    [InlineData(false, false, "name 'web' is in use")]
+    public void Sharing_takes_both_the_holder_and_the_newcomer_asking_for_it(bool holderShares, bool newcomerShares, string text)
+    {
+        var table = TableWithSharedWeb(holderShares);
+        var refusal = Assert.IsType<AppTable<string>.Refusal>(table.Decide(Web, null, Second, shared: newcomerShares));
+        Assert.Equal(new AppTable<string>.Refusal(ErrorCode.NameInUse, text), refusal);
+    }
+
+    [Fact]
+    public void A_later_instance_asking_for_another_port_is_refused()
+    {
+        var refusal = Assert.IsType<AppTable<string>.Refusal>(TableWithSharedWeb().Decide(Web, 9001, Second, shared: true));
+        Assert.Equal(ErrorCode.NameInUse, refusal.Code);
+        Assert.Contains("shared on port 9000, not 9001", refusal.Text);
+    }
+
+    [Fact]
+    public void Each_instance_comes_back_by_its_own_token_and_the_name_keeps_a_live_ones_token_when_the_first_goes()
+    {
+        var table = TableWithSharedWeb();
+        table.AddInstance(Web, Second);
+        Assert.IsType<AppTable<string>.Return>(table.Decide(Web, null, First, shared: true));
+        Assert.IsType<AppTable<string>.Return>(table.Decide(Web, null, Second, shared: true));
+        table.RemoveInstance(Web, First);
+        Assert.True(table.TryGet(Web, out var entry));
+        Assert.Equal(Second, entry.ResumeSha256);
+        Assert.Equal([Second], entry.Instances);
+        Assert.IsType<AppTable<string>.Join>(table.Decide(Web, null, First, shared: true));
+    }
+}

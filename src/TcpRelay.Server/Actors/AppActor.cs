@@ -36,8 +36,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     /// <summary>The app sent REJECT for a session.</summary>
     public sealed record RejectSession(SessionId Id);
 
-    /// <summary>From the registry: the app registered again with its resume token, on this control channel.</summary>
-    public sealed record Resume(IActorRef Channel, IPEndPoint Remote);
+    /// <summary>From the registry: the app registered again with its resume token (whose hash tells which instance of a shared name it is), on this control channel.</summary>
+    public sealed record Resume(IActorRef Channel, IPEndPoint Remote, string? ResumeSha256 = null);
 
     /// <summary>The app said LEAVE: it is not coming back, so nothing is held for it.</summary>
     public sealed class Leave
@@ -108,7 +108,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
     protected override void PreStart()
     {
         base.PreStart();
-        _status?.ControlFrom(_spec.Remote);
+        _status?.ControlFrom(Self.Path.Name, _spec.Remote);
         _status?.ControlOn(null);
         if (_channel.IsNobody())
         {
@@ -173,7 +173,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
             {
                 Log.Info("App {App} lost its control connection: name and port {Port} held for {Grace}",
                     _spec.Name, _boundPort, Duration.Format(_settings.GracePeriod));
-                _status?.ControlFrom(null);
+                _status?.ControlFrom(Self.Path.Name, null);
+                _port.Tell(PublicPortActor.Away.Instance);
                 Timers.StartSingleTimer(GraceExpired.Instance, GraceExpired.Instance, _settings.GracePeriod);
                 Become(Detached);
                 return;
@@ -245,7 +246,7 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         Context.Unwatch(_channel);
         _channel.Tell(ControlChannelActor.Superseded.Instance);
         _channel = resume.Channel;
-        _status?.ControlFrom(resume.Remote);
+        _status?.ControlFrom(Self.Path.Name, resume.Remote);
         Context.Watch(_channel);
     }
 

@@ -103,7 +103,7 @@ internal sealed class ControlChannelActor : LifecycleLoggingActor, IWithTimers
                     }
                     Context.Parent.Tell(new RelayActor.HandshakeDone(Self));
                     _registry.Tell(new RegistryActor.RegisterApp(register.Name, register.Port,
-                        register.Resume is { } token ? ResumeHash.Of(token) : null, _remote, register.Redirect, credentials.User?.Id));
+                        register.Resume is { } token ? ResumeHash.Of(token) : null, _remote, register.Redirect, credentials.User?.Id, register.Shared));
                     Become(Registering);
                     break;
                 default:

@@ -12,7 +12,9 @@ namespace TcpRelay.Server.Actors;
 /// client that arrives a session id, puts it up in <see cref="WaitingClients"/> for the data
 /// connection that will claim it, and closes the clients nobody claims in time. What the clients
 /// are announced to is its child, the app's role here: an <see cref="AppActor"/> when the app's
-/// control connection is on this relay. The port outlives its role: when the app leaves it takes no
+/// control connection is on this relay. A shared name has one role per instance: each new client goes
+/// to the live instance with the fewest sessions (ties in turn), and the clients waiting for an
+/// instance that is lost or leaves are offered to the others at once. The port outlives its roles: when the app leaves it takes no
 /// new client, closes the waiting ones, and keeps the port bound until its last paired session has
 /// ended, because unbinding a listener resets every connection it accepted.
 /// </summary>
@@ -24,14 +26,26 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
     /// not serve itself, and it serves the port once it is free). <paramref name="ControlNode"/>: where
     /// the app's control connection is, for the status board, when not on this relay.
     /// <paramref name="User"/>: the app's user, whose sessions on this relay are counted against its max-sessions.
+    /// <paramref name="ResumeSha256"/>: the first role's resume hash; <paramref name="Shared"/>: other instances may join (<see cref="AddInstance"/>).
     /// </summary>
-    public sealed record Spec(AppName Name, int Port, bool PortRequested, bool KeepTryingToBind = false, string? ControlNode = null, UserId? User = null);
+    public sealed record Spec(AppName Name, int Port, bool PortRequested, bool KeepTryingToBind = false, string? ControlNode = null, UserId? User = null,
+        string? ResumeSha256 = null, bool Shared = false);
 
     /// <summary>What the app's role is started with: the port's actor, the bound port, and the app's entry on the status board.</summary>
     public sealed record Bound(IActorRef Port, int BoundPort, AppStatus? Status);
 
     /// <summary>From the registry: the app is served by another role from now on (its control connection moved here, or away).</summary>
     public sealed record ServeFor(Func<Bound, Props> Role, string RoleName);
+
+    /// <summary>From the registry: another instance of the shared name, served by <paramref name="Role"/>, whose resume hash is <paramref name="ResumeSha256"/>.</summary>
+    public sealed record AddInstance(Func<Bound, Props> Role, string? ResumeSha256);
+
+    /// <summary>From a role: its app's control connection is lost and it waits for a return; its waiting clients may go to another instance.</summary>
+    public sealed class Away
+    {
+        public static readonly Away Instance = new();
+        private Away() { }
+    }
 
     /// <summary>From the registry after a failed bind: try this port instead.</summary>
     public sealed record BindPort(int Port);
@@ -72,6 +86,17 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
 
     private static readonly TimeSpan BindRetry = TimeSpan.FromSeconds(2);
 
+    /// <summary>A role serving the app (one per instance of a shared name) and the sessions it was given.</summary>
+    private sealed class Instance(IActorRef role, string? resumeSha256)
+    {
+        public IActorRef Role { get; } = role;
+        public string? ResumeSha256 { get; } = resumeSha256;
+        // Its control connection is up: it answered REGISTERED and has not been lost since.
+        public bool Live { get; set; }
+        // Clients given to it and not ended yet, waiting or paired.
+        public int Sessions { get; set; }
+    }
+
     private readonly Spec _spec;
     private readonly RelaySettings _settings;
     private readonly RelayTelemetry _telemetry;
@@ -79,7 +104,11 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
     private readonly UserSessions _userSessions;
     private Func<Bound, Props> _roleProps;
     private string _roleName;
-    private IActorRef _role = ActorRefs.Nobody;
+    private readonly List<Instance> _instances = [];
+    // The instance each session was given to, from its arrival to its end.
+    private readonly Dictionary<SessionId, Instance> _given = [];
+    // Where the search for the next of several instances with equally few sessions starts.
+    private int _turn;
     // On the status board from the bind until the actor stops.
     private AppStatus? _status;
     // Clients no data connection has claimed yet: a new role is told about them.
@@ -168,21 +197,21 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
 
     private void Serve()
     {
-        _status = _telemetry.Status.AppRegistered(_spec.Name, _port, null, _spec.User);
+        _status = _telemetry.Status.AppRegistered(_spec.Name, _port, _spec.User, _spec.Shared);
         _status.ControlOn(_spec.ControlNode);
-        StartRole();
+        StartRole(_roleProps, _spec.ResumeSha256);
         Become(Serving);
         Stash.UnstashAll();
     }
 
-    private void StartRole()
+    private Instance StartRole(Func<Bound, Props> props, string? resumeSha256)
     {
         var name = _roleName;
         for (var generation = 2; !Context.Child(name).IsNobody(); generation++)
             name = $"{_roleName}~{generation}";
-        _role = Context.ActorOf(_roleProps(new Bound(Self, _port, _status)), name);
-        foreach (var (id, client) in _unpaired)
-            _role.Tell(new AppActor.ClientWaiting(new Connect(id, client), Self));
+        var instance = new Instance(Context.ActorOf(props(new Bound(Self, _port, _status)), name), resumeSha256);
+        _instances.Add(instance);
+        return instance;
     }
 
     /// <summary>The port takes clients; each is handed to the role to announce.</summary>
@@ -199,16 +228,106 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         Receive<Depart>(OnDepart);
         Receive<ServeFor>(serveFor =>
         {
-            // The old role stops (a control channel it held is told it was superseded); the new one hears of every waiting client.
-            Context.Stop(_role);
+            // The old roles stop (a control channel one held is told it was superseded); the new one hears of every waiting client.
+            foreach (var instance in _instances)
+            {
+                Context.Stop(instance.Role);
+                _status?.InstanceGone(instance.Role.Path.Name);
+            }
+            _instances.Clear();
             _roleProps = serveFor.Role;
             _roleName = serveFor.RoleName;
-            StartRole();
+            var role = StartRole(_roleProps, _spec.ResumeSha256);
+            foreach (var id in _unpaired.Keys)
+                Give(id, role);
         });
-        Receive<RegistryActor.AppServing>(serving => Context.Parent.Tell(serving));
+        Receive<AddInstance>(add => StartRole(add.Role, add.ResumeSha256));
+        Receive<RegistryActor.AppServing>(serving =>
+        {
+            if (InstanceOf(Sender) is { } instance)
+                instance.Live = true;
+            OfferStranded();
+            Context.Parent.Tell(serving);
+        });
+        Receive<Away>(_ =>
+        {
+            if (InstanceOf(Sender) is { } instance)
+                instance.Live = false;
+            OfferStranded();
+        });
+        Receive<AppActor.Resume>(resume =>
+        {
+            // The table decided that the token is an instance's; one that left just now cannot come back as it.
+            if ((_instances.Count == 1 ? _instances[0] : _instances.Find(i => i.ResumeSha256 == resume.ResumeSha256)) is { } instance)
+                instance.Role.Forward(resume);
+            else
+                resume.Channel.Tell(new ControlChannelActor.Refused(ErrorCode.NameInUse, $"the instance of '{_spec.Name}' that token held has left; register again"));
+        });
         ReceiveRebinding();
         ReceiveSessions(departed: false);
-        ReceiveAny(message => _role.Forward(message));
+        ReceiveAny(message =>
+        {
+            foreach (var instance in _instances)
+                instance.Role.Forward(message);
+        });
+    }
+
+    private Instance? InstanceOf(IActorRef role) => _instances.Find(i => i.Role.Equals(role));
+
+    /// <summary>
+    /// The instance a new client goes to: of the live ones (any, while none is), the one with the
+    /// fewest sessions; of several with as few, the next in turn.
+    /// </summary>
+    private Instance Pick()
+    {
+        if (_instances.Count == 1)
+            return _instances[0];
+        var live = _instances.Exists(i => i.Live);
+        Instance? best = null;
+        for (var k = 0; k < _instances.Count; k++)
+        {
+            var candidate = _instances[(_turn + k) % _instances.Count];
+            if ((candidate.Live || !live) && (best is null || candidate.Sessions < best.Sessions))
+                best = candidate;
+        }
+        _turn = (_instances.IndexOf(best!) + 1) % _instances.Count;
+        return best!;
+    }
+
+    /// <summary>Gives a waiting client to <paramref name="instance"/>, taking it from the one it had (which will not announce it again).</summary>
+    private void Give(SessionId id, Instance instance)
+    {
+        if (_given.Remove(id, out var before))
+        {
+            before.Sessions--;
+            if (_instances.Contains(before))
+                before.Role.Tell(new AppActor.ClientSettled(id));
+        }
+        instance.Sessions++;
+        _given[id] = instance;
+        instance.Role.Tell(new AppActor.ClientWaiting(new Connect(id, _unpaired[id]), Self));
+    }
+
+    /// <summary>
+    /// Clients waiting for an instance that is away or gone go to a live one, if there is one (a
+    /// grace period holds an instance's place, not its clients); those of a gone one go to any.
+    /// </summary>
+    private void OfferStranded()
+    {
+        if (_instances.Count == 0)
+            return;
+        foreach (var (id, instance) in _given.Where(g => _unpaired.ContainsKey(g.Key)).ToList())
+        {
+            var gone = !_instances.Contains(instance);
+            if (!gone && (instance.Live || !_instances.Exists(i => i.Live)))
+                continue;
+            var to = Pick();
+            if (to != instance)
+            {
+                Log.Info("App {App}: session {SessionId} is offered to another instance", _spec.Name, id);
+                Give(id, to);
+            }
+        }
     }
 
     private void OnClient(Tcp.Connected connected)
@@ -237,7 +356,7 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         // In the table before the app can possibly read CONNECT and dial in.
         _waiting.Add(new WaitingClient(id, _spec.Name, Self, Sender, client, status));
         Timers.StartSingleTimer(id, new PendingTimedOut(id), _settings.PendingTimeout);
-        _role.Tell(new AppActor.ClientWaiting(new Connect(id, client), Self));
+        Give(id, Pick());
     }
 
     /// <summary>
@@ -251,17 +370,17 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
             Timers.Cancel(paired.Id);
             _paired[paired.Id] = Sender;
             if (_unpaired.Remove(paired.Id))
-                _role.Tell(new AppActor.ClientSettled(paired.Id));
+                Settled(paired.Id);
         });
         Receive<SessionEnded>(ended =>
         {
             _paired.Remove(ended.Id);
-            SessionGone(departed);
+            SessionGone(ended.Id, departed);
         });
-        Receive<WaitingClientClosed>(_ =>
+        Receive<WaitingClientClosed>(closed =>
         {
             _closingClients--;
-            SessionGone(departed);
+            SessionGone(closed.Id, departed);
         });
         // What a closed waiting client's connection reports to its commander, this actor; its stop is what counts.
         Receive<Tcp.ConnectionClosed>(_ => { });
@@ -301,7 +420,7 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         if (!_waiting.TryTake(id, out var client))
             return false;
         if (_unpaired.Remove(id))
-            _role.Tell(new AppActor.ClientSettled(id));
+            Settled(id);
         _closingClients++;
         // A client the app will not serve (its service refused, say) is reset, so that it can tell
         // "down" from "served and closed"; one whose app never came gets an orderly close.
@@ -315,8 +434,17 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         return true;
     }
 
-    private void SessionGone(bool departed)
+    /// <summary>A waiting client was paired or closed: the instance it was given to stops announcing it.</summary>
+    private void Settled(SessionId id)
     {
+        if (_given.TryGetValue(id, out var instance))
+            instance.Role.Tell(new AppActor.ClientSettled(id));
+    }
+
+    private void SessionGone(SessionId id, bool departed)
+    {
+        if (_given.Remove(id, out var instance))
+            instance.Sessions--;
         _sessions--;
         if (_spec.User is { } user)
             _userSessions.Close(user);
@@ -333,9 +461,16 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
 
     private void OnDepart(Depart depart)
     {
-        // Told by the registry, not the role: the role stops now (a control channel it held is told it was superseded).
-        if (!Sender.Equals(_role))
-            Context.Stop(_role);
+        var departing = InstanceOf(Sender);
+        if (departing is not null && _instances.Count > 1)
+        {
+            InstanceDeparts(departing, depart);
+            return;
+        }
+        // Told by the registry, not a role: the roles stop now (a control channel one held is told it was superseded).
+        if (departing is null)
+            foreach (var instance in _instances)
+                Context.Stop(instance.Role);
         _status?.Depart();
         Timers.CancelAll();
         Log.Info("App {App} {Why}: {Sessions} sessions open", _spec.Name, depart.Why, _sessions);
@@ -355,6 +490,21 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         UnbindWhenIdle();
     }
 
+    /// <summary>
+    /// One instance of a shared name is gone while others hold it: its waiting clients go to them,
+    /// its paired sessions run on, and a leaving app hears at once that it is out.
+    /// </summary>
+    private void InstanceDeparts(Instance instance, Depart depart)
+    {
+        _instances.Remove(instance);
+        Context.Stop(instance.Role);
+        _status?.InstanceGone(instance.Role.Path.Name);
+        Log.Info("App {App}: an instance {Why}, {Instances} instances hold the name on", _spec.Name, depart.Why, _instances.Count);
+        Context.Parent.Tell(new RegistryActor.InstanceDeparted(_spec.Name, instance.ResumeSha256));
+        depart.Leaving?.Tell(AppActor.Left.Instance);
+        OfferStranded();
+    }
+
     /// <summary>No new clients; paired sessions go on and hold the port until the last one ends.</summary>
     private void Departed()
     {
@@ -364,7 +514,12 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         Receive<CloseClient>(_ => { });
         Receive<Depart>(_ => { });
         Receive<RegistryActor.AppServing>(_ => { });
-        ReceiveAny(message => _role.Forward(message));
+        Receive<Away>(_ => { });
+        ReceiveAny(message =>
+        {
+            foreach (var instance in _instances)
+                instance.Role.Forward(message);
+        });
     }
 
     /// <summary>A client of an app that is leaving: closed at once, counted as a session that ended so.</summary>

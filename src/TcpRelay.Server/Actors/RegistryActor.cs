@@ -19,9 +19,10 @@ internal abstract class RegistryActor : LifecycleLoggingActor
     /// <summary>
     /// From a control channel (the sender): an app asks to register. Of its resume token only the
     /// <see cref="ResumeHash"/> goes past the channel (null: the app gave none). <paramref name="User"/>:
-    /// the user the channel found the app to be (null: admitted by the shared secret).
+    /// the user the channel found the app to be (null: admitted by the shared secret). <paramref name="Shared"/>: it asks to share its name.
     /// </summary>
-    public sealed record RegisterApp(AppName? Name, int? Port, string? ResumeSha256, IPEndPoint Remote, bool Redirect = false, UserId? User = null);
+    public sealed record RegisterApp(AppName? Name, int? Port, string? ResumeSha256, IPEndPoint Remote, bool Redirect = false, UserId? User = null,
+        bool Shared = false);
 
     /// <summary>From an app's actor: its port could not be bound.</summary>
     public sealed record PortUnavailable(int Port, bool Requested);
@@ -31,6 +32,9 @@ internal abstract class RegistryActor : LifecycleLoggingActor
 
     /// <summary>From an app's actor: its control connection closed, so its name is free.</summary>
     public sealed record AppDeparted(AppName Name);
+
+    /// <summary>From an app's actor: one instance of its shared name is gone, the others hold the name on.</summary>
+    public sealed record InstanceDeparted(AppName Name, string? ResumeSha256);
 
     /// <summary>From an app's actor: its public port is unbound, so another app may have it.</summary>
     public sealed record PortReleased(int Port);
@@ -52,10 +56,10 @@ internal abstract class RegistryActor : LifecycleLoggingActor
     /// <summary>
     /// An app as the registry decided it: its name, its port (and whether it asked for that one), its
     /// control channel (<see cref="ActorRefs.Nobody"/> while a restored registration waits for its
-    /// owner), the hash of its resume token, whether it takes CONNECT data= (features=redirect), and its user.
+    /// owner), the hash of its resume token, whether it takes CONNECT data= (features=redirect), its user, and whether it shares its name.
     /// </summary>
     public sealed record Registration(AppName Name, int Port, bool PortRequested, IActorRef Channel, IPEndPoint? Remote, string? ResumeSha256,
-        bool Redirect = false, UserId? User = null);
+        bool Redirect = false, UserId? User = null, bool Shared = false);
 
     private sealed record AppStopped(AppName Name, IActorRef App);
 
@@ -163,6 +167,11 @@ internal abstract class RegistryActor : LifecycleLoggingActor
             LogTree();
             TableChanged();
         });
+        Receive<InstanceDeparted>(departed =>
+        {
+            Table.RemoveInstance(departed.Name, departed.ResumeSha256);
+            TableChanged();
+        });
         Receive<PortReleased>(released => Table.ReleasePort(released.Port, Sender));
         Receive<AppStopped>(stopped =>
         {
@@ -210,14 +219,24 @@ internal abstract class RegistryActor : LifecycleLoggingActor
         bool keepTryingToBind = false, string? controlNode = null)
     {
         var props = _appProps?.Invoke(spec) ?? PublicPortActor.CreateProps(
-            new PublicPortActor.Spec(spec.Name, spec.Port, spec.PortRequested, keepTryingToBind, controlNode, spec.User), Settings, role ?? ControlOf(spec), roleName);
+            new PublicPortActor.Spec(spec.Name, spec.Port, spec.PortRequested, keepTryingToBind, controlNode, spec.User, spec.ResumeSha256, spec.Shared),
+            Settings, role ?? ControlOf(spec), roleName);
         var app = Context.ActorOf(props, ActorNameFor(spec.Name));
         Context.WatchWith(app, new AppStopped(spec.Name, app));
-        Table.Add(spec.Name, spec.Port, spec.ResumeSha256, app, spec.User);
+        Table.Add(spec.Name, spec.Port, spec.ResumeSha256, app, spec.User, spec.Shared);
         Apps[app] = spec;
         LogTree();
         TableChanged();
         return app;
+    }
+
+    /// <summary>Another instance of the shared name <paramref name="held"/> holds: it is served beside the others on their port.</summary>
+    protected void JoinApp(AppTable<IActorRef>.Entry held, Registration instance)
+    {
+        Table.AddInstance(held.Name, instance.ResumeSha256);
+        held.App.Tell(new PublicPortActor.AddInstance(ControlOf(instance), instance.ResumeSha256));
+        Log.Info("App {App}: another instance joins from {Remote}", held.Name, instance.Remote?.ToString() ?? "the state file");
+        TableChanged();
     }
 
     /// <summary>The app's control side, for an app whose control connection is on this relay.</summary>

@@ -38,17 +38,21 @@ internal sealed class StandaloneRegistryActor : RegistryActor
 
     protected override void Register(RegisterApp register, UserGrant? user, IActorRef channel)
     {
-        switch (Table.Decide(register.Name, register.Port, register.ResumeSha256, user: user))
+        switch (Table.Decide(register.Name, register.Port, register.ResumeSha256, user: user, shared: register.Shared))
         {
             case AppTable<IActorRef>.Return back:
-                back.Held.App.Tell(new AppActor.Resume(channel, register.Remote));
+                back.Held.App.Tell(new AppActor.Resume(channel, register.Remote, register.ResumeSha256));
+                break;
+            case AppTable<IActorRef>.Join join:
+                JoinApp(join.Held, new Registration(join.Held.Name, join.Held.Port, register.Port is not null, channel, register.Remote,
+                    register.ResumeSha256, User: register.User, Shared: true));
                 break;
             case AppTable<IActorRef>.Refusal refusal:
                 Refuse(channel, refusal.Code, refusal.Text);
                 break;
             case AppTable<IActorRef>.Grant grant:
                 StartApp(new Registration(grant.Name, grant.Port, register.Port is not null, channel, register.Remote, register.ResumeSha256,
-                    User: register.User));
+                    User: register.User, Shared: register.Shared));
                 break;
         }
     }
@@ -87,6 +91,13 @@ internal sealed class StandaloneRegistryActor : RegistryActor
         var held = 0;
         foreach (var saved in _restored)
         {
+            if (saved.Shared && Table.TryGet(saved.Name, out var first) && first.Shared && first.Port == saved.Port && first.User == saved.User)
+            {
+                // Each instance of a shared name holds its own place for its return.
+                JoinApp(first, new Registration(saved.Name, saved.Port, PortRequested: true, ActorRefs.Nobody, null, saved.ResumeSha256, User: saved.User, Shared: true));
+                held++;
+                continue;
+            }
             var why = Settings.GracePeriod <= TimeSpan.Zero ? "the grace period is off"
                 : saved.User is { } user && Users is null ? $"it was registered by user {user} and the relay has no users file now"
                 : Users?.WhyNotHeld(saved.User, saved.Name, saved.Port) ?? Table.WhyNotRestored(saved.Name, saved.Port);
@@ -95,7 +106,7 @@ internal sealed class StandaloneRegistryActor : RegistryActor
                 Log.Warning("State file: app {App} on port {Port} not restored: {Why}", saved.Name, saved.Port, why);
                 continue;
             }
-            StartApp(new Registration(saved.Name, saved.Port, PortRequested: true, ActorRefs.Nobody, null, saved.ResumeSha256, User: saved.User));
+            StartApp(new Registration(saved.Name, saved.Port, PortRequested: true, ActorRefs.Nobody, null, saved.ResumeSha256, User: saved.User, Shared: saved.Shared));
             held++;
         }
         Log.Info("Restored {Apps} registrations from the last run, each held {Grace} for its owner", held, Duration.Format(Settings.GracePeriod));
@@ -103,7 +114,7 @@ internal sealed class StandaloneRegistryActor : RegistryActor
 
     /// <summary>
     /// The table as a restarted relay needs it: the apps it would hold through a dropped connection
-    /// (those with a resume token). Not while draining: the departures the drain causes are not
+    /// (those with a resume token; each instance of a shared name). Not while draining: the departures the drain causes are not
     /// the end of those registrations, the next run holds them.
     /// </summary>
     private void SaveState()
@@ -111,8 +122,9 @@ internal sealed class StandaloneRegistryActor : RegistryActor
         if (_stateFile is null || IsDraining)
             return;
         _stateFile.Tell(new RegistrationFileActor.Save(Table.Entries
-            .Where(entry => entry.ResumeSha256 is not null)
-            .Select(entry => new SavedRegistration(entry.Name, entry.Port, entry.ResumeSha256!, entry.User))
+            .SelectMany(entry => entry.Shared
+                ? entry.Instances.Select(instance => new SavedRegistration(entry.Name, entry.Port, instance, entry.User, Shared: true))
+                : entry.ResumeSha256 is { } own ? [new SavedRegistration(entry.Name, entry.Port, own, entry.User)] : [])
             .ToList()));
     }
 

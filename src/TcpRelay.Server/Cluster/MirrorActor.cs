@@ -94,7 +94,7 @@ internal sealed class MirrorActor : LifecycleLoggingActor
     protected override void PreStart()
     {
         base.PreStart();
-        _status?.ControlFrom(null);
+        _status?.ControlFrom(Self.Path.Name, null);
         ShowOwner();
     }
 

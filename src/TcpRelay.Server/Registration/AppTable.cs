@@ -8,15 +8,28 @@ namespace TcpRelay.Server.Registration;
 /// for none gets, which port an app that asks for none gets, when a REGISTER is an app coming
 /// back, and the limits. It only decides and records; telling apps is its owner's business.
 /// <para>
-/// A name is held by one app; a port by the app it was given to, and it may stay held after the
-/// name is free (a single relay keeps the port bound until the app's last paired session ends).
+/// A name is held by one app, or by several instances of one app that all asked to share it (one
+/// public port, one <typeparamref name="TApp"/> serving them all); a port by the app it was given
+/// to, and it may stay held after the name is free (a single relay keeps the port bound until the
+/// app's last paired session ends).
 /// <typeparamref name="TApp"/> is whatever the owner knows an app by (an actor, a cluster entry).
 /// </para>
 /// </summary>
 internal sealed class AppTable<TApp>
 {
-    /// <summary>A name held: its port, the hash of its resume token (null: not held for a return), the app, and its user (null: admitted by the shared secret).</summary>
-    public sealed record Entry(AppName Name, int Port, string? ResumeSha256, TApp App, UserId? User = null);
+    /// <summary>
+    /// A name held: its port, the hash of its resume token (null: not held for a return), the app, its
+    /// user (null: admitted by the shared secret), and whether it is shared; a shared name's
+    /// <see cref="Instances"/> are the resume hashes of the instances that hold it with a token.
+    /// </summary>
+    public sealed record Entry(AppName Name, int Port, string? ResumeSha256, TApp App, UserId? User = null, bool Shared = false)
+    {
+        /// <summary>The resume hashes of a shared name's instances (the first one's is <see cref="ResumeSha256"/>); empty for a name that is not shared.</summary>
+        public IReadOnlySet<string> Instances { get; init; } = NoInstances;
+
+        /// <summary>Whether the holder of <paramref name="resumeSha256"/> is this name's app, or one of its instances.</summary>
+        public bool HeldWith(string? resumeSha256) => resumeSha256 is not null && (resumeSha256 == ResumeSha256 || Instances.Contains(resumeSha256));
+    }
 
     /// <summary>What the table makes of a REGISTER.</summary>
     public abstract record Decision;
@@ -27,8 +40,14 @@ internal sealed class AppTable<TApp>
     /// <summary>The holder of the name coming back with its resume token: it keeps name and port.</summary>
     public sealed record Return(Entry Held) : Decision;
 
+    /// <summary>Another instance of a shared name: it joins the instances of <paramref name="Held"/> on their port (<see cref="AddInstance"/> records it).</summary>
+    public sealed record Join(Entry Held) : Decision;
+
     /// <summary>Refused with this ERROR code and text.</summary>
     public sealed record Refusal(ErrorCode Code, string Text) : Decision;
+
+    // One empty set for every name that is not shared, so that such entries compare by their values.
+    private static readonly IReadOnlySet<string> NoInstances = new HashSet<string>();
 
     private readonly PublicPortRange _publicPorts;
     private readonly int _maxApps;
@@ -75,7 +94,9 @@ internal sealed class AppTable<TApp>
     /// <param name="unavailable">Ports the owner knows to be unusable beyond the table (bound on some node, still draining).</param>
     /// <param name="resumeSha256">The <see cref="ResumeHash"/> of the REGISTER's token, or null if it gave none.</param>
     /// <param name="user">The user the app proved to be, or null (admitted by the shared secret: no grant beyond the relay's rules).</param>
-    public Decision Decide(AppName? name, int? port, string? resumeSha256, Func<int, bool>? unavailable = null, UserGrant? user = null)
+    /// <param name="shared">The app asks to share its name: it joins a holder that asked the same, of the same user.</param>
+    public Decision Decide(AppName? name, int? port, string? resumeSha256, Func<int, bool>? unavailable = null, UserGrant? user = null,
+        bool shared = false)
     {
         if (user is not null)
         {
@@ -88,11 +109,19 @@ internal sealed class AppTable<TApp>
         {
             // The token, not the connection or the node, tells a returning app from another one
             // wanting its name; and a token is only good for the user that registered with it.
-            if (resumeSha256 is null || held.ResumeSha256 != resumeSha256 || held.User != user?.Id)
-                return new Refusal(ErrorCode.NameInUse, $"name '{asked}' is in use");
-            if (port is { } other && other != held.Port)
-                return new Refusal(ErrorCode.NameInUse, $"name '{asked}' is held with port {held.Port}, not {other}");
-            return new Return(held);
+            var sameUser = held.User == user?.Id;
+            if (sameUser && held.HeldWith(resumeSha256))
+            {
+                if (port is { } other && other != held.Port)
+                    return new Refusal(ErrorCode.NameInUse, $"name '{asked}' is held with port {held.Port}, not {other}");
+                return new Return(held);
+            }
+            // Sharing takes both sides asking for it, so that nobody ends up sharing by surprise.
+            if (!shared || !held.Shared || !sameUser)
+                return new Refusal(ErrorCode.NameInUse, $"name '{asked}' is in use" + (shared && held.Shared ? " by another user" : shared ? " and not shared" : ""));
+            if (port is { } fixedPort && fixedPort != held.Port)
+                return new Refusal(ErrorCode.NameInUse, $"name '{asked}' is shared on port {held.Port}, not {fixedPort}");
+            return new Join(held);
         }
         if (port is { } requested)
         {
@@ -123,13 +152,37 @@ internal sealed class AppTable<TApp>
     public string? WhyNotRestored(AppName name, int port) =>
         Decide(name, port, null) is Refusal refusal ? refusal.Text : null;
 
-    /// <summary>Records a name and its port for <paramref name="app"/> of <paramref name="user"/>.</summary>
-    public Entry Add(AppName name, int port, string? resumeSha256, TApp app, UserId? user = null)
+    /// <summary>Records a name and its port for <paramref name="app"/> of <paramref name="user"/>; <paramref name="shared"/>: other instances may join it.</summary>
+    public Entry Add(AppName name, int port, string? resumeSha256, TApp app, UserId? user = null, bool shared = false)
     {
-        var entry = new Entry(name, port, resumeSha256, app, user);
+        var entry = new Entry(name, port, resumeSha256, app, user, shared)
+        {
+            Instances = shared && resumeSha256 is not null ? new HashSet<string> { resumeSha256 } : NoInstances,
+        };
         _names[name] = entry;
         _ports[port] = new Holder(app, Reserved: false);
         return entry;
+    }
+
+    /// <summary>Another instance holds the shared name with <paramref name="resumeSha256"/> (null: it gave no token and is not held for a return).</summary>
+    public void AddInstance(AppName name, string? resumeSha256)
+    {
+        if (resumeSha256 is not null && _names.TryGetValue(name, out var entry))
+            _names[name] = entry with { Instances = new HashSet<string>(entry.Instances) { resumeSha256 } };
+    }
+
+    /// <summary>
+    /// One instance of a shared name is gone (the others hold it on); a token that was the name's own
+    /// passes to another instance's, so that the name is saved and restored with a live one.
+    /// </summary>
+    public void RemoveInstance(AppName name, string? resumeSha256)
+    {
+        if (resumeSha256 is null || !_names.TryGetValue(name, out var entry))
+            return;
+        var instances = new HashSet<string>(entry.Instances);
+        instances.Remove(resumeSha256);
+        var own = entry.ResumeSha256 == resumeSha256 ? instances.FirstOrDefault() : entry.ResumeSha256;
+        _names[name] = entry with { ResumeSha256 = own, Instances = instances };
     }
 
     /// <summary>Changes what is known of a name's app (its token, its owner); the port is <see cref="Move"/>'s.</summary>

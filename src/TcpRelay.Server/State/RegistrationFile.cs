@@ -9,9 +9,10 @@ namespace TcpRelay.Server.State;
 /// <summary>
 /// A registration as the state file keeps it: enough for a restarted relay to hold the app's name
 /// and port for its owner, and to know the owner again by its resume token, which is not kept:
-/// of the token only its <see cref="Registration.ResumeHash"/> (64 lowercase hex digits).
+/// of the token only its <see cref="Registration.ResumeHash"/> (64 lowercase hex digits). A shared
+/// name is saved once per instance, each with <paramref name="Shared"/>.
 /// </summary>
-internal sealed record SavedRegistration(AppName Name, int Port, string ResumeSha256, UserId? User = null);
+internal sealed record SavedRegistration(AppName Name, int Port, string ResumeSha256, UserId? User = null, bool Shared = false);
 
 /// <summary>What a relay found in its state file at start-up; <paramref name="Problem"/> says why it found nothing usable.</summary>
 internal sealed record LoadedRegistrations(IReadOnlyList<SavedRegistration> Apps, string? Problem)
@@ -62,7 +63,7 @@ internal sealed class RegistrationFile(string path)
     public void Save(IEnumerable<SavedRegistration> apps)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
-        var document = new FileDocument(Version, apps.Select(a => (FileEntry?)new FileEntry(a.Name.Value, a.Port, a.ResumeSha256, a.User?.Value)).ToList());
+        var document = new FileDocument(Version, apps.Select(a => (FileEntry?)new FileEntry(a.Name.Value, a.Port, a.ResumeSha256, a.User?.Value, a.Shared)).ToList());
         var temporary = path + ".tmp";
         using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
         {
@@ -103,7 +104,7 @@ internal sealed class RegistrationFile(string path)
                     return (null, $"app {i}: {parsed.Error}");
                 user = parsed.Value;
             }
-            apps.Add(new SavedRegistration(name.Value, entry.Port, hash, user));
+            apps.Add(new SavedRegistration(name.Value, entry.Port, hash, user, entry.Shared));
         }
         return (apps, null);
     }
@@ -130,7 +131,8 @@ internal sealed class RegistrationFile(string path)
         [property: JsonPropertyName("name")] string? Name,
         [property: JsonPropertyName("port")] int Port,
         [property: JsonPropertyName("resume-sha256")] string? ResumeSha256,
-        [property: JsonPropertyName("user")] string? User = null);
+        [property: JsonPropertyName("user")] string? User = null,
+        [property: JsonPropertyName("shared")] bool Shared = false);
 }
 
 [JsonSerializable(typeof(RegistrationFile.FileDocument))]

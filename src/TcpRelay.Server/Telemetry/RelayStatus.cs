@@ -58,9 +58,9 @@ public sealed class RelayStatus
 
     internal void MarkDraining() => _draining = true;
 
-    internal AppStatus AppRegistered(AppName name, int port, IPEndPoint? control, UserId? user = null)
+    internal AppStatus AppRegistered(AppName name, int port, UserId? user = null, bool shared = false)
     {
-        var app = new AppStatus(this, name, port, control, user);
+        var app = new AppStatus(this, name, port, user, shared);
         _apps[app] = 0;
         return app;
     }
@@ -123,19 +123,23 @@ public sealed class AppStatus
     private readonly ConcurrentDictionary<SessionId, SessionStatus> _sessions = new();
     private long _endedFromClients;
     private long _endedFromApp;
-    private volatile IPEndPoint? _control;
+    // Each role's control connection, in the order they came (null: away in its grace period); a shared name has several.
+    private readonly List<(string Instance, IPEndPoint? Control)> _controls = [];
     private volatile string? _controlNode;
     private volatile bool _departed;
 
-    internal AppStatus(RelayStatus relay, AppName name, int port, IPEndPoint? control, UserId? user)
+    internal AppStatus(RelayStatus relay, AppName name, int port, UserId? user, bool shared)
     {
         _relay = relay;
         Name = name;
         Port = port;
         User = user;
-        _control = control;
+        Shared = shared;
         RegisteredAt = DateTimeOffset.UtcNow;
     }
+
+    /// <summary>Whether several instances may hold the name.</summary>
+    public bool Shared { get; }
 
     /// <summary>The app's name.</summary>
     public AppName Name { get; }
@@ -155,8 +159,25 @@ public sealed class AppStatus
 
     internal IEnumerable<SessionStatus> LiveSessions => _sessions.Values;
 
-    /// <summary>The app's control connection is (back) on this address; null while it is away in its grace period.</summary>
-    internal void ControlFrom(IPEndPoint? control) => _control = control;
+    /// <summary>The control connection of the role <paramref name="instance"/> is (back) on this address; null while it is away in its grace period.</summary>
+    internal void ControlFrom(string instance, IPEndPoint? control)
+    {
+        lock (_controls)
+        {
+            var at = _controls.FindIndex(c => c.Instance == instance);
+            if (at < 0)
+                _controls.Add((instance, control));
+            else
+                _controls[at] = (instance, control);
+        }
+    }
+
+    /// <summary>The role <paramref name="instance"/> is gone (an instance of a shared name left, or another role serves the app now).</summary>
+    internal void InstanceGone(string instance)
+    {
+        lock (_controls)
+            _controls.RemoveAll(c => c.Instance == instance);
+    }
 
     /// <summary>In a cluster: the node the app's control connection is on, when it is not this one.</summary>
     internal string? ControlNode => _controlNode;
@@ -186,11 +207,18 @@ public sealed class AppStatus
     internal AppSnapshot Snapshot(DateTimeOffset now)
     {
         var sessions = _sessions.Values.OrderBy(s => s.Age).Select(s => s.Snapshot()).ToList();
-        return new AppSnapshot(Name.Value, Port, _control is { } c ? Connect.FormatEndPoint(c) : null, _controlNode, RegisteredAt,
+        List<string?> controls;
+        lock (_controls)
+            controls = _controls.Select(c => c.Control is { } ep ? Connect.FormatEndPoint(ep) : null).ToList();
+        return new AppSnapshot(Name.Value, Port, controls.Find(c => c is not null), _controlNode, RegisteredAt,
             _departed, sessions.Count,
             Interlocked.Read(ref _endedFromClients) + sessions.Sum(s => s.BytesFromClient),
             Interlocked.Read(ref _endedFromApp) + sessions.Sum(s => s.BytesFromApp),
-            sessions) { User = User?.Value };
+            sessions)
+        {
+            User = User?.Value,
+            Instances = Shared ? controls.Select(c => c ?? AppSnapshot.Away).ToList() : null,
+        };
     }
 }
 
@@ -296,6 +324,12 @@ public sealed record AppSnapshot(
 {
     /// <summary>The user of the users file the app registered as; null: admitted by the shared secret.</summary>
     public string? User { get; init; }
+
+    /// <summary>A shared name's instances: each one's control address, or <see cref="Away"/> while it is in its grace period; null for a name that is not shared.</summary>
+    public IReadOnlyList<string>? Instances { get; init; }
+
+    /// <summary>What <see cref="Instances"/> says of an instance whose control connection is lost and held for a return.</summary>
+    public const string Away = "away";
 
     /// <summary>Bytes per second from clients over the admin endpoint's last sampling interval (0 before two samples).</summary>
     public double BytesPerSecondFromClients { get; init; }
