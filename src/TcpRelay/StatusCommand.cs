@@ -91,7 +91,9 @@ internal static class StatusCommand
         {
             var name = app.Leaving ? app.Name + " (leaving)" : app.Name;
             rows.Add([users ? $"{name} ({app.User ?? "shared secret"})" : name, app.Port.ToString(CultureInfo.InvariantCulture),
-                app.ControlNode is { } node ? $"via {node}" : app.Control ?? "away", app.RegisteredSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+                app.ControlNode is { } node ? $"via {node}"
+                : app.Instances is { } instances ? $"{instances.Count} instances: {string.Join(", ", instances)}"
+                : app.Control ?? "away", app.RegisteredSince.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
                 app.SessionsActive.ToString(CultureInfo.InvariantCulture), Bytes(app.BytesFromClients), Bytes(app.BytesFromApp)]);
             foreach (var session in app.Sessions)
                 rows.Add(["  " + session.IdPrefix + (session.Paired ? "" : " waiting"), "", session.Client,

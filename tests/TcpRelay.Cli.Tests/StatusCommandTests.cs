@@ -41,6 +41,23 @@ public sealed class StatusCommandTests
     }
 
     [Fact]
+    public async Task The_table_lists_a_shared_names_instances_and_the_page_too()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        await using var admin = await AdminServer.StartAsync(new IPEndPoint(IPAddress.Loopback, 0), relay.System, secret: null);
+        await using var first = new Client.RelayListener(relay.ListenerOptions("pool") with { Shared = true });
+        await first.StartAsync();
+        await using var second = new Client.RelayListener(relay.ListenerOptions("pool") with { Shared = true });
+        await second.StartAsync();
+
+        var table = new StringWriter();
+        Assert.Equal(0, await StatusCommand.RunAsync(["--admin", $"127.0.0.1:{admin.EndPoint.Port}"], table));
+        Assert.Matches($@"\npool +{first.PublicPort} +2 instances: 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+ ", table.ToString());
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{admin.EndPoint.Port}/"), Timeout = TestRelay.Wait };
+        Assert.Matches(@"<td>2 instances: 127\.0\.0\.1:\d+, 127\.0\.0\.1:\d+</td>", await http.GetStringAsync(""));
+    }
+
+    [Fact]
     public async Task Tcprelay_status_says_where_it_looked_when_no_relay_answers()
     {
         using var unused = Loopback.Bound(); // a port nothing answers on

@@ -4,6 +4,7 @@ using TcpRelay.Client;
 using TcpRelay.Protocol;
 using TcpRelay.Server.Registration;
 using TcpRelay.Server.State;
+using TcpRelay.Server.Telemetry;
 
 namespace TcpRelay.Server.Tests;
 
@@ -58,6 +59,44 @@ public sealed class StateFileTests : IDisposable
         Assert.Equal("hello", Encoding.ASCII.GetString(greeting));
         await session.WriteAsync("world"u8.ToArray());
         Assert.Equal("world", Encoding.ASCII.GetString(await SocketAssert.ReadExactlyAsync(client, 5)));
+    }
+
+    [Fact]
+    public async Task A_restarted_relay_holds_each_instance_of_a_shared_name_for_its_own_return()
+    {
+        var tokens = new[] { ResumeToken.New(), ResumeToken.New() };
+        var first = await TestRelay.StartAsync(s => Adjust(s));
+        var range = first.Settings.PublicPorts;
+        var instances = new List<RelayListener>();
+        foreach (var token in tokens)
+        {
+            var instance = new RelayListener(first.ListenerOptions("pool") with { ResumeToken = token, Shared = true });
+            await instance.StartAsync();
+            instances.Add(instance);
+        }
+        var port = instances[0].PublicPort;
+        await Eventually.TrueAsync(() => File.Exists(StateFile) && new RegistrationFile(StateFile).Load().Apps.Count == 2, "the state file holds both instances");
+        await first.DisposeAsync();
+        foreach (var instance in instances)
+            await instance.DisposeAsync();
+        Assert.Equal(tokens.Select(t => new SavedRegistration(AppName.Parse("pool").Value, port, ResumeHash.Of(t), Shared: true)).ToHashSet(),
+            new RegistrationFile(StateFile).Load().Apps.ToHashSet());
+
+        await using var second = await TestRelay.StartAsync(s => Adjust(s, range));
+        await using (var notSharing = second.Listener("pool"))
+            Assert.Equal(ErrorCode.NameInUse, (await Assert.ThrowsAsync<RelayRegistrationException>(() => notSharing.StartAsync())).Code);
+        // The second instance comes back first: its own place, the name's port; the first one's place is held beside it.
+        await using var back = new RelayListener(second.ListenerOptions("pool") with { ResumeToken = tokens[1], Shared = true });
+        await back.StartAsync();
+        Assert.Equal(port, back.PublicPort);
+        var pool = RelayTelemetry.Get(second.System).Status.Snapshot().Apps.Single(a => a.Name == "pool");
+        Assert.Equal(2, pool.Instances!.Count);
+        Assert.Contains(AppSnapshot.Away, pool.Instances);
+        // A client goes to the live one, not to the place held for the other.
+        _ = EchoApp.ServeAsync(back);
+        using var client = await TestRelay.ConnectAsync(port);
+        await client.SendAsync("hello"u8.ToArray());
+        Assert.Equal("hello", Encoding.ASCII.GetString(await SocketAssert.ReadExactlyAsync(client, 5)));
     }
 
     [Fact]

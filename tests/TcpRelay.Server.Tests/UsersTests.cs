@@ -202,6 +202,21 @@ public sealed class UsersTests : IDisposable
     }
 
     [Fact]
+    public async Task Only_apps_of_one_user_share_a_name()
+    {
+        await using var relay = await RelayWithUsersAsync(_ => $"alice {{ secret = \"{AliceSecret}\" }}\nbob {{ secret = \"{BobSecret}\" }}");
+        RelayListener Sharing(string user, string secret) => new(relay.ListenerOptions("pool") with { User = user, Secret = secret, Shared = true, Reconnect = false });
+        await using var first = Sharing("alice", AliceSecret);
+        await first.StartAsync();
+        await using var second = Sharing("alice", AliceSecret);
+        await second.StartAsync();
+        await using var bobs = Sharing("bob", BobSecret);
+        var refused = await Assert.ThrowsAsync<RelayRegistrationException>(() => bobs.StartAsync());
+        Assert.Equal(ErrorCode.NameInUse, refused.Code);
+        Assert.EndsWith("name 'pool' is in use by another user", refused.Message);
+    }
+
+    [Fact]
     public async Task A_relay_with_a_users_file_and_a_shared_secret_takes_both()
     {
         await using var relay = await RelayWithUsersAsync(_ => $"alice {{ secret = \"{AliceSecret}\", names = [\"web\"] }}",

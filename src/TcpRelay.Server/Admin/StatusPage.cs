@@ -45,7 +45,9 @@ internal static class StatusPage
         var now = DateTimeOffset.UtcNow;
         foreach (var app in status.Apps)
         {
-            var control = app.ControlNode is { } via ? "via " + via : app.Control ?? "away (grace period)";
+            var control = app.ControlNode is { } via ? "via " + via
+                : app.Instances is { } instances ? $"{instances.Count} instances: {string.Join(", ", instances)}"
+                : app.Control ?? "away (grace period)";
             html.Append(CultureInfo.InvariantCulture,
                 $"<tr class=\"app\"><td>{HtmlEncode(app.Name)}{(app.Leaving ? " (leaving)" : "")}{(app.User is { } user ? $" <span class=\"quiet\">user {HtmlEncode(user)}</span>" : "")}</td><td>{app.Port}</td><td>{HtmlEncode(control)}</td>" +
                 $"<td title=\"{app.RegisteredSince.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC\">{ElapsedTime.Format(now - app.RegisteredSince)} ago</td><td class=\"n\">{app.SessionsActive}</td>" +
