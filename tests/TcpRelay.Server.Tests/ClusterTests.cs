@@ -63,6 +63,19 @@ public sealed class ClusterTests
     }
 
     [Fact]
+    public async Task A_cluster_says_it_does_not_share_a_name_and_serves_the_first_instance_on()
+    {
+        await using var cluster = await TestCluster.StartAsync(2);
+        await using var first = await EchoingAsync(new RelayListener(cluster.Nodes[0].ListenerOptions("pool") with { Shared = true }));
+        await using var second = new RelayListener(cluster.Nodes[0].ListenerOptions("pool") with { Shared = true, Reconnect = false });
+        var refused = await Assert.ThrowsAsync<RelayRegistrationException>(() => second.StartAsync());
+        Assert.Equal(ErrorCode.NameInUse, refused.Code);
+        Assert.EndsWith("a relay cluster does not share a name between instances yet", refused.Message);
+        foreach (var node in cluster.Nodes)
+            await cluster.EchoesThroughAsync(node, first.PublicPort, 4096);
+    }
+
+    [Fact]
     public async Task An_app_without_features_redirect_only_gets_clients_of_its_own_node()
     {
         await using var cluster = await TestCluster.StartAsync(2);

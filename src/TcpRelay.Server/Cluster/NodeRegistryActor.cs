@@ -80,10 +80,15 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
     /// <summary>An app coming back to the node that serves it is resumed here, as on a single relay; anything else is a claim.</summary>
     protected override void Register(RegisterApp register, UserGrant? user, IActorRef channel)
     {
-        if (Table.Decide(register.Name, register.Port, register.ResumeSha256, user: user) is AppTable<IActorRef>.Return back && _owned.Contains(back.Held.App))
+        switch (Table.Decide(register.Name, register.Port, register.ResumeSha256, user: user, shared: register.Shared))
         {
-            back.Held.App.Tell(new AppActor.Resume(channel, register.Remote));
-            return;
+            case AppTable<IActorRef>.Return back when _owned.Contains(back.Held.App):
+                back.Held.App.Tell(new AppActor.Resume(channel, register.Remote, register.ResumeSha256));
+                return;
+            case AppTable<IActorRef>.Join join:
+                // The directory knows one holder per name; instances spread over nodes would need it to know each of them.
+                Refuse(channel, ErrorCode.NameInUse, $"name '{join.Held.Name}' is in use: a relay cluster does not share a name between instances yet");
+                return;
         }
         SendClaim(register, channel);
     }
@@ -199,7 +204,7 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
         }
         // Owned from now, so that however it ends (even before it is bound) the directory hears of it.
         _owned.Add(StartApp(new Registration(name, granted.Port, register.Port is not null, claim.Channel, register.Remote,
-            register.ResumeSha256, register.Redirect, register.User)));
+            register.ResumeSha256, register.Redirect, register.User, register.Shared)));
     }
 
     /// <summary>Every app of the cluster gets an actor here: the owner's node has it, every other node mirrors it.</summary>
