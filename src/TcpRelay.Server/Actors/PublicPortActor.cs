@@ -220,6 +220,9 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         Receive<Tcp.Connected>(OnClient);
         Receive<CloseClient>(close =>
         {
+            // An instance that departed closes what it was given; those clients went to another instance meanwhile.
+            if (_spec.Shared && _given.TryGetValue(close.Id, out var given) && !given.Role.Equals(Sender))
+                return;
             if (!CloseWaiting(close.Id, close.Why, close.Cause))
                 Log.Debug("App {App}: session {SessionId} is no longer waiting ({Why})", _spec.Name, close.Id, close.Why);
         });
