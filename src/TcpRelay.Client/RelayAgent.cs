@@ -46,6 +46,12 @@ public sealed class RelayAgent : IAsyncDisposable
             throw new ArgumentException("at least one service is needed", nameof(services));
     }
 
+    /// <summary>Failed health checks in a row after which a service is deregistered (<see cref="ExposedService.HealthInterval"/>).</summary>
+    public const int FailuresToWithdraw = 3;
+
+    /// <summary>Passed health checks in a row after which a deregistered service is registered again.</summary>
+    public const int SuccessesToReturn = 2;
+
     /// <summary>The level of the lines written for each session (ended, rejected); <see cref="LogLevel.None"/> leaves them out.</summary>
     public LogLevel SessionLogLevel { get; init; } = LogLevel.Information;
 
@@ -218,6 +224,24 @@ public sealed class RelayAgent : IAsyncDisposable
     // How long the start-up check waits for a service to hang up after the check's own FIN.
     private static readonly TimeSpan ProbeDrain = TimeSpan.FromSeconds(1);
 
+    /// <summary>Writes the PROXY header to the service before the pipe starts, so that it comes before any byte of the client.</summary>
+    /// <returns>False when the service could not take it; the session is then dropped (both sockets close).</returns>
+    private async Task<bool> SendProxyHeaderAsync(ProxyProtocolVersion version, Socket local, RelaySessionOffer offer, RelayListener listener, CancellationToken ct)
+    {
+        var header = ProxyHeader.Format(version, offer.Client, listener.PublicEndPoint);
+        try
+        {
+            await local.SendAsync(header, ct);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            if (!ct.IsCancellationRequested)
+                _logger.LogWarning("Session {SessionId} of {App} dropped: the PROXY header could not be written to the service: {Reason}", offer.Id.Value, listener.Name, e.Message);
+            return false;
+        }
+    }
+
     private async Task AcceptLoopAsync(ExposedService service, RelayListener listener, CancellationToken ct)
     {
         while (!ct.IsCancellationRequested)
@@ -284,6 +308,8 @@ public sealed class RelayAgent : IAsyncDisposable
         await using (relayed)
         using (local)
         {
+            if (service.ProxyProtocol is { } version && !await SendProxyHeaderAsync(version, local, offer, listener, ct))
+                return;
             var result = await SocketPipe.RunAsync(relayed.Socket, "client", local, "service", ct);
             if (result.Outcome == SocketPipe.Cancelled)
                 Interlocked.Increment(ref _cutByStop);

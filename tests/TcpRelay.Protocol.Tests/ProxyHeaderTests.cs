@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Text;
+using TcpRelay.TestSupport;
 
 namespace TcpRelay.Protocol.Tests;
 
@@ -17,7 +18,7 @@ public sealed class ProxyHeaderTests
     {
         var header = ProxyHeader.Format(ProxyProtocolVersion.V1, Client4, Relay4);
         Assert.Equal("PROXY TCP4 192.0.2.10 198.51.100.1 51234 8443\r\n", Encoding.ASCII.GetString(header));
-        Assert.Equal((Client4, Relay4), SpecReader.Read(header));
+        Assert.Equal((Client4, Relay4), ProxyHeaderReader.Read(header));
     }
 
     [Fact]
@@ -25,7 +26,7 @@ public sealed class ProxyHeaderTests
     {
         var header = ProxyHeader.Format(ProxyProtocolVersion.V1, Client6, Relay6);
         Assert.Equal("PROXY TCP6 2001:db8::10 2001:db8::1 51234 8443\r\n", Encoding.ASCII.GetString(header));
-        Assert.Equal((Client6, Relay6), SpecReader.Read(header));
+        Assert.Equal((Client6, Relay6), ProxyHeaderReader.Read(header));
     }
 
     [Fact]
@@ -40,7 +41,7 @@ public sealed class ProxyHeaderTests
         ];
         var header = ProxyHeader.Format(ProxyProtocolVersion.V2, Client4, Relay4);
         Assert.Equal(expected, header);
-        Assert.Equal((Client4, Relay4), SpecReader.Read(header));
+        Assert.Equal((Client4, Relay4), ProxyHeaderReader.Read(header));
     }
 
     [Fact]
@@ -53,7 +54,7 @@ public sealed class ProxyHeaderTests
         Assert.Equal(Client6.Address.GetAddressBytes(), header[16..32]);
         Assert.Equal(Relay6.Address.GetAddressBytes(), header[32..48]);
         Assert.Equal(new byte[] { 0xC8, 0x22, 0x20, 0xFB }, header[48..52]);
-        Assert.Equal((Client6, Relay6), SpecReader.Read(header));
+        Assert.Equal((Client6, Relay6), ProxyHeaderReader.Read(header));
     }
 
     [Theory]
@@ -62,7 +63,7 @@ public sealed class ProxyHeaderTests
     public void Mixed_families_write_the_IPv4_address_as_IPv4_mapped_IPv6(ProxyProtocolVersion version)
     {
         var mapped = new IPEndPoint(Client4.Address.MapToIPv6(), Client4.Port);
-        Assert.Equal((mapped, Relay6), SpecReader.Read(ProxyHeader.Format(version, Client4, Relay6)));
+        Assert.Equal((mapped, Relay6), ProxyHeaderReader.Read(ProxyHeader.Format(version, Client4, Relay6)));
         if (version == ProxyProtocolVersion.V1)
             Assert.StartsWith("PROXY TCP6 ::ffff:192.0.2.10 2001:db8::1 ", Encoding.ASCII.GetString(ProxyHeader.Format(version, Client4, Relay6)));
     }
@@ -73,7 +74,7 @@ public sealed class ProxyHeaderTests
     public void An_IPv4_mapped_address_beside_an_IPv4_one_is_written_as_IPv4(ProxyProtocolVersion version)
     {
         var mapped = new IPEndPoint(Client4.Address.MapToIPv6(), Client4.Port);
-        Assert.Equal((Client4, Relay4), SpecReader.Read(ProxyHeader.Format(version, mapped, Relay4)));
+        Assert.Equal((Client4, Relay4), ProxyHeaderReader.Read(ProxyHeader.Format(version, mapped, Relay4)));
     }
 
     [Theory]
@@ -88,61 +89,4 @@ public sealed class ProxyHeaderTests
     [InlineData("")]
     public void Any_other_version_names_the_allowed_ones(string text) =>
         Assert.Contains("is not one of v1, v2", ProxyHeader.ParseVersion(text).Error);
-
-    /// <summary>A reader of PROXY headers written from HAProxy's proxy-protocol.txt alone (TCP over IPv4 and IPv6).</summary>
-    private static class SpecReader
-    {
-        private static readonly byte[] Signature = [0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A];
-
-        public static (IPEndPoint Source, IPEndPoint Destination) Read(byte[] header) =>
-            header.AsSpan().StartsWith(Signature) ? ReadV2(header) : ReadV1(header);
-
-        private static (IPEndPoint, IPEndPoint) ReadV1(byte[] header)
-        {
-            // 2.1: at most 107 bytes, ending CRLF, words separated by single spaces.
-            Assert.True(header.Length <= 107);
-            var line = Encoding.ASCII.GetString(header);
-            Assert.EndsWith("\r\n", line);
-            Assert.Equal(1, line.Split("\r\n").Length - 1);
-            var words = line[..^2].Split(' ');
-            Assert.Equal(6, words.Length);
-            Assert.Equal("PROXY", words[0]);
-            var family = words[1] switch
-            {
-                "TCP4" => System.Net.Sockets.AddressFamily.InterNetwork,
-                "TCP6" => System.Net.Sockets.AddressFamily.InterNetworkV6,
-                var other => throw new Xunit.Sdk.XunitException($"unknown protocol {other}"),
-            };
-            var src = IPAddress.Parse(words[2]);
-            var dst = IPAddress.Parse(words[3]);
-            Assert.Equal(family, src.AddressFamily);
-            Assert.Equal(family, dst.AddressFamily);
-            // Ports are decimal without leading zeroes.
-            foreach (var port in words[4..])
-                Assert.Matches("^(0|[1-9][0-9]{0,4})$", port);
-            return (new IPEndPoint(src, int.Parse(words[4])), new IPEndPoint(dst, int.Parse(words[5])));
-        }
-
-        private static (IPEndPoint, IPEndPoint) ReadV2(byte[] header)
-        {
-            Assert.True(header.Length >= 16);
-            Assert.Equal(2, header[12] >> 4); // version
-            Assert.Equal(1, header[12] & 0x0F); // PROXY
-            var length = BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(14));
-            Assert.Equal(16 + length, header.Length);
-            var addressLength = header[13] switch
-            {
-                0x11 => 4, // TCP over IPv4: 12 bytes
-                0x21 => 16, // TCP over IPv6: 36 bytes
-                var other => throw new Xunit.Sdk.XunitException($"unexpected family/protocol 0x{other:X2}"),
-            };
-            Assert.Equal(2 * addressLength + 4, length);
-            var body = header.AsSpan(16);
-            var src = new IPAddress(body[..addressLength]);
-            var dst = new IPAddress(body.Slice(addressLength, addressLength));
-            var srcPort = BinaryPrimitives.ReadUInt16BigEndian(body[(2 * addressLength)..]);
-            var dstPort = BinaryPrimitives.ReadUInt16BigEndian(body[(2 * addressLength + 2)..]);
-            return (new IPEndPoint(src, srcPort), new IPEndPoint(dst, dstPort));
-        }
-    }
 }
