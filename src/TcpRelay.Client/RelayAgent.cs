@@ -40,7 +40,7 @@ public sealed class RelayAgent : IAsyncDisposable
         _connectTimeout = relay.ConnectTimeout;
         _relayHost = relay.RelayHost;
         _services = services
-            .Select(s => (s, new RelayListener(relay with { Name = s.Name, Port = s.Port }, factory.CreateLogger("TcpRelay.Listener"))))
+            .Select(s => (s, new RelayListener(ListenerOptions(relay, s), factory.CreateLogger("TcpRelay.Listener"))))
             .ToList();
         if (_services.Count == 0)
             throw new ArgumentException("at least one service is needed", nameof(services));
@@ -51,6 +51,10 @@ public sealed class RelayAgent : IAsyncDisposable
 
     /// <summary>Passed health checks in a row after which a deregistered service is registered again.</summary>
     public const int SuccessesToReturn = 2;
+
+    /// <summary>What <paramref name="service"/> registers with: <paramref name="relay"/> with the service's name, port and sharing.</summary>
+    internal static RelayListenerOptions ListenerOptions(RelayListenerOptions relay, ExposedService service) =>
+        relay with { Name = service.Name, Port = service.Port, Shared = service.Shared };
 
     /// <summary>The level of the lines written for each session (ended, rejected); <see cref="LogLevel.None"/> leaves them out.</summary>
     public LogLevel SessionLogLevel { get; init; } = LogLevel.Information;
