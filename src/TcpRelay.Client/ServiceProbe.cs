@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using TcpRelay.Protocol;
 
 namespace TcpRelay.Client;
 
@@ -27,7 +28,7 @@ internal static class ServiceProbe
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                return $"no answer within {Protocol.ElapsedTime.Format(timeout)}";
+                return $"no answer within {ElapsedTime.Format(timeout)}";
             }
         }
         // Hang up in order, reading what the service says first (a banner, as ssh's): a socket
