@@ -274,11 +274,12 @@ public sealed class RelayAgent : IAsyncDisposable
             if (registered && streak == FailuresToWithdraw)
             {
                 var listener = exposure.Listener;
-                _logger.LogWarning("{Service} failed {Count} health checks in a row ({Reason}): deregistered {App}, so that no client is sent to it, until it passes {Passes} in a row",
-                    service.Address, streak, reason, listener.Name, SuccessesToReturn);
                 exposure.Withdrawn = true;
+                // Logged once the relay has let go of the name (or the wait for it is over), so that the line is true.
                 await listener.DisposeAsync();
                 await exposure.AcceptLoop;
+                _logger.LogWarning("{Service} failed {Count} health checks in a row ({Reason}): deregistered {App}, so that no client is sent to it, until it passes {Passes} in a row",
+                    service.Address, streak, reason, listener.Name, SuccessesToReturn);
                 (registered, streak) = (false, 0);
             }
             else if (!registered && streak == SuccessesToReturn)
