@@ -13,6 +13,8 @@ namespace TcpRelay.Client;
 /// service, and for every client the relay announces, a connection to the service piped to the
 /// session. A service that refuses the connection gets the session rejected, so the client is
 /// closed at once. Control reconnects are the listeners' business and leave running sessions alone.
+/// Per service, a PROXY protocol header may start each session (<see cref="ExposedService.ProxyProtocol"/>),
+/// and health checks may take the service off the relay while it is down (<see cref="ExposedService.HealthInterval"/>).
 /// </summary>
 public sealed class RelayAgent : IAsyncDisposable
 {
