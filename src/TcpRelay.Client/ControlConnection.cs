@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using TcpRelay.Protocol;
 
@@ -13,6 +14,9 @@ internal sealed class ControlConnection(Socket socket) : IAsyncDisposable
     private readonly byte[] _readBuffer = new byte[8192];
     private long _lastHeard = Stopwatch.GetTimestamp();
     private string? _abortReason;
+
+    /// <summary>The relay's address as this connection reached it.</summary>
+    public IPAddress RemoteAddress { get; } = ((IPEndPoint)socket.RemoteEndPoint!).Address;
 
     /// <summary>How long since the relay last sent a line (or since the connection opened).</summary>
     public TimeSpan Silence => Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastHeard));

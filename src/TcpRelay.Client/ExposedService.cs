@@ -9,12 +9,28 @@ namespace TcpRelay.Client;
 /// <param name="Port">Public port to ask for; the relay allocates one when null.</param>
 public sealed record ExposedService(string Host, int LocalPort, string? Name = null, int? Port = null)
 {
+    /// <summary>
+    /// The PROXY protocol header written to the service at the start of every session (the client's
+    /// address as source, the relay's public address and port as destination); null: none.
+    /// </summary>
+    public ProxyProtocolVersion? ProxyProtocol { get; init; }
+
+    /// <summary>Whether the <see cref="Name"/> is shared with other instances (<see cref="RelayListenerOptions.Shared"/>).</summary>
+    public bool Shared { get; init; }
+
+    /// <summary>
+    /// How often the agent tries a TCP connect to the service; null: never. After
+    /// <see cref="RelayAgent.FailuresToWithdraw"/> failures in a row the service is deregistered,
+    /// after <see cref="RelayAgent.SuccessesToReturn"/> successes in a row registered again.
+    /// </summary>
+    public TimeSpan? HealthInterval { get; init; }
+
     /// <summary>The service as host:port, for logs.</summary>
     public string Address => Host.Contains(':') ? $"[{Host}]:{LocalPort}" : $"{Host}:{LocalPort}";
 
     /// <summary>Builds a service from the agent's flags, checking each.</summary>
     /// <exception cref="FormatException">One of the values is malformed; the message names it.</exception>
-    public static ExposedService Parse(string to, string? name, string? port)
+    public static ExposedService Parse(string to, string? name, string? port, string? proxyProtocol = null, string? shared = null)
     {
         var colon = to.LastIndexOf(':');
         var host = colon > 0 ? to[..colon].Trim('[', ']') : "";
@@ -29,6 +45,20 @@ public sealed record ExposedService(string Host, int LocalPort, string? Name = n
             var parsed = PortNumber.Parse(port);
             publicPort = parsed.IsOk ? parsed.Value : throw new FormatException($"--port: '{port}' is not a port (1-65535)");
         }
-        return new ExposedService(host, localPort.Value, name, publicPort);
+        ProxyProtocolVersion? version = null;
+        if (proxyProtocol is not null)
+        {
+            var parsed = ProxyHeader.ParseVersion(proxyProtocol);
+            version = parsed.IsOk ? parsed.Value : throw new FormatException($"--proxy-protocol: {parsed.Error}");
+        }
+        var isShared = shared?.ToLowerInvariant() switch
+        {
+            null or "no" or "false" => false,
+            "yes" or "true" => true,
+            _ => throw new FormatException($"--shared: '{shared}' is not one of yes, no, true, false"),
+        };
+        if (isShared && name is null)
+            throw new FormatException($"--shared needs a --name for --to {to}: instances share the name they register under");
+        return new ExposedService(host, localPort.Value, name, publicPort) { ProxyProtocol = version, Shared = isShared };
     }
 }

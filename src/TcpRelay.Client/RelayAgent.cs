@@ -13,17 +13,20 @@ namespace TcpRelay.Client;
 /// service, and for every client the relay announces, a connection to the service piped to the
 /// session. A service that refuses the connection gets the session rejected, so the client is
 /// closed at once. Control reconnects are the listeners' business and leave running sessions alone.
+/// Per service, a PROXY protocol header may start each session (<see cref="ExposedService.ProxyProtocol"/>),
+/// and health checks may take the service off the relay while it is down (<see cref="ExposedService.HealthInterval"/>).
 /// </summary>
 public sealed class RelayAgent : IAsyncDisposable
 {
-    private readonly IReadOnlyList<(ExposedService Service, RelayListener Listener)> _services;
+    private readonly IReadOnlyList<ServiceExposure> _exposures;
     private readonly RelayListenerOptions _relay;
     private readonly TimeSpan _connectTimeout;
     private readonly string _relayHost;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
+    // Cancelled first on a stop, so that no health check registers a service the stop is deregistering.
+    private readonly CancellationTokenSource _checking = new();
     private readonly ConcurrentDictionary<Task, bool> _sessions = new();
-    private readonly List<Task> _acceptLoops = [];
     // Set by a drain: the listeners' end is then the agent's doing, not a failure to report.
     private volatile bool _draining;
     // Sessions the agent's own stop cut (their pipe ended "cancelled"): what a drain reports as reset.
@@ -39,12 +42,28 @@ public sealed class RelayAgent : IAsyncDisposable
         _relay = relay;
         _connectTimeout = relay.ConnectTimeout;
         _relayHost = relay.RelayHost;
-        _services = services
-            .Select(s => (s, new RelayListener(relay with { Name = s.Name, Port = s.Port }, factory.CreateLogger("TcpRelay.Listener"))))
+        _exposures = services
+            .Select(s => new ServiceExposure(s, ListenerOptions(relay, s), factory.CreateLogger("TcpRelay.Listener")))
             .ToList();
-        if (_services.Count == 0)
+        if (_exposures.Count == 0)
             throw new ArgumentException("at least one service is needed", nameof(services));
+        if (_exposures.FirstOrDefault(e => e.Service.HealthInterval is { } i && (i <= TimeSpan.Zero || i > TimeSpan.FromDays(1))) is { } bad)
+            throw new ArgumentOutOfRangeException(nameof(services), bad.Service.HealthInterval, $"the HealthInterval of {bad.Service.Address} must be more than zero and at most a day");
     }
+
+    /// <summary>Failed health checks in a row after which a service is deregistered (<see cref="ExposedService.HealthInterval"/>).</summary>
+    public const int FailuresToWithdraw = 3;
+
+    /// <summary>Passed health checks in a row after which a deregistered service is registered again.</summary>
+    public const int SuccessesToReturn = 2;
+
+    /// <summary>
+    /// What <paramref name="service"/> registers with: <paramref name="relay"/> with the service's
+    /// name, port and sharing. A resume token is drawn here when none is given, not by each
+    /// listener: one that replaces a listener a health check withdrew must present the same.
+    /// </summary>
+    internal static RelayListenerOptions ListenerOptions(RelayListenerOptions relay, ExposedService service) =>
+        relay with { Name = service.Name, Port = service.Port, Shared = service.Shared, ResumeToken = relay.ResumeToken ?? ResumeToken.New() };
 
     /// <summary>The level of the lines written for each session (ended, rejected); <see cref="LogLevel.None"/> leaves them out.</summary>
     public LogLevel SessionLogLevel { get; init; } = LogLevel.Information;
@@ -59,8 +78,11 @@ public sealed class RelayAgent : IAsyncDisposable
     /// <summary>Sessions being served right now.</summary>
     public int RunningSessions => _sessions.Count;
 
-    /// <summary>Each service with the listener that registered it (its public port once started).</summary>
-    public IReadOnlyList<(ExposedService Service, RelayListener Listener)> Services => _services;
+    /// <summary>
+    /// Each service with the listener that registers it now (its public port once started): one
+    /// that a health check withdrew and then registered again has a new listener.
+    /// </summary>
+    public IReadOnlyList<(ExposedService Service, RelayListener Listener)> Services => _exposures.Select(e => (e.Service, e.Listener)).ToList();
 
     /// <summary>
     /// Ends when every service's listener has ended for good (the relay refused it, or reconnecting
@@ -76,8 +98,9 @@ public sealed class RelayAgent : IAsyncDisposable
     /// <exception cref="RelayRegistrationException">The relay refused a service for good; none is left registered.</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        foreach (var (service, listener) in _services)
+        foreach (var exposure in _exposures)
         {
+            var (service, listener) = (exposure.Service, exposure.Listener);
             // Beside the registration, not before it: a service slow to hang up would hold the start up.
             _ = WarnIfRefusingAsync(service, _stopping.Token);
             try
@@ -93,9 +116,13 @@ public sealed class RelayAgent : IAsyncDisposable
             }
             _logger.LogInformation("Exposing {Service} as {App}: clients connect to {Host}:{Port}",
                 service.Address, listener.Name, _relayHost, listener.PublicPort);
-            _acceptLoops.Add(Task.Run(() => AcceptLoopAsync(service, listener, _stopping.Token), CancellationToken.None));
+            exposure.AcceptLoop = Task.Run(() => AcceptLoopAsync(exposure, listener, _stopping.Token), CancellationToken.None);
         }
-        Completion = Task.WhenAll(_acceptLoops);
+        // Once every service is registered: a start that fails leaves no check behind.
+        foreach (var exposure in _exposures)
+            if (exposure.Service.HealthInterval is { } interval)
+                exposure.HealthCheck = Task.Run(() => CheckHealthAsync(exposure, interval, _checking.Token), CancellationToken.None);
+        Completion = Task.WhenAll(_exposures.Select(EndedAsync));
     }
 
     private async Task RegisterAsync(ExposedService service, RelayListener listener, CancellationToken ct)
@@ -149,9 +176,10 @@ public sealed class RelayAgent : IAsyncDisposable
     public async Task<int> DrainAsync(TimeSpan timeout, CancellationToken abort = default)
     {
         _draining = true;
-        foreach (var (_, listener) in _services)
-            await listener.DisposeAsync();
-        await Task.WhenAll(_acceptLoops);
+        await StopHealthChecksAsync();
+        foreach (var exposure in _exposures)
+            await exposure.Listener.DisposeAsync();
+        await Task.WhenAll(_exposures.Select(e => e.AcceptLoop));
         try
         {
             await Task.WhenAll(_sessions.Keys).WaitAsync(timeout, abort);
@@ -171,12 +199,20 @@ public sealed class RelayAgent : IAsyncDisposable
     {
         if (_stopping.IsCancellationRequested)
             return;
+        await StopHealthChecksAsync();
         await _stopping.CancelAsync();
-        foreach (var (_, listener) in _services)
-            await listener.DisposeAsync();
-        await Task.WhenAll(_acceptLoops);
+        foreach (var exposure in _exposures)
+            await exposure.Listener.DisposeAsync();
+        await Task.WhenAll(_exposures.Select(e => e.AcceptLoop));
         await Task.WhenAll(_sessions.Keys);
         _stopping.Dispose();
+        _checking.Dispose();
+    }
+
+    private async Task StopHealthChecksAsync()
+    {
+        await _checking.CancelAsync();
+        await Task.WhenAll(_exposures.Select(e => e.HealthCheck));
     }
 
     private static string TakenHint(ErrorCode code) => code == ErrorCode.NameInUse
@@ -186,40 +222,115 @@ public sealed class RelayAgent : IAsyncDisposable
     /// <summary>A service that refuses now is registered all the same (it may be starting), but not without a word.</summary>
     private async Task WarnIfRefusingAsync(ExposedService service, CancellationToken ct)
     {
-        using var probe = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(_connectTimeout);
         try
         {
-            await probe.ConnectAsync(service.Host, service.LocalPort, timeout.Token);
+            if (await ServiceProbe.ConnectAsync(service, _connectTimeout, ct) is { } reason)
+                _logger.LogWarning("{Service} does not accept connections now ({Reason}): it is exposed all the same, and its clients are reset until it does",
+                    service.Address, reason);
         }
-        catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        catch (OperationCanceledException)
         {
-            _logger.LogWarning("{Service} does not accept connections now ({Reason}): it is exposed all the same, and its clients are reset until it does",
-                service.Address, e is SocketException s ? s.Message : $"no answer within {ElapsedTime.Format(_connectTimeout)}");
-            return;
-        }
-        // Hang up in order, reading what the service says first (a banner, as ssh's): a socket
-        // closed with unread bytes resets its peer, and the service would log a reset for a check.
-        try
-        {
-            probe.Shutdown(SocketShutdown.Send);
-            using var drain = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            drain.CancelAfter(ProbeDrain);
-            var buffer = new byte[1024];
-            while (await probe.ReceiveAsync(buffer, drain.Token) > 0) { }
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException)
-        {
-            // A service that keeps the connection open past the wait, or resets it: the check is done either way.
+            // The agent stopped first.
         }
     }
 
-    // How long the start-up check waits for a service to hang up after the check's own FIN.
-    private static readonly TimeSpan ProbeDrain = TimeSpan.FromSeconds(1);
-
-    private async Task AcceptLoopAsync(ExposedService service, RelayListener listener, CancellationToken ct)
+    /// <summary>
+    /// Ends when the service has ended for good: a listener ended that no health check withdrew, or
+    /// the agent stopped (its health checks, then its last listener).
+    /// </summary>
+    private static async Task EndedAsync(ServiceExposure exposure)
     {
+        await exposure.HealthCheck;
+        await exposure.AcceptLoop;
+    }
+
+    /// <summary>
+    /// Connects to the service every <paramref name="interval"/>: after <see cref="FailuresToWithdraw"/>
+    /// failures in a row deregisters it (LEAVE: its name and port are free, no client is sent to a
+    /// service that is down), after <see cref="SuccessesToReturn"/> successes in a row registers it again.
+    /// Returns when <paramref name="ct"/> is cancelled, or when the listener ends on its own.
+    /// </summary>
+    private async Task CheckHealthAsync(ServiceExposure exposure, TimeSpan interval, CancellationToken ct)
+    {
+        var service = exposure.Service;
+        var timeout = interval < _connectTimeout ? interval : _connectTimeout;
+        var registered = true;
+        // Checks in a row whose outcome argues for a change: failures while registered, successes while withdrawn.
+        var streak = 0;
+        while (true)
+        {
+            string? reason;
+            try
+            {
+                var wait = Task.Delay(interval, ct);
+                if (registered && await Task.WhenAny(wait, exposure.AcceptLoop) == exposure.AcceptLoop)
+                    return; // refused for good, or lost without reconnect: there is nothing left to withdraw
+                await wait;
+                reason = await ServiceProbe.ConnectAsync(service, timeout, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            streak = (reason is null) == registered ? 0 : streak + 1;
+            if (registered && streak == FailuresToWithdraw)
+            {
+                var listener = exposure.Listener;
+                exposure.Withdrawn = true;
+                // Logged once the relay has let go of the name (or the wait for it is over), so that the line is true.
+                await listener.DisposeAsync();
+                await exposure.AcceptLoop;
+                _logger.LogWarning("{Service} failed {Count} health checks in a row ({Reason}): deregistered {App}, so that no client is sent to it, until it passes {Passes} in a row",
+                    service.Address, streak, reason, listener.Name, SuccessesToReturn);
+                (registered, streak) = (false, 0);
+            }
+            else if (!registered && streak == SuccessesToReturn)
+            {
+                var listener = exposure.Renew();
+                try
+                {
+                    await RegisterAsync(service, listener, ct);
+                }
+                catch (Exception e) when (e is RelayRegistrationException or OperationCanceledException)
+                {
+                    await listener.DisposeAsync();
+                    if (e is OperationCanceledException)
+                        return;
+                    _logger.LogError("{Service} passed {Count} health checks in a row but cannot be registered again: {Reason}; checking on",
+                        service.Address, streak, e.Message);
+                    streak = 0;
+                    continue;
+                }
+                exposure.Withdrawn = false;
+                _logger.LogInformation("{Service} passed {Count} health checks in a row: registered {App} again: clients connect to {Host}:{Port}",
+                    service.Address, streak, listener.Name, _relayHost, listener.PublicPort);
+                exposure.AcceptLoop = Task.Run(() => AcceptLoopAsync(exposure, listener, _stopping.Token), CancellationToken.None);
+                (registered, streak) = (true, 0);
+            }
+        }
+    }
+
+    /// <summary>Writes the PROXY header to the service before the pipe starts, so that it comes before any byte of the client.</summary>
+    /// <returns>False when the service could not take it; the session is then dropped (both sockets close).</returns>
+    private async Task<bool> SendProxyHeaderAsync(ProxyProtocolVersion version, Socket local, RelaySessionOffer offer, RelayListener listener, CancellationToken ct)
+    {
+        var header = ProxyHeader.Format(version, offer.Client, listener.PublicEndPoint);
+        try
+        {
+            await local.SendAsync(header, ct);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            if (!ct.IsCancellationRequested)
+                _logger.LogWarning("Session {SessionId} of {App} dropped: the PROXY header could not be written to the service: {Reason}", offer.Id.Value, listener.Name, e.Message);
+            return false;
+        }
+    }
+
+    private async Task AcceptLoopAsync(ServiceExposure exposure, RelayListener listener, CancellationToken ct)
+    {
+        var service = exposure.Service;
         while (!ct.IsCancellationRequested)
         {
             RelaySessionOffer offer;
@@ -229,7 +340,7 @@ public sealed class RelayAgent : IAsyncDisposable
             }
             catch (Exception e) when (e is RelayRegistrationException or OperationCanceledException)
             {
-                if (!ct.IsCancellationRequested && !_draining)
+                if (!ct.IsCancellationRequested && !_draining && !exposure.Withdrawn)
                     _logger.LogError("Stopped exposing {Service} as {App}: {Reason}", service.Address, listener.Name, e.Message);
                 return;
             }
@@ -284,6 +395,8 @@ public sealed class RelayAgent : IAsyncDisposable
         await using (relayed)
         using (local)
         {
+            if (service.ProxyProtocol is { } version && !await SendProxyHeaderAsync(version, local, offer, listener, ct))
+                return;
             var result = await SocketPipe.RunAsync(relayed.Socket, "client", local, "service", ct);
             if (result.Outcome == SocketPipe.Cancelled)
                 Interlocked.Increment(ref _cutByStop);

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
@@ -24,6 +25,8 @@ public sealed class RelayListener : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private volatile ControlConnection? _control;
     private volatile Registered? _registered;
+    // The address the control connection reached, of the registration in use.
+    private volatile IPAddress? _relayAddress;
     private Task _run = Task.CompletedTask;
     private volatile bool _leaving;
     private int _disposed;
@@ -49,6 +52,13 @@ public sealed class RelayListener : IAsyncDisposable
     /// <summary>The relay's public port for this app: clients connect here.</summary>
     public int PublicPort => Registration.Port;
 
+    /// <summary>
+    /// Where clients connect as far as this listener knows: the relay's address as the control
+    /// connection reached it (<see cref="RelayListenerOptions.RelayHost"/> resolved, or the node
+    /// in use) and <see cref="PublicPort"/>.
+    /// </summary>
+    public IPEndPoint PublicEndPoint => new(_relayAddress ?? throw new InvalidOperationException("call StartAsync first"), PublicPort);
+
     /// <summary>The relay's data port, dialled once per session.</summary>
     public int DataPort => Registration.DataPort;
 
@@ -65,6 +75,7 @@ public sealed class RelayListener : IAsyncDisposable
             throw new InvalidOperationException("already started");
         var (control, registered) = await RegisterWithSomeNodeAsync(_options.Name, _options.Port, cancellationToken);
         _control = control;
+        _relayAddress = control.RemoteAddress;
         _registered = registered;
         _logger.LogInformation("Registered with relay {Relay} as {App}: clients connect to public port {Port}", Relay, registered.Name.Value, registered.Port);
         _run = Task.Run(() => RunAsync(control, _stopping.Token), CancellationToken.None);
@@ -223,6 +234,7 @@ public sealed class RelayListener : IAsyncDisposable
             {
                 await Task.Delay(delay, ct);
                 var (control, registered) = await RegisterWithSomeNodeAsync(previous.Name.Value, previous.Port, ct);
+                _relayAddress = control.RemoteAddress;
                 _registered = registered;
                 _control = control;
                 _logger.LogInformation("Registered again with relay {Relay} as {App} on public port {Port} ({Retries})",

@@ -13,11 +13,13 @@ namespace TcpRelay.Cli;
 internal static class AgentCommand
 {
     public const string Usage =
-        "usage: tcprelay agent --relay HOST[:PORT][,HOST[:PORT]...] --to HOST:PORT [--name N] [--port P] [--to HOST:PORT ...]\n" +
+        "usage: tcprelay agent --relay HOST[:PORT][,HOST[:PORT]...] --to HOST:PORT [--name N] [--port P] [--shared]\n" +
+        "                      [--proxy-protocol v1|v2] [--health-interval D] [--to HOST:PORT ...]\n" +
         "                      [--config FILE] [--secret-file PATH] [--user ID] [--resume-token-file PATH] [--log-level LEVEL]\n" +
         "                      [--connect-timeout D] [--drain-timeout D] [--taken-timeout D] [--session-log info|debug|off]\n" +
         "                      [--heartbeat-interval D] [--reconnect-delay-min D] [--reconnect-delay-max D]\n" +
-        "  Each --to is a local service; the --name and --port after it say what to register it as.\n" +
+        "  Each --to is a local service; the --name, --port, --shared, --proxy-protocol and --health-interval\n" +
+        "  after it are that service's.\n" +
         "  The shared secret (with --user, that user's secret) comes from TCPRELAY_SECRET or --secret-file.\n" +
         "  Every setting may also be given as\n" +
         "  TCPRELAY_<SETTING> (TCPRELAY_RELAY, TCPRELAY_DRAIN_TIMEOUT=10s) or in a --config file; flags win.\n" +
@@ -25,6 +27,9 @@ internal static class AgentCommand
 
     // LogicalName in TcpRelay.csproj.
     private const string DefaultsResource = "hocon/agent.hocon";
+
+    // Flags that belong to the --to before them; in a config file, keys of a service's block.
+    private static readonly string[] ServiceKeys = ["name", "port", "shared", "proxy-protocol", "health-interval"];
 
     private static readonly HashSet<string> SettingFlags =
         ["relay", "secret-file", "user", "resume-token-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max", "drain-timeout",
@@ -93,7 +98,7 @@ internal static class AgentCommand
     internal static AgentSettings Parse(string[] args, Func<string, string?> environment)
     {
         var flags = new Dictionary<string, string>();
-        var services = new List<(string To, string? Name, string? Port)>();
+        var services = new List<(string To, Dictionary<string, string> Flags)>();
         string? configFile = null, logLevel = null;
         for (var i = 0; i < args.Length; i++)
         {
@@ -103,7 +108,9 @@ internal static class AgentCommand
             var eq = arg.IndexOf('=');
             var name = eq < 0 ? arg[2..] : arg[2..eq];
             string value;
-            if (eq >= 0)
+            if (name == "shared" && eq < 0)
+                value = "yes"; // a switch; --shared=no says the opposite
+            else if (eq >= 0)
                 value = arg[(eq + 1)..];
             else if (i + 1 < args.Length)
                 value = args[++i];
@@ -112,18 +119,13 @@ internal static class AgentCommand
             switch (name)
             {
                 case "to":
-                    services.Add((value, null, null));
+                    services.Add((value, []));
                     break;
-                case "name" or "port" when services.Count == 0:
-                    throw new UsageException($"--{name} must follow the --to it belongs to");
-                case "name" when services[^1].Name is not null:
-                case "port" when services[^1].Port is not null:
-                    throw new UsageException($"--{name} given twice for --to {services[^1].To}");
-                case "name":
-                    services[^1] = services[^1] with { Name = value };
-                    break;
-                case "port":
-                    services[^1] = services[^1] with { Port = value };
+                case var key when ServiceKeys.Contains(key):
+                    if (services.Count == 0)
+                        throw new UsageException($"--{name} must follow the --to it belongs to");
+                    if (!services[^1].Flags.TryAdd(key, value))
+                        throw new UsageException($"--{name} given twice for --to {services[^1].To}");
                     break;
                 case "config" when configFile is null:
                     configFile = value;
@@ -206,21 +208,20 @@ internal static class AgentCommand
         {
             var listed = section.GetValue("services");
             if (listed is not null && !listed.Values.Any(v => v is Akka.Configuration.Hocon.HoconArray))
-                throw new FormatException("tcprelay-agent.services must be a list of { to = \"host:port\", name = …, port = … }");
+                throw new FormatException("tcprelay-agent.services must be a list of { to = \"host:port\", name = …, port = …, … }");
             foreach (var entry in listed?.GetArray() ?? [])
             {
                 if (!entry.IsObject())
-                    throw new FormatException("every service in tcprelay-agent.services is a block { to = \"host:port\", name = …, port = … }");
+                    throw new FormatException("every service in tcprelay-agent.services is a block { to = \"host:port\", name = …, port = …, … }");
                 var service = entry.GetObject();
-                if (service.Items.Keys.FirstOrDefault(k => k is not ("to" or "name" or "port")) is { } unknown)
-                    throw new FormatException($"a service in tcprelay-agent.services has '{unknown}', which is not one of to, name, port");
+                if (service.Items.Keys.FirstOrDefault(k => k != "to" && !ServiceKeys.Contains(k)) is { } unknown)
+                    throw new FormatException($"a service in tcprelay-agent.services has '{unknown}', which is not one of to, {string.Join(", ", ServiceKeys)}");
                 string? Field(string key) => service.GetKey(key) is not { } value ? null
                     : value.IsString() ? value.GetString()
                     : throw new FormatException($"a service's {key} in tcprelay-agent.services must be a single value");
-                exposed.Add(ExposedService.Parse(Field("to") ?? throw new FormatException("every service in the config needs to = \"host:port\""),
-                    Field("name"), Field("port")));
+                exposed.Add(Service(Field("to") ?? throw new FormatException("every service in the config needs to = \"host:port\""), Field));
             }
-            exposed.AddRange(services.Select(s => ExposedService.Parse(s.To, s.Name, s.Port)));
+            exposed.AddRange(services.Select(s => Service(s.To, s.Flags.GetValueOrDefault)));
         }
         catch (FormatException e)
         {
@@ -284,6 +285,18 @@ internal static class AgentCommand
         {
             return With(null, true, e.Message);
         }
+    }
+
+    /// <summary>The service at <paramref name="to"/> with the keys of <see cref="ServiceKeys"/> that <paramref name="key"/> gives.</summary>
+    /// <exception cref="FormatException">A value is malformed; the message names its flag.</exception>
+    private static ExposedService Service(string to, Func<string, string?> key)
+    {
+        var service = ExposedService.Parse(to, key("name"), key("port"), key("proxy-protocol"), key("shared"));
+        if (key("health-interval") is not { } interval)
+            return service;
+        return Duration.Parse(interval) is { } d && d > TimeSpan.Zero
+            ? service with { HealthInterval = d }
+            : throw new FormatException($"--health-interval: '{interval}' is not {Duration.Forms}, above zero");
     }
 
     /// <summary>hocon/agent.hocon, built into this assembly.</summary>

@@ -172,18 +172,42 @@ public sealed class AgentCommandTests
             File.WriteAllText(file, """
                 tcprelay-agent {
                   relay = "127.0.0.1:7000"
-                  services = [ { to = "127.0.0.1:22", name = ssh }, { to = "127.0.0.1:80", port = 8081 } ]
+                  services = [
+                    { to = "127.0.0.1:22", name = ssh, shared = yes, proxy-protocol = v1, health-interval = 2s }
+                    { to = "127.0.0.1:80", port = 8081, shared = false }
+                  ]
                 }
                 """);
             var (relay, services) = Parse($"--config {file} --to 127.0.0.1:3000 --name web");
             Assert.Equal(7000, relay.ControlPort);
             Assert.Equal(["ssh", null, "web"], services.Select(s => s.Name));
             Assert.Equal(8081, services[1].Port);
+            Assert.Equal((true, ProxyProtocolVersion.V1, TimeSpan.FromSeconds(2)), (services[0].Shared, services[0].ProxyProtocol, services[0].HealthInterval));
+            Assert.Equal((false, null, null), (services[1].Shared, services[1].ProxyProtocol, services[1].HealthInterval));
         }
         finally
         {
             File.Delete(file);
         }
+    }
+
+    [Fact]
+    public void Proxy_protocol_shared_and_health_interval_belong_to_the_to_before_them()
+    {
+        var (_, services) = Parse("--relay r --to 127.0.0.1:22 --name ssh --shared --proxy-protocol v2 --health-interval 5s " +
+                                  "--to 127.0.0.1:80 --proxy-protocol V1 --to 127.0.0.1:81 --name web --shared=no");
+        Assert.Equal(new ExposedService("127.0.0.1", 22, "ssh") { Shared = true, ProxyProtocol = ProxyProtocolVersion.V2, HealthInterval = TimeSpan.FromSeconds(5) }, services[0]);
+        Assert.Equal(new ExposedService("127.0.0.1", 80) { ProxyProtocol = ProxyProtocolVersion.V1 }, services[1]);
+        Assert.Equal(new ExposedService("127.0.0.1", 81, "web"), services[2]);
+    }
+
+    [Fact]
+    public void A_shared_service_registers_shared_under_its_name()
+    {
+        var (relay, services) = Parse("--relay r --to 127.0.0.1:22 --name ssh --shared --to 127.0.0.1:80");
+        Assert.Equal([true, false], services.Select(s => s.Shared));
+        // What the listener registers with: REGISTER … shared=yes for the first only.
+        Assert.Equal([(true, "ssh"), (false, null)], services.Select(s => RelayAgent.ListenerOptions(relay, s)).Select(o => (o.Shared, o.Name)));
     }
 
     [Theory]
@@ -209,6 +233,13 @@ public sealed class AgentCommandTests
     [InlineData("--relay r --to 127.0.0.1:80 --config /nonexistent.hocon", "cannot read configuration file")]
     [InlineData("--relay r --to 127.0.0.1:80 --heartbeat-interval 25h", "from 0ms to 24h")]
     [InlineData("--relay r --to 127.0.0.1:80 --connect-timeout 999999999h", "from 0ms to 24h")]
+    [InlineData("--relay r --to 127.0.0.1:80 --proxy-protocol v3", "--proxy-protocol: 'v3' is not one of v1, v2")]
+    [InlineData("--relay r --to 127.0.0.1:80 --shared", "--shared needs a --name for --to 127.0.0.1:80")]
+    [InlineData("--relay r --to 127.0.0.1:80 --name a --shared=maybe", "--shared: 'maybe' is not one of yes, no, true, false")]
+    [InlineData("--relay r --to 127.0.0.1:80 --health-interval 0s", "--health-interval: '0s' is not a duration")]
+    [InlineData("--relay r --to 127.0.0.1:80 --health-interval soon", "--health-interval: 'soon'")]
+    [InlineData("--relay r --health-interval 1s --to 127.0.0.1:80", "--health-interval must follow the --to")]
+    [InlineData("--relay r --to 127.0.0.1:80 --proxy-protocol v1 --proxy-protocol v2", "--proxy-protocol given twice for --to 127.0.0.1:80")]
     public void Bad_input_is_one_precise_error(string args, string expected)
     {
         var e = Assert.Throws<UsageException>(() => Parse(args));
@@ -220,7 +251,9 @@ public sealed class AgentCommandTests
     [InlineData("tcprelay-agent { servics = [] }", "tcprelay-agent.servics is not a setting")]
     [InlineData("tcprelay-agent { services = 5 }", "services must be a list")]
     [InlineData("tcprelay-agent { services = [ \"127.0.0.1:22\" ] }", "every service in tcprelay-agent.services is a block")]
-    [InlineData("tcprelay-agent { services = [ { to = \"127.0.0.1:22\", nmae = ssh } ] }", "'nmae', which is not one of to, name, port")]
+    [InlineData("tcprelay-agent { services = [ { to = \"127.0.0.1:22\", nmae = ssh } ] }", "'nmae', which is not one of to, name, port, shared, proxy-protocol, health-interval")]
+    [InlineData("tcprelay-agent { services = [ { to = \"127.0.0.1:22\", shared = true } ] }", "--shared needs a --name")]
+    [InlineData("tcprelay-agent { services = [ { to = \"127.0.0.1:22\", proxy-protocol = v9 } ] }", "--proxy-protocol: 'v9' is not one of v1, v2")]
     [InlineData("tcprelay-agent { services = [ { to = \"127.0.0.1:22\", port = [1] } ] }", "port in tcprelay-agent.services must be a single value")]
     public void A_config_file_the_agent_cannot_use_is_one_precise_error(string hocon, string expected)
     {

@@ -41,6 +41,19 @@ public sealed partial class AgentProcessTests
     }
 
     [Fact]
+    public async Task A_shared_service_without_a_name_exits_2_and_says_what_it_needs()
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { ServeProcess.CliPath(), "agent", "--relay", "127.0.0.1:1", "--to", "127.0.0.1:2", "--shared" })
+            start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TestRelay.Wait * 3);
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("--shared needs a --name for --to 127.0.0.1:2", await stderr);
+    }
+
+    [Fact]
     public async Task A_restarted_agent_keeps_its_token_in_the_state_directory_and_gets_its_name_back_at_once()
     {
         // The first agent is killed (no LEAVE): the relay holds its name for the grace period, for

@@ -14,61 +14,6 @@ namespace TcpRelay.Client.Tests;
 /// </summary>
 public sealed class AgentTests
 {
-    /// <summary>A local service on a port the OS picks, running a handler per connection.</summary>
-    private sealed class LocalService : IDisposable
-    {
-        private readonly Socket _listener = new(SocketType.Stream, ProtocolType.Tcp);
-
-        public LocalService(Func<Socket, Task> handler)
-        {
-            _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            _listener.Listen(64);
-            Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
-            _ = Task.Run(async () =>
-            {
-                while (true)
-                {
-                    Socket connection;
-                    try
-                    {
-                        connection = await _listener.AcceptAsync();
-                    }
-                    catch (Exception e) when (e is SocketException or ObjectDisposedException)
-                    {
-                        return;
-                    }
-                    _ = Task.Run(async () =>
-                    {
-                        using (connection)
-                            await handler(connection);
-                    });
-                }
-            });
-        }
-
-        public int Port { get; }
-
-        public ExposedService As(string? name = null) => new("127.0.0.1", Port, name);
-
-        public static LocalService Echo() => new(async c =>
-        {
-            var buffer = new byte[65536];
-            try
-            {
-                int n;
-                while ((n = await c.ReceiveAsync(buffer)) > 0)
-                    await c.SendAsync(buffer.AsMemory(0, n));
-                c.Shutdown(SocketShutdown.Send);
-            }
-            catch (SocketException)
-            {
-                // A reset test: nothing to echo.
-            }
-        });
-
-        public void Dispose() => _listener.Dispose();
-    }
-
     private static RelayListenerOptions Options(TestRelay relay, TimeSpan? reconnectMin = null) => new()
     {
         RelayHost = "127.0.0.1",
