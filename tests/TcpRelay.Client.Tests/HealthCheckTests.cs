@@ -59,6 +59,72 @@ public sealed class HealthCheckTests
         Assert.DoesNotContain(log.Entries, e => e.Text.Contains("health checks"));
     }
 
+    [Fact]
+    public async Task Of_two_instances_behind_a_shared_name_the_one_whose_service_dies_gets_no_more_clients()
+    {
+        await using var relay = await TestRelay.StartAsync();
+        using var serviceA = Tagged('A');
+        using var serviceB = Tagged('B');
+        var logA = new CapturedLog();
+        RelayAgent Agent(LocalService service, CapturedLog log) => new(relay.ListenerOptions(),
+            [service.As("pool") with { Shared = true, HealthInterval = TimeSpan.FromMilliseconds(200) }], log);
+        await using var a = Agent(serviceA, logA);
+        await a.StartAsync();
+        await using var b = Agent(serviceB, new CapturedLog());
+        await b.StartAsync();
+        var port = a.Services[0].Listener.PublicPort;
+        Assert.Equal(port, b.Services[0].Listener.PublicPort);
+        var tags = new List<char>();
+        for (var i = 0; i < 4; i++)
+            tags.Add(await TagOfAsync(port));
+        Assert.Equal(['A', 'B'], tags.Distinct().Order());
+        // A session of B runs through all that follows (A's sessions meanwhile are held open too).
+        var held = new List<Socket>();
+        Socket running;
+        while (true)
+        {
+            running = await TestRelay.ConnectAsync(port);
+            held.Add(running);
+            if ((char)(await SocketAssert.ReadExactlyAsync(running, 1, Wait))[0] == 'B')
+                break;
+        }
+
+        serviceA.StopListening();
+        await logA.WaitForAsync(e => e.Text.Contains("deregistered pool"), Wait);
+        for (var i = 0; i < 20; i++)
+            Assert.Equal('B', await TagOfAsync(port));
+        var payload = Payload.Make(7, 128 * 1024);
+        var sending = running.SendAsync(payload);
+        Assert.Equal(payload, await SocketAssert.ReadExactlyAsync(running, payload.Length, Wait));
+        await sending;
+        foreach (var socket in held)
+            socket.Dispose();
+    }
+
+    /// <summary>A service that says which one it is (one byte), then echoes.</summary>
+    private static LocalService Tagged(char tag) => new(async c =>
+    {
+        var buffer = new byte[65536];
+        try
+        {
+            await c.SendAsync(new[] { (byte)tag });
+            int n;
+            while ((n = await c.ReceiveAsync(buffer)) > 0)
+                await c.SendAsync(buffer.AsMemory(0, n));
+            c.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+            // The client reset the session.
+        }
+    });
+
+    private static async Task<char> TagOfAsync(int port)
+    {
+        using var client = await TestRelay.ConnectAsync(port);
+        return (char)(await SocketAssert.ReadExactlyAsync(client, 1, Wait))[0];
+    }
+
     private static async Task EchoesAsync(int port)
     {
         using var client = await TestRelay.ConnectAsync(port);
