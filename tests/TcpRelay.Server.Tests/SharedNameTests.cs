@@ -26,39 +26,8 @@ public sealed class SharedNameTests
             var listener = new RelayListener(relay.ListenerOptions(name, port) with { Shared = true, Reconnect = false });
             await listener.StartAsync();
             var instance = new Instance(listener);
-            _ = instance.ServeAsync();
+            _ = EchoApp.ServeAsync(listener, () => Interlocked.Increment(ref instance._sessions));
             return instance;
-        }
-
-        private async Task ServeAsync()
-        {
-            try
-            {
-                while (true)
-                {
-                    var session = await Listener.AcceptAsync();
-                    Interlocked.Increment(ref _sessions);
-                    _ = Task.Run(async () =>
-                    {
-                        await using (session)
-                        {
-                            try
-                            {
-                                await session.CopyToAsync(session);
-                                session.Socket.Shutdown(SocketShutdown.Send);
-                            }
-                            catch (Exception e) when (e is IOException or SocketException)
-                            {
-                                // The client reset the session.
-                            }
-                        }
-                    });
-                }
-            }
-            catch (RelayRegistrationException)
-            {
-                // Disposed.
-            }
         }
 
         public ValueTask DisposeAsync() => Listener.DisposeAsync();
