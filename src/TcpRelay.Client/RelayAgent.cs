@@ -284,7 +284,7 @@ public sealed class RelayAgent : IAsyncDisposable
         await using (relayed)
         using (local)
         {
-            var result = await SocketPipe.RunAsync(relayed.Socket, "client", local, "service", ct);
+            var result = await SocketPipe.RunAsync(relayed, "client", local, "service", ct);
             if (result.Outcome == SocketPipe.Cancelled)
                 Interlocked.Increment(ref _cutByStop);
             if (SessionLogLevel != LogLevel.None)

@@ -68,7 +68,8 @@ public sealed class RelayCertificate
         {
             certificate = X509Certificate2.CreateFromPemFile(certFile, keyFile);
         }
-        catch (CryptographicException e)
+        // A key of another certificate is an ArgumentException; no key at all a CryptographicException.
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
             throw new RelayConfigException($"tcprelay.tls-key: '{keyFile}' is not the private key of '{certFile}' (or no PEM key): {e.Message}");
         }

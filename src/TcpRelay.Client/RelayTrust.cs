@@ -1,0 +1,135 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using TcpRelay.Protocol;
+
+namespace TcpRelay.Client;
+
+/// <summary>
+/// What an app trusts the relay's certificate for (<see cref="RelayListenerOptions.Tls"/> and the
+/// options beside it), and the TLS handshake of its control and data connections. Exactly one of:
+/// a pinned key (any certificate with that key, names and issuers aside), a CA or self-signed
+/// certificate from a file, or the system's trust store; all but the pin also check the name.
+/// </summary>
+internal sealed class RelayTrust
+{
+    private readonly string? _pin;
+    private readonly X509Certificate2Collection? _ca;
+    private readonly string? _caFile;
+    private readonly string? _serverName;
+
+    private RelayTrust(string? pin, X509Certificate2Collection? ca, string? caFile, string? serverName)
+    {
+        _pin = pin;
+        _ca = ca;
+        _caFile = caFile;
+        _serverName = serverName;
+    }
+
+    /// <summary>The trust the options ask for, or null when they leave TLS off.</summary>
+    /// <exception cref="ArgumentException">The CA file cannot be read or holds no certificate.</exception>
+    public static RelayTrust? From(RelayListenerOptions options)
+    {
+        if (!options.UsesTls)
+            return null;
+        // The pin's form is checked by Validate already.
+        var pin = options.TlsPin is null ? null : TlsPin.Parse(options.TlsPin).GetValueOrThrow();
+        X509Certificate2Collection? ca = null;
+        if (options.TlsCaFile is { } file)
+        {
+            ca = [];
+            try
+            {
+                ca.ImportFromPemFile(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
+            {
+                throw new ArgumentException($"TlsCaFile: cannot read a PEM certificate from '{file}': {e.Message}", nameof(options.TlsCaFile));
+            }
+            if (ca.Count == 0)
+                throw new ArgumentException($"TlsCaFile: '{file}' holds no PEM certificate", nameof(options.TlsCaFile));
+        }
+        return new RelayTrust(pin, ca, options.TlsCaFile, options.TlsServerName);
+    }
+
+    /// <summary>
+    /// Runs the handshake over <paramref name="socket"/>, which the stream returned owns. The name
+    /// checked is the server name option, else <paramref name="host"/> (the one dialled).
+    /// </summary>
+    /// <exception cref="RelayTlsException">The relay's certificate was refused, or the relay does not speak TLS.</exception>
+    public async Task<SslStream> AuthenticateAsync(Socket socket, string host, CancellationToken ct)
+    {
+        var name = _serverName ?? host;
+        string? refusal = null;
+        var tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        var options = new SslClientAuthenticationOptions
+        {
+            TargetHost = name,
+            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
+            {
+                refusal = Check(certificate as X509Certificate2, chain, errors, name);
+                return refusal is null;
+            },
+        };
+        try
+        {
+            await tls.AuthenticateAsClientAsync(options, ct);
+            return tls;
+        }
+        catch (AuthenticationException e)
+        {
+            await tls.DisposeAsync();
+            throw refusal is not null
+                ? new RelayTlsException($"the relay's certificate is refused: {refusal}", e)
+                : new RelayTlsException($"the TLS handshake with {host} failed (does it serve TLS, tls-cert?): {Innermost(e).Message}", e);
+        }
+        catch
+        {
+            await tls.DisposeAsync();
+            throw;
+        }
+    }
+
+    private string? Check(X509Certificate2? certificate, X509Chain? chain, SslPolicyErrors errors, string name)
+    {
+        if (certificate is null)
+            return "the relay sent no certificate";
+        var now = DateTime.Now;
+        if (now > certificate.NotAfter)
+            return $"expired: {certificate.Subject} was valid until {certificate.NotAfter.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC";
+        if (now < certificate.NotBefore)
+            return $"not yet valid: {certificate.Subject} is valid from {certificate.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC";
+        if (_pin is not null)
+            return TlsPin.Of(certificate) is var actual && actual == _pin ? null : $"pin mismatch: the relay's key is {actual}, not {_pin}";
+        if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+            return $"name mismatch: {certificate.Subject} does not name {name} (set the name it has with the server name option)";
+        if (_ca is not null)
+        {
+            using var own = new X509Chain();
+            own.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            own.ChainPolicy.CustomTrustStore.AddRange(_ca);
+            own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            if (chain is not null)
+                foreach (var element in chain.ChainElements)
+                    own.ChainPolicy.ExtraStore.Add(element.Certificate);
+            return own.Build(certificate) ? null : $"unknown CA: {certificate.Subject}, issued by {certificate.Issuer}, does not chain to {_caFile} ({Statuses(own)})";
+        }
+        if ((errors & SslPolicyErrors.RemoteCertificateChainErrors) != 0)
+            return $"unknown CA: {certificate.Subject}, issued by {certificate.Issuer}, is not trusted by this system ({(chain is null ? "no chain" : Statuses(chain))})";
+        return errors == SslPolicyErrors.None ? null : errors.ToString();
+    }
+
+    private static string Statuses(X509Chain chain) =>
+        string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
+
+    private static Exception Innermost(Exception e)
+    {
+        while (e.InnerException is { } inner)
+            e = inner;
+        return e;
+    }
+}
