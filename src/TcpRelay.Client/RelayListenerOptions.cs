@@ -92,7 +92,7 @@ public sealed record RelayListenerOptions
     public bool UsesTls => Tls || TlsCaFile is not null || TlsPin is not null;
 
     /// <summary>Checks the values a listener cannot work with; the listener and the agent call it on construction.</summary>
-    /// <exception cref="ArgumentException">A value is out of range; the message names the option.</exception>
+    /// <exception cref="ArgumentException">A value is out of range, or the CA file cannot be read; the message names the option.</exception>
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(RelayHost))
@@ -114,6 +114,8 @@ public sealed record RelayListenerOptions
             throw new ArgumentException("TlsPin and TlsCaFile exclude each other: a pin trusts one key, whoever issued its certificate", nameof(TlsPin));
         if (TlsServerName is not null && (TlsServerName.Length == 0 || !UsesTls))
             throw new ArgumentException(TlsServerName.Length == 0 ? "TlsServerName is empty" : "TlsServerName is set but TLS is off (set Tls, TlsCaFile or TlsPin)", nameof(TlsServerName));
+        // Reads the CA file: one that cannot be used is an error now, not at the first connection.
+        _ = RelayTrust.From(this);
         Positive(ConnectTimeout, nameof(ConnectTimeout));
         Positive(ReconnectDelayMin, nameof(ReconnectDelayMin));
         Positive(HeartbeatInterval, nameof(HeartbeatInterval));
