@@ -108,13 +108,11 @@ public sealed record RelayListenerOptions
             if (string.IsNullOrEmpty(Secret))
                 throw new ArgumentException("User needs that user's Secret", nameof(Secret));
         }
-        if (TlsPin is not null && Protocol.TlsPin.Parse(TlsPin) is { IsOk: false } badPin)
-            throw new ArgumentException($"TlsPin: {badPin.Error}", nameof(TlsPin));
         if (TlsPin is not null && TlsCaFile is not null)
             throw new ArgumentException("TlsPin and TlsCaFile exclude each other: a pin trusts one key, whoever issued its certificate", nameof(TlsPin));
         if (TlsServerName is not null && (TlsServerName.Length == 0 || !UsesTls))
             throw new ArgumentException(TlsServerName.Length == 0 ? "TlsServerName is empty" : "TlsServerName is set but TLS is off (set Tls, TlsCaFile or TlsPin)", nameof(TlsServerName));
-        // Reads the CA file: one that cannot be used is an error now, not at the first connection.
+        // Checks the pin and reads the CA file: one that cannot be used is an error now, not at the first connection.
         _ = RelayTrust.From(this);
         Positive(ConnectTimeout, nameof(ConnectTimeout));
         Positive(ReconnectDelayMin, nameof(ReconnectDelayMin));

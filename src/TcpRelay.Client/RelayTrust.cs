@@ -30,14 +30,17 @@ internal sealed class RelayTrust
 
     /// <summary>The trust the options ask for, or null when they leave TLS off.</summary>
     /// <exception cref="ArgumentException">The CA file cannot be read or holds no certificate.</exception>
-    public static RelayTrust? From(RelayListenerOptions options)
+    public static RelayTrust? From(RelayListenerOptions options) =>
+        options.UsesTls ? Create(options.TlsCaFile, options.TlsPin, options.TlsServerName) : null;
+
+    /// <summary>Trust in <paramref name="pin"/>, else the CA in <paramref name="caFile"/>, else the system's trust store.</summary>
+    /// <exception cref="ArgumentException">The pin is malformed, or the CA file cannot be read or holds no certificate.</exception>
+    public static RelayTrust Create(string? caFile, string? pin, string? serverName)
     {
-        if (!options.UsesTls)
-            return null;
-        // The pin's form is checked by Validate already.
-        var pin = options.TlsPin is null ? null : TlsPin.Parse(options.TlsPin).GetValueOrThrow();
+        if (pin is not null)
+            pin = TlsPin.Parse(pin) is { IsOk: true } parsed ? parsed.Value : throw new ArgumentException($"TlsPin: {TlsPin.Parse(pin).Error}", nameof(RelayListenerOptions.TlsPin));
         X509Certificate2Collection? ca = null;
-        if (options.TlsCaFile is { } file)
+        if (caFile is { } file)
         {
             ca = [];
             try
@@ -46,12 +49,12 @@ internal sealed class RelayTrust
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
             {
-                throw new ArgumentException($"TlsCaFile: cannot read a PEM certificate from '{file}': {e.Message}", nameof(options.TlsCaFile));
+                throw new ArgumentException($"TlsCaFile: cannot read a PEM certificate from '{file}': {e.Message}", nameof(RelayListenerOptions.TlsCaFile));
             }
             if (ca.Count == 0)
-                throw new ArgumentException($"TlsCaFile: '{file}' holds no PEM certificate", nameof(options.TlsCaFile));
+                throw new ArgumentException($"TlsCaFile: '{file}' holds no PEM certificate", nameof(RelayListenerOptions.TlsCaFile));
         }
-        return new RelayTrust(pin, ca, options.TlsCaFile, options.TlsServerName);
+        return new RelayTrust(pin, ca, caFile, serverName);
     }
 
     /// <summary>
@@ -61,7 +64,7 @@ internal sealed class RelayTrust
     /// <exception cref="RelayTlsException">The relay's certificate was refused, or the relay does not speak TLS.</exception>
     public async Task<SslStream> AuthenticateAsync(Socket socket, string host, CancellationToken ct)
     {
-        var name = _serverName ?? host;
+        var name = NameFor(host);
         string? refusal = null;
         var tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
         var options = new SslClientAuthenticationOptions
@@ -94,7 +97,8 @@ internal sealed class RelayTrust
         }
     }
 
-    private string? Check(X509Certificate2? certificate, X509Chain? chain, SslPolicyErrors errors, string name)
+    /// <summary>Why the certificate presented is not trusted for <paramref name="name"/>, or null when it is (also for HTTPS clients of the admin endpoint).</summary>
+    public string? Check(X509Certificate2? certificate, X509Chain? chain, SslPolicyErrors errors, string name)
     {
         if (certificate is null)
             return "the relay sent no certificate";
@@ -122,6 +126,9 @@ internal sealed class RelayTrust
             return $"unknown CA: {certificate.Subject}, issued by {certificate.Issuer}, is not trusted by this system ({(chain is null ? "no chain" : Statuses(chain))})";
         return errors == SslPolicyErrors.None ? null : errors.ToString();
     }
+
+    /// <summary>The name a certificate must carry when <paramref name="host"/> is dialled.</summary>
+    public string NameFor(string host) => _serverName ?? host;
 
     private static string Statuses(X509Chain chain) =>
         string.Join("; ", chain.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());

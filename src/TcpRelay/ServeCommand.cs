@@ -135,8 +135,8 @@ internal static class ServeCommand
             try
             {
                 admin = await AdminServer.StartAsync(adminAddress, host.Services.GetRequiredService<ActorSystem>(), settings.Secret,
-                    new Serilog.Extensions.Logging.SerilogLoggerProvider(Log.Logger));
-                Log.Information("Admin endpoint on http://{Admin}/ (/metrics, /healthz, /status, /actors)", admin.EndPoint);
+                    new Serilog.Extensions.Logging.SerilogLoggerProvider(Log.Logger), settings.Tls);
+                Log.Information("Admin endpoint on {Scheme}://{Admin}/ (/metrics, /healthz, /status, /actors)", settings.Tls is null ? "http" : "https", admin.EndPoint);
             }
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
             {
