@@ -43,6 +43,10 @@ public static class TcpRelayWebHostBuilderExtensions
             Secret = options.Secret,
             User = options.User,
             Reconnect = options.Reconnect,
+            Tls = options.Tls,
+            TlsCaFile = options.TlsCaFile,
+            TlsPin = options.TlsPin,
+            TlsServerName = options.TlsServerName,
         });
         builder.ConfigureServices(services =>
         {
