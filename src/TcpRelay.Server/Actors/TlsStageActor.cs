@@ -351,6 +351,6 @@ internal sealed class TlsStageActor : LifecycleLoggingUntypedActor
         var innermost = e;
         while (innermost.InnerException is { } inner)
             innermost = inner;
-        return ReferenceEquals(innermost, e) ? e.Message : $"{e.Message.TrimEnd('.')}: {innermost.Message}";
+        return (ReferenceEquals(innermost, e) ? e.Message : $"{e.Message.TrimEnd('.')}: {innermost.Message}").TrimEnd('.');
     }
 }
