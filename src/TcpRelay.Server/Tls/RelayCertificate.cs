@@ -14,11 +14,10 @@ public sealed class RelayCertificate
 {
     private readonly SslStreamCertificateContext _context;
 
-    private RelayCertificate(X509Certificate2 certificate, X509Certificate2Collection chain, string certFile, string keyFile)
+    private RelayCertificate(X509Certificate2 certificate, X509Certificate2Collection chain, string certFile)
     {
         Certificate = certificate;
         CertFile = certFile;
-        KeyFile = keyFile;
         Pin = TlsPin.Of(certificate);
         // Built once, with the intermediates the file holds: every handshake sends the same chain
         // without looking anything up (offline), however many connections arrive.
@@ -30,9 +29,6 @@ public sealed class RelayCertificate
 
     /// <summary>The PEM file the certificate (and any intermediates after it) came from.</summary>
     public string CertFile { get; }
-
-    /// <summary>The PEM file the key came from.</summary>
-    public string KeyFile { get; }
 
     /// <summary>The certificate key's pin (<see cref="TlsPin"/>), for apps that trust this key alone.</summary>
     public string Pin { get; }
@@ -78,13 +74,13 @@ public sealed class RelayCertificate
         if (now < certificate.NotBefore)
             throw new RelayConfigException($"tcprelay.tls-cert: '{certFile}' is not valid before {certificate.NotBefore.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC");
         chain.RemoveAt(0);
-        return new RelayCertificate(certificate, chain, certFile, keyFile);
+        return new RelayCertificate(certificate, chain, certFile);
     }
 
     /// <summary>A pair made in memory (tests, hosts that hold their own certificate).</summary>
     public static RelayCertificate From(X509Certificate2 certificate) =>
         certificate.HasPrivateKey
-            ? new RelayCertificate(certificate, [], "(in memory)", "(in memory)")
+            ? new RelayCertificate(certificate, [], "(in memory)")
             : throw new ArgumentException("the certificate has no private key", nameof(certificate));
 
     /// <summary>What a TLS port's handshake offers: this certificate, TLS 1.2 and 1.3, no client certificate.</summary>
