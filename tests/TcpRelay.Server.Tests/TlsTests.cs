@@ -133,6 +133,22 @@ public sealed class TlsTests
     }
 
     [Fact]
+    public async Task A_connection_that_never_starts_its_TLS_handshake_is_closed_at_the_handshake_timeout()
+    {
+        await using var relay = await TestRelay.StartAsync(s => s with { Tls = RelayCertificate.From(TestCertificates.Valid()), HandshakeTimeout = TimeSpan.FromMilliseconds(300) });
+        using var readings = new MeterReadings(RelayTelemetry.Get(relay.System).Metrics.Meter);
+        foreach (var port in new[] { relay.Endpoints.Control.Port, relay.Endpoints.Data.Port })
+        {
+            using var silent = await TestRelay.ConnectAsync(port);
+            // Well before the close timeout (10s): the channel's ERROR cannot be sent before TLS, so it is not waited for.
+            await SocketAssert.ClosedAsync(silent, TimeSpan.FromSeconds(5));
+        }
+        // Counted once each, by the channel, as the handshake timeout it is.
+        Assert.Equal(2, readings.Sum("tcprelay.handshake.failures|reason=timeout"));
+        Assert.Equal(0, readings.Sum("tcprelay.handshake.failures|reason=tls"));
+    }
+
+    [Fact]
     public async Task Half_close_from_the_client_through_TLS_keeps_the_reply_flowing()
     {
         var certificate = TestCertificates.Valid();
@@ -191,6 +207,23 @@ public sealed class TlsTests
             while (await session.ReadAsync(new byte[1024], cts.Token) > 0) { }
         });
         Assert.Equal(SocketError.ConnectionReset, Assert.IsType<SocketException>(e.InnerException).SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task A_reset_by_the_app_over_TLS_resets_the_client()
+    {
+        var certificate = TestCertificates.Valid();
+        await using var relay = await StartRelayAsync(certificate);
+        await using var app = await StartPinnedListenerAsync(relay, certificate);
+        using var client = await TestRelay.ConnectAsync(app.PublicPort);
+        var session = await app.AcceptAsync();
+        await session.WriteAsync(new byte[] { 1 });
+        await SocketAssert.ReadExactlyAsync(client, 1);
+
+        session.Socket.LingerState = new LingerOption(true, 0);
+        session.Socket.Close(); // RST under the TLS session
+        await SocketAssert.ResetAsync(client);
+        await session.DisposeAsync();
     }
 
     [Fact]

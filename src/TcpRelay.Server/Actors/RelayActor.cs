@@ -279,7 +279,7 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
             }
             var n = ++_connections;
             // With TLS the channel talks to the stage as it would to the connection.
-            var connection = _settings.Tls is { } tls ? Context.ActorOf(TlsStageActor.CreateProps(Sender, remote, tls), $"tls-{n}") : Sender;
+            var connection = _settings.Tls is { } tls ? Context.ActorOf(TlsStageActor.CreateProps(Sender, remote, tls, _settings.HandshakeTimeout), $"tls-{n}") : Sender;
             var channel = local.Port == _control!.Port
                 ? Context.ActorOf(ControlChannelActor.CreateProps(connection, remote, _settings, _registry, _users), $"control-{n}")
                 : Context.ActorOf(SessionActor.CreateProps(connection, remote, _settings), $"data-{n}");

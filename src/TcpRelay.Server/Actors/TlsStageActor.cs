@@ -19,7 +19,7 @@ namespace TcpRelay.Server.Actors;
 /// through it. Half-close is TLS close_notify, then FIN: ConfirmedClose sends both; the peer's
 /// close_notify (or FIN) is PeerClosed.
 /// </summary>
-internal sealed class TlsStageActor : LifecycleLoggingUntypedActor
+internal sealed class TlsStageActor : LifecycleLoggingUntypedActor, IWithTimers
 {
     /// <summary>From the stage's <see cref="CiphertextStream"/>: SslStream waits for ciphertext; read once more.</summary>
     internal sealed class CiphertextWanted
@@ -57,11 +57,15 @@ internal sealed class TlsStageActor : LifecycleLoggingUntypedActor
 
     private sealed record CloseNotifySent(Exception? Failure);
 
+    // Longer than a few scheduler ticks (200ms), so that the channel's own timer, started at the same moment, has fired.
+    private static readonly TimeSpan ChannelRefusesFirst = TimeSpan.FromSeconds(1);
+
     // The largest plaintext of one TLS record: a read never returns more.
     private const int ReadBufferSize = 16 * 1024;
 
     private readonly IActorRef _connection;
     private readonly IPEndPoint _remote;
+    private readonly TimeSpan _handshakeTimeout;
     private readonly SslServerAuthenticationOptions _options;
     private readonly CiphertextStream _transport;
     private readonly SslStream _tls;
@@ -79,18 +83,21 @@ internal sealed class TlsStageActor : LifecycleLoggingUntypedActor
     private bool _closeSent;
     private bool _closeReported;
 
-    public TlsStageActor(IActorRef connection, IPEndPoint remote, RelayCertificate certificate)
+    public TlsStageActor(IActorRef connection, IPEndPoint remote, RelayCertificate certificate, TimeSpan handshakeTimeout)
     {
         _connection = connection;
         _remote = remote;
+        _handshakeTimeout = handshakeTimeout;
         _options = certificate.ServerOptions();
         _transport = new CiphertextStream(Self);
         _tls = new SslStream(_transport, leaveInnerStreamOpen: false);
     }
 
+    public ITimerScheduler Timers { get; set; } = null!;
+
     // Props.Create<T>(args), not an expression: one of these is created per connection.
-    public static Props CreateProps(IActorRef connection, IPEndPoint remote, RelayCertificate certificate) =>
-        Props.Create<TlsStageActor>(connection, remote, certificate);
+    public static Props CreateProps(IActorRef connection, IPEndPoint remote, RelayCertificate certificate, TimeSpan handshakeTimeout) =>
+        Props.Create<TlsStageActor>(connection, remote, certificate, handshakeTimeout);
 
     protected override void PreStart()
     {
@@ -98,6 +105,10 @@ internal sealed class TlsStageActor : LifecycleLoggingUntypedActor
         _connection.Tell(new Tcp.Register(Self, keepOpenOnPeerClosed: true, useResumeWriting: false));
         Context.Watch(_connection);
         _tls.AuthenticateAsServerAsync(_options).PipeTo(Self, success: () => new HandshakeEnded(null), failure: e => new HandshakeEnded(e));
+        // The channel's handshake timer fires first and counts and logs the timeout, but a control
+        // channel cannot close then: its ERROR line, and the close queued behind it, wait for TLS.
+        // So the stage closes such a connection itself, a moment later.
+        Timers.StartSingleTimer(HandshakeTimedOut.Instance, HandshakeTimedOut.Instance, _handshakeTimeout + ChannelRefusesFirst);
     }
 
     protected override void PostStop()
@@ -176,7 +187,16 @@ internal sealed class TlsStageActor : LifecycleLoggingUntypedActor
                 break;
 
             // From this actor's own tasks.
+            case HandshakeTimedOut when !_established && !_closeSent:
+                Log.Debug("TLS connection from {Remote} closed: no TLS handshake within the handshake timeout", _remote);
+                _closeReported = true;
+                _closeSent = true;
+                _connection.Tell(Tcp.Close.Instance);
+                break;
+            case HandshakeTimedOut:
+                break;
             case HandshakeEnded { Failure: null }:
+                Timers.Cancel(HandshakeTimedOut.Instance);
                 _established = true;
                 Context.Parent.Tell(HandshakeSucceeded.Instance);
                 ReadPlaintext();
@@ -313,14 +333,20 @@ internal sealed class TlsStageActor : LifecycleLoggingUntypedActor
     /// <summary>Close and ConfirmedClose flush what the channel wrote before them, then send close_notify, then act on the connection.</summary>
     private void CloseWhenWritten()
     {
-        if (_close is null || _closeSent || _writing || _writes.Count > 0)
+        if (_close is null || _closeSent)
             return;
-        _closeSent = true;
         if (!_established)
         {
+            // Nothing written before the handshake can reach the peer (a channel's HELLO, its ERROR
+            // timeout): closing is all there is to do, now rather than after a close timeout.
+            _writes.Clear();
+            _closeSent = true;
             _connection.Tell(_close);
             return;
         }
+        if (_writing || _writes.Count > 0)
+            return;
+        _closeSent = true;
         SendCloseNotifyAsync(_tls).PipeTo(Self);
     }
 
