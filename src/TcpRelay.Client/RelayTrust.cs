@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Security.Cryptography;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography.X509Certificates;
 using TcpRelay.Protocol;
 
@@ -19,6 +21,11 @@ internal sealed class RelayTrust
     private readonly X509Certificate2Collection? _ca;
     private readonly string? _caFile;
     private readonly string? _serverName;
+    // One options object per name, shared by the control and every data connection: the runtime
+    // considers resuming a TLS session only for the same options.
+    private readonly ConcurrentDictionary<string, SslClientAuthenticationOptions> _options = new();
+    // Why the callback refused a stream's certificate, for the exception once its handshake fails.
+    private readonly ConditionalWeakTable<SslStream, string> _refusals = new();
 
     private RelayTrust(string? pin, X509Certificate2Collection? ca, string? caFile, string? serverName)
     {
@@ -64,20 +71,8 @@ internal sealed class RelayTrust
     /// <exception cref="RelayTlsException">The relay's certificate was refused, or the relay does not speak TLS.</exception>
     public async Task<SslStream> AuthenticateAsync(Socket socket, string host, CancellationToken ct)
     {
-        var name = NameFor(host);
-        string? refusal = null;
         var tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
-        var options = new SslClientAuthenticationOptions
-        {
-            TargetHost = name,
-            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
-            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            RemoteCertificateValidationCallback = (_, certificate, chain, errors) =>
-            {
-                refusal = Check(certificate as X509Certificate2, chain, errors, name);
-                return refusal is null;
-            },
-        };
+        var options = ClientOptions(NameFor(host));
         try
         {
             await tls.AuthenticateAsClientAsync(options, ct);
@@ -86,7 +81,7 @@ internal sealed class RelayTrust
         catch (AuthenticationException e)
         {
             await tls.DisposeAsync();
-            throw refusal is not null
+            throw _refusals.TryGetValue(tls, out var refusal)
                 ? new RelayTlsException($"the relay's certificate is refused: {refusal}", e)
                 : new RelayTlsException($"the TLS handshake with {host} failed (does it serve TLS, tls-cert?): {Innermost(e).Message}", e);
         }
@@ -97,8 +92,49 @@ internal sealed class RelayTrust
         }
     }
 
-    /// <summary>Why the certificate presented is not trusted for <paramref name="name"/>, or null when it is (also for HTTPS clients of the admin endpoint).</summary>
-    public string? Check(X509Certificate2? certificate, X509Chain? chain, SslPolicyErrors errors, string name)
+    /// <summary>The options of every handshake that checks for <paramref name="name"/> (also for HTTPS clients of the admin endpoint).</summary>
+    public SslClientAuthenticationOptions ClientOptions(string name) => _options.GetOrAdd(name, OptionsFor);
+
+    /// <summary>Why the certificate last refused was refused (for a client with one connection, as <c>tcprelay status</c>).</summary>
+    public string? LastRefusal { get; private set; }
+
+    private SslClientAuthenticationOptions OptionsFor(string name) => new()
+    {
+        TargetHost = name,
+        EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        // The chain the runtime builds before the callback runs: to the CA file when there is one
+        // (not the system's stores too), and with a pin to nothing at all, which the pin overrules.
+        CertificateChainPolicy = ChainPolicy(),
+        RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
+        {
+            var refusal = Check(certificate as X509Certificate2, chain, errors, name);
+            if (refusal is null)
+                return true;
+            LastRefusal = refusal;
+            if (sender is SslStream stream)
+                _refusals.AddOrUpdate(stream, refusal);
+            return false;
+        },
+    };
+
+    private X509ChainPolicy? ChainPolicy()
+    {
+        if (_ca is null && _pin is null)
+            return null;
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+            DisableCertificateDownloads = true,
+        };
+        if (_ca is not null)
+            policy.CustomTrustStore.AddRange(_ca);
+        return policy;
+    }
+
+    /// <summary>Why the certificate presented is not trusted for <paramref name="name"/>, or null when it is.</summary>
+    private string? Check(X509Certificate2? certificate, X509Chain? chain, SslPolicyErrors errors, string name)
     {
         if (certificate is null)
             return "the relay sent no certificate";
@@ -111,19 +147,9 @@ internal sealed class RelayTrust
             return TlsPin.Of(certificate) is var actual && actual == _pin ? null : $"pin mismatch: the relay's key is {actual}, not {_pin}";
         if ((errors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
             return $"name mismatch: {certificate.Subject} does not name {name} (set the name it has with the server name option)";
-        if (_ca is not null)
-        {
-            using var own = new X509Chain();
-            own.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            own.ChainPolicy.CustomTrustStore.AddRange(_ca);
-            own.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            if (chain is not null)
-                foreach (var element in chain.ChainElements)
-                    own.ChainPolicy.ExtraStore.Add(element.Certificate);
-            return own.Build(certificate) ? null : $"unknown CA: {certificate.Subject}, issued by {certificate.Issuer}, does not chain to {_caFile} ({Statuses(own)})";
-        }
         if ((errors & SslPolicyErrors.RemoteCertificateChainErrors) != 0)
-            return $"unknown CA: {certificate.Subject}, issued by {certificate.Issuer}, is not trusted by this system ({(chain is null ? "no chain" : Statuses(chain))})";
+            return $"unknown CA: {certificate.Subject}, issued by {certificate.Issuer}, " +
+                   $"{(_ca is null ? "is not trusted by this system" : $"does not chain to {_caFile}")} ({(chain is null ? "no chain" : Statuses(chain))})";
         return errors == SslPolicyErrors.None ? null : errors.ToString();
     }
 

@@ -42,11 +42,9 @@ internal static class StatusCommand
                 throw new UsageException(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", ""));
             }
         }
-        string? refusal = null;
-        using var handler = new HttpClientHandler();
+        using var handler = new SocketsHttpHandler();
         if (trust is not null)
-            handler.ServerCertificateCustomValidationCallback = (_, certificate, chain, errors) =>
-                (refusal = trust.Check(certificate, chain, errors, trust.NameFor(endPoint.Address.ToString()))) is null;
+            handler.SslOptions = trust.ClientOptions(trust.NameFor(endPoint.Address.ToString()));
         using var http = new HttpClient(handler) { BaseAddress = new Uri($"{(trust is null ? "http" : "https")}://{admin}/"), Timeout = TimeSpan.FromSeconds(10) };
         // The token is the relay's secret, over plain HTTP: sent only where the endpoint asks for it.
         if (secret is not null && !IPAddress.IsLoopback(endPoint.Address))
@@ -66,7 +64,7 @@ internal static class StatusCommand
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            await Console.Error.WriteLineAsync(refusal is not null
+            await Console.Error.WriteLineAsync(trust?.LastRefusal is { } refusal
                 ? $"tcprelay: the admin endpoint's certificate at {admin} is refused: {refusal}"
                 : $"tcprelay: cannot read {path} from the admin endpoint at {admin}: {e.Message} (is the relay running with --admin {admin}{(trust is null ? ", and without tls-cert (else give --tls, --tls-ca or --tls-pin)" : "")}?)");
             return 1;
