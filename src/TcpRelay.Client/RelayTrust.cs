@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using System.Security.Cryptography;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using TcpRelay.Protocol;
 
@@ -36,7 +36,7 @@ internal sealed class RelayTrust
     }
 
     /// <summary>The trust the options ask for, or null when they leave TLS off.</summary>
-    /// <exception cref="ArgumentException">The CA file cannot be read or holds no certificate.</exception>
+    /// <exception cref="ArgumentException">See <see cref="Create"/>.</exception>
     public static RelayTrust? From(RelayListenerOptions options) =>
         options.UsesTls ? Create(options.TlsCaFile, options.TlsPin, options.TlsServerName) : null;
 
@@ -45,7 +45,10 @@ internal sealed class RelayTrust
     public static RelayTrust Create(string? caFile, string? pin, string? serverName)
     {
         if (pin is not null)
-            pin = TlsPin.Parse(pin) is { IsOk: true } parsed ? parsed.Value : throw new ArgumentException($"TlsPin: {TlsPin.Parse(pin).Error}", nameof(RelayListenerOptions.TlsPin));
+        {
+            var parsed = TlsPin.Parse(pin);
+            pin = parsed.IsOk ? parsed.Value : throw new ArgumentException($"TlsPin: {parsed.Error}", nameof(RelayListenerOptions.TlsPin));
+        }
         X509Certificate2Collection? ca = null;
         if (caFile is { } file)
         {

@@ -291,7 +291,7 @@ internal static class AgentCommand
         }
         catch (ArgumentException e)
         {
-            throw new UsageException(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", ""));
+            throw UsageException.From(e);
         }
         var (sessionLogText, sessionLogSource) = SettingWithSource("session-log");
         var sessionLog = sessionLogText.ToLowerInvariant() switch

@@ -39,7 +39,7 @@ internal static class StatusCommand
             }
             catch (ArgumentException e)
             {
-                throw new UsageException(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", ""));
+                throw UsageException.From(e);
             }
         }
         using var handler = new SocketsHttpHandler();
