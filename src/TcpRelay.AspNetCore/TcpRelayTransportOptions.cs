@@ -1,3 +1,5 @@
+using TcpRelay.Client;
+
 namespace TcpRelay.AspNetCore;
 
 /// <summary>Where the relay is and what to register the app as; set in <see cref="TcpRelayWebHostBuilderExtensions.UseTcpRelay"/>.</summary>
@@ -20,6 +22,18 @@ public sealed class TcpRelayTransportOptions
 
     /// <summary>Whether this app shares <see cref="Name"/> with other instances that ask the same (each new client goes to one of them).</summary>
     public bool Shared { get; set; }
+
+    /// <summary>TLS to the relay, verified against the system's trust store and the relay's host name (<see cref="RelayListenerOptions.Tls"/>).</summary>
+    public bool Tls { get; set; }
+
+    /// <summary>A PEM file of the CA or self-signed certificate to trust for the relay instead; implies <see cref="Tls"/>.</summary>
+    public string? TlsCaFile { get; set; }
+
+    /// <summary>The relay key's pin (<c>sha256:HEX</c>, as <c>tcprelay cert</c> prints it) to trust instead; implies <see cref="Tls"/>.</summary>
+    public string? TlsPin { get; set; }
+
+    /// <summary>The name the relay's certificate must carry, when it is not the host in <see cref="Relay"/>.</summary>
+    public string? TlsServerName { get; set; }
 
     /// <summary>Whether a lost control connection is re-established (same name and port); on by default.</summary>
     public bool Reconnect { get; set; } = true;

@@ -44,6 +44,10 @@ public static class TcpRelayWebHostBuilderExtensions
             User = options.User,
             Shared = options.Shared,
             Reconnect = options.Reconnect,
+            Tls = options.Tls,
+            TlsCaFile = options.TlsCaFile,
+            TlsPin = options.TlsPin,
+            TlsServerName = options.TlsServerName,
         });
         builder.ConfigureServices(services =>
         {

@@ -5,10 +5,10 @@ using TcpRelay.Protocol;
 
 namespace TcpRelay.Client;
 
-/// <summary>Reads and writes control lines over a socket; writes are serialized, reads are the caller's loop.</summary>
-internal sealed class ControlConnection(Socket socket) : IAsyncDisposable
+/// <summary>Reads and writes control lines over a socket (plain, or TLS: <paramref name="stream"/> owns the socket either way); writes are serialized, reads are the caller's loop.</summary>
+internal sealed class ControlConnection(Socket socket, Stream stream) : IAsyncDisposable
 {
-    private readonly NetworkStream _stream = new(socket, ownsSocket: true);
+    private readonly Stream _stream = stream;
     private readonly LineFramer _framer = new();
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly byte[] _readBuffer = new byte[8192];

@@ -397,7 +397,7 @@ public sealed class RelayAgent : IAsyncDisposable
         {
             if (service.ProxyProtocol is { } version && !await SendProxyHeaderAsync(version, local, offer, listener, ct))
                 return;
-            var result = await SocketPipe.RunAsync(relayed.Socket, "client", local, "service", ct);
+            var result = await SocketPipe.RunAsync(relayed, "client", local, "service", ct);
             if (result.Outcome == SocketPipe.Cancelled)
                 Interlocked.Increment(ref _cutByStop);
             if (SessionLogLevel != LogLevel.None)

@@ -34,6 +34,8 @@ public sealed class RelayListener : IAsyncDisposable
     // The relay's nodes; _node is the one registered with, or to try next.
     private readonly HostPort[] _nodes;
     private volatile int _node;
+    // Null: plain TCP to the relay.
+    private readonly RelayTrust? _trust;
 
     /// <summary>A listener for the relay and registration given; nothing happens until <see cref="StartAsync"/>.</summary>
     /// <exception cref="ArgumentException">An option is out of range (<see cref="RelayListenerOptions.Validate"/>).</exception>
@@ -44,6 +46,7 @@ public sealed class RelayListener : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
         _resumeToken = options.ResumeToken ?? ResumeToken.New();
         _nodes = [new HostPort(options.RelayHost, options.ControlPort), .. options.OtherNodes];
+        _trust = RelayTrust.From(options);
     }
 
     /// <summary>The name the relay registered this app under.</summary>
@@ -158,8 +161,13 @@ public sealed class RelayListener : IAsyncDisposable
         {
             SocketKeepAlive.Enable(socket, _options.KeepAliveIdle);
             await socket.ConnectAsync(host, port, timeout.Token);
-            await socket.SendAsync(new Accept(offer.Id).ToBytes(), timeout.Token);
-            return new RelayStream(socket, offer.Id, offer.Client);
+            // The data connection is verified as the control connection is, against the host it dials.
+            var tls = _trust is null ? null : await _trust.AuthenticateAsync(socket, host, timeout.Token);
+            if (tls is null)
+                await socket.SendAsync(new Accept(offer.Id).ToBytes(), timeout.Token);
+            else
+                await tls.WriteAsync(new Accept(offer.Id).ToBytes(), timeout.Token);
+            return new RelayStream(socket, tls, offer.Id, offer.Client);
         }
         catch (Exception e) when (e is SocketException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
@@ -258,9 +266,9 @@ public sealed class RelayListener : IAsyncDisposable
         }
     }
 
-    /// <summary>Refusals that another attempt cannot change: a wrong secret, a port the relay does not allow, a name or port the user is not granted, a line it cannot read, a server that is no relay.</summary>
+    /// <summary>Refusals that another attempt cannot change: a wrong secret, a port the relay does not allow, a name or port the user is not granted, a line it cannot read, a server that is no relay, a certificate not trusted.</summary>
     internal static bool IsFinal(RelayRegistrationException e) =>
-        e.Code == ErrorCode.AuthFailed || e.Code == ErrorCode.PortNotAllowed || e.Code == ErrorCode.NotAllowed || e.Code == ErrorCode.BadRequest || e.NotARelay;
+        e.Code == ErrorCode.AuthFailed || e.Code == ErrorCode.PortNotAllowed || e.Code == ErrorCode.NotAllowed || e.Code == ErrorCode.BadRequest || e.NotARelay || e.TlsRefused;
 
     /// <summary>Reads the control connection and keeps it alive until it fails; returns why it ended.</summary>
     private async Task<RelayRegistrationException> ServeAsync(ControlConnection control, CancellationToken ct)
@@ -365,7 +373,21 @@ public sealed class RelayListener : IAsyncDisposable
             socket.Dispose();
             throw new RelayRegistrationException($"cannot reach the relay at {Relay}: {e.Message}", e) { Unreachable = true };
         }
-        var control = new ControlConnection(socket);
+        Stream stream;
+        try
+        {
+            stream = _trust is null ? new NetworkStream(socket, ownsSocket: true) : await _trust.AuthenticateAsync(socket, _nodes[_node].Host, timeout.Token);
+        }
+        catch (RelayTlsException e)
+        {
+            throw new RelayRegistrationException($"TLS with the relay at {Relay}: {e.Message}", e) { TlsRefused = true };
+        }
+        catch (Exception e) when (e is IOException or SocketException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            socket.Dispose();
+            throw new RelayRegistrationException($"lost the relay at {Relay} in the TLS handshake: {e.Message}", e) { Unreachable = true };
+        }
+        var control = new ControlConnection(socket, stream);
         try
         {
             return (control, await HandshakeAsync(control, name, port, timeout.Token));
@@ -376,7 +398,7 @@ public sealed class RelayListener : IAsyncDisposable
             // A relay's control port says HELLO at once; its data port and the apps' public ports wait for the other side.
             if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
                 throw new RelayRegistrationException($"the relay at {Relay} did not answer within {_options.ConnectTimeout.TotalSeconds:0.#}s " +
-                                                     $"(a control port says HELLO at once: is {Relay} the relay's data port or an app's public port?)") { Unreachable = true };
+                                                     $"(a control port says HELLO at once: is {Relay} the relay's data port or an app's public port{(_trust is null ? ", or does the relay speak TLS?" : "?")})") { Unreachable = true };
             if (e is IOException or SocketException)
                 throw new RelayRegistrationException($"lost the relay at {Relay} while registering: {e.Message}", e) { Unreachable = true };
             throw;

@@ -76,8 +76,30 @@ public sealed record RelayListenerOptions
     /// </summary>
     public TimeSpan HeartbeatInterval { get; init; } = ProtocolDefaults.HeartbeatInterval;
 
+    /// <summary>
+    /// TLS to the relay's control and data ports, the relay verified against the system's trust
+    /// store and by its host name (<see cref="RelayHost"/>, or <see cref="TlsServerName"/>).
+    /// <see cref="TlsCaFile"/> or <see cref="TlsPin"/> turn TLS on as well, trusting what they name instead.
+    /// </summary>
+    public bool Tls { get; init; }
+
+    /// <summary>A PEM file of the CA (or the self-signed certificate) the relay's certificate must chain to, instead of the system's trust store; implies <see cref="Tls"/>.</summary>
+    public string? TlsCaFile { get; init; }
+
+    /// <summary>
+    /// <c>sha256:</c> and the hex SHA-256 of the relay key's SubjectPublicKeyInfo, as <c>tcprelay cert</c>
+    /// prints it: exactly that key is trusted, whatever issued its certificate or names it; implies <see cref="Tls"/>.
+    /// </summary>
+    public string? TlsPin { get; init; }
+
+    /// <summary>The name the relay's certificate must carry, when it is not the host dialled (an address, a cluster node's redirect).</summary>
+    public string? TlsServerName { get; init; }
+
+    /// <summary>Whether the connections to the relay use TLS (<see cref="Tls"/>, <see cref="TlsCaFile"/> or <see cref="TlsPin"/>).</summary>
+    public bool UsesTls => Tls || TlsCaFile is not null || TlsPin is not null;
+
     /// <summary>Checks the values a listener cannot work with; the listener and the agent call it on construction.</summary>
-    /// <exception cref="ArgumentException">A value is out of range; the message names the option.</exception>
+    /// <exception cref="ArgumentException">A value is out of range, or the CA file cannot be read; the message names the option.</exception>
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(RelayHost))
@@ -95,6 +117,12 @@ public sealed record RelayListenerOptions
         }
         if (Shared && Name is null)
             throw new ArgumentException("Shared needs a Name: instances share the name they register under", nameof(Shared));
+        if (TlsPin is not null && TlsCaFile is not null)
+            throw new ArgumentException("TlsPin and TlsCaFile exclude each other: a pin trusts one key, whoever issued its certificate", nameof(TlsPin));
+        if (TlsServerName is not null && (TlsServerName.Length == 0 || !UsesTls))
+            throw new ArgumentException(TlsServerName.Length == 0 ? "TlsServerName is empty" : "TlsServerName is set but TLS is off (set Tls, TlsCaFile or TlsPin)", nameof(TlsServerName));
+        // Checks the pin and reads the CA file: one that cannot be used is an error now, not at the first connection.
+        _ = RelayTrust.From(this);
         Positive(ConnectTimeout, nameof(ConnectTimeout));
         Positive(ReconnectDelayMin, nameof(ReconnectDelayMin));
         Positive(HeartbeatInterval, nameof(HeartbeatInterval));

@@ -21,6 +21,12 @@ public sealed class RelayRegistrationException : Exception
     /// <summary>What answered speaks another protocol (an ssh server, a web server): it is no TcpRelay control port, and asking again will not make it one.</summary>
     public bool NotARelay { get; init; }
 
+    /// <summary>
+    /// The TLS handshake failed for good: the relay's certificate is not trusted (expired, name
+    /// mismatch, pin mismatch, unknown CA; the message says which), or the relay does not speak TLS.
+    /// </summary>
+    public bool TlsRefused { get; init; }
+
     /// <summary>The line read was not one the protocol allows.</summary>
     internal bool Malformed { get; init; }
 }

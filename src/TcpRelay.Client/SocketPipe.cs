@@ -22,9 +22,19 @@ public static class SocketPipe
     private const int BufferSize = 64 * 1024;
 
     /// <summary>Runs the pipe; returns when both directions are done. Closes neither socket on an orderly end.</summary>
-    public static async Task<PipeResult> RunAsync(Socket a, string aName, Socket b, string bName, CancellationToken cancellationToken = default)
+    public static Task<PipeResult> RunAsync(Socket a, string aName, Socket b, string bName, CancellationToken cancellationToken = default) =>
+        RunAsync(new End(a, null), aName, new End(b, null), bName, cancellationToken);
+
+    /// <summary>
+    /// Runs the pipe between a relayed session and a socket: over TLS, the session's bytes go
+    /// through its TLS session and its EOF is close_notify then FIN. Disposes neither on an orderly end.
+    /// </summary>
+    public static Task<PipeResult> RunAsync(RelayStream a, string aName, Socket b, string bName, CancellationToken cancellationToken = default) =>
+        RunAsync(new End(a.Socket, a.IsEncrypted ? a : null), aName, new End(b, null), bName, cancellationToken);
+
+    private static async Task<PipeResult> RunAsync(End a, string aName, End b, string bName, CancellationToken cancellationToken)
     {
-        var failure = new Failure(a, b);
+        var failure = new Failure(a.Socket, b.Socket);
         using var registration = cancellationToken.Register(() => failure.Abort(Cancelled));
         var aToB = CopyAsync(a, aName, b, failure);
         var bToA = CopyAsync(b, bName, a, failure);
@@ -32,7 +42,34 @@ public static class SocketPipe
         return new PipeResult(failure.Reason ?? "closed", sent[0], sent[1]);
     }
 
-    private static async Task<long> CopyAsync(Socket from, string fromName, Socket to, Failure failure)
+    /// <summary>One side of the pipe: its socket, and the stream its bytes go through when that is not the socket itself (TLS).</summary>
+    private sealed record End(Socket Socket, RelayStream? Encrypted)
+    {
+        public ValueTask<int> ReceiveAsync(Memory<byte> buffer) =>
+            Encrypted?.ReadAsync(buffer) ?? Socket.ReceiveAsync(buffer, SocketFlags.None);
+
+        public async ValueTask SendAsync(ReadOnlyMemory<byte> buffer)
+        {
+            if (Encrypted is not null)
+            {
+                await Encrypted.WriteAsync(buffer);
+                return;
+            }
+            var sent = 0;
+            while (sent < buffer.Length)
+                sent += await Socket.SendAsync(buffer[sent..], SocketFlags.None);
+        }
+
+        public async ValueTask ShutdownSendAsync()
+        {
+            if (Encrypted is not null)
+                await Encrypted.ShutdownSendAsync();
+            else
+                Socket.Shutdown(SocketShutdown.Send);
+        }
+    }
+
+    private static async Task<long> CopyAsync(End from, string fromName, End to, Failure failure)
     {
         // No buffer while the socket has nothing to read: a zero-byte receive waits for data, and the
         // buffer is rented only to take it. An idle session then costs its two sockets and two tasks.
@@ -48,28 +85,26 @@ public static class SocketPipe
                 {
                     if (buffer is null)
                     {
-                        await from.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                        _ = await from.ReceiveAsync(Memory<byte>.Empty);
                         buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
                     }
-                    n = await from.ReceiveAsync(buffer, SocketFlags.None);
+                    n = await from.ReceiveAsync(buffer);
                 }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
                 {
-                    failure.Abort(e is SocketException { SocketErrorCode: SocketError.ConnectionReset } ? $"{fromName} reset" : $"{fromName} failed: {e.Message}");
+                    failure.Abort((e as SocketException ?? e.InnerException as SocketException) is { SocketErrorCode: SocketError.ConnectionReset } ? $"{fromName} reset" : $"{fromName} failed: {e.Message}");
                     return total;
                 }
                 if (n == 0)
                 {
-                    TryShutdownSend(to);
+                    await TryShutdownSendAsync(to);
                     return total;
                 }
                 try
                 {
-                    var sent = 0;
-                    while (sent < n)
-                        sent += await to.SendAsync(buffer.AsMemory(sent, n - sent), SocketFlags.None);
+                    await to.SendAsync(buffer.AsMemory(0, n));
                 }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
                 {
                     failure.Abort($"writing to the peer of {fromName} failed: {e.Message}");
                     return total;
@@ -89,13 +124,13 @@ public static class SocketPipe
         }
     }
 
-    private static void TryShutdownSend(Socket socket)
+    private static async ValueTask TryShutdownSendAsync(End end)
     {
         try
         {
-            socket.Shutdown(SocketShutdown.Send);
+            await end.ShutdownSendAsync();
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException)
         {
             // Already reset or closed: the other direction reports it.
         }

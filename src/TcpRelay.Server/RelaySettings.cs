@@ -34,6 +34,13 @@ public sealed record RelaySettings
     /// <summary>The users file's table as read at start-up (null: no users file); edits arrive as <see cref="Actors.UsersFileActor.UsersChanged"/>.</summary>
     public Registration.UserTable? Users { get; init; }
 
+    /// <summary>
+    /// The certificate and key of the control and data ports (<c>tls-cert</c>, <c>tls-key</c>): with
+    /// them both ports speak TLS only (1.2 and 1.3), and the admin endpoint HTTPS; null: plain TCP.
+    /// Public ports are plain TCP either way: they carry the app's own protocol.
+    /// </summary>
+    public Tls.RelayCertificate? Tls { get; init; }
+
     /// <summary>Time a new control or data connection has to send its first line.</summary>
     public TimeSpan HandshakeTimeout { get; init; } = ProtocolDefaults.HandshakeTimeout;
 
@@ -130,6 +137,7 @@ public sealed record RelaySettings
             DataPort = ReadPort(section, "data-port"),
             PublicPorts = range.Value!,
             Secret = ReadSecret(section),
+            Tls = ReadCertificate(section),
             HandshakeTimeout = ReadDuration(section, "handshake-timeout"),
             PendingTimeout = ReadDuration(section, "pending-timeout"),
             HeartbeatInterval = ReadDuration(section, "heartbeat-interval"),
@@ -216,7 +224,7 @@ public sealed record RelaySettings
         $"close-timeout={Duration.Format(CloseTimeout)} keepalive-idle={Duration.Format(KeepAliveIdle)} grace-period={Duration.Format(GracePeriod)} " +
         $"drain-timeout={Duration.Format(DrainTimeout)} drain-idle-after={Duration.Format(DrainIdleAfter)} max-apps={MaxApps} max-sessions-per-app={MaxSessionsPerApp} " +
         $"max-pending-per-app={MaxPendingPerApp} max-handshakes-per-address={MaxHandshakesPerAddress} max-handshakes={MaxHandshakes} " +
-        $"allow-anonymous={(AllowAnonymous ? "on" : "off")} state-dir={StateDirectory ?? "none"}" +
+        $"allow-anonymous={(AllowAnonymous ? "on" : "off")} state-dir={StateDirectory ?? "none"} tls={Tls?.ToString() ?? "off"}" +
         (Clustered ? $" cluster-bind={ClusterBind} cluster-seeds={string.Join(',', ClusterSeeds)} advertise-host={AdvertiseHost ?? Bind.ToString()}" : "");
 
     private static HostPort? ReadHostPort(Config section, string key)
@@ -289,6 +297,19 @@ public sealed record RelaySettings
         return Duration.Parse(text) is { } d
             ? d
             : throw new RelayConfigException($"tcprelay.{key}: '{text}' is not {Duration.Forms}");
+    }
+
+    private static Tls.RelayCertificate? ReadCertificate(Config section)
+    {
+        var cert = section.HasPath("tls-cert") ? section.GetString("tls-cert") ?? "" : "";
+        var key = section.HasPath("tls-key") ? section.GetString("tls-key") ?? "" : "";
+        return (cert.Length, key.Length) switch
+        {
+            (0, 0) => null,
+            (_, 0) => throw new RelayConfigException("tcprelay.tls-cert is set but tcprelay.tls-key is not: TLS needs the certificate's private key too"),
+            (0, _) => throw new RelayConfigException("tcprelay.tls-key is set but tcprelay.tls-cert is not: TLS needs the certificate too"),
+            _ => TcpRelay.Server.Tls.RelayCertificate.Load(cert, key, DateTimeOffset.UtcNow),
+        };
     }
 
     private static string? ReadSecret(Config section)

@@ -18,8 +18,11 @@ internal static class AgentCommand
         "                      [--config FILE] [--secret-file PATH] [--user ID] [--resume-token-file PATH] [--log-level LEVEL]\n" +
         "                      [--connect-timeout D] [--drain-timeout D] [--taken-timeout D] [--session-log info|debug|off]\n" +
         "                      [--heartbeat-interval D] [--reconnect-delay-min D] [--reconnect-delay-max D]\n" +
+        "                      [--tls] [--tls-ca FILE | --tls-pin sha256:HEX] [--tls-server-name NAME]\n" +
         "  Each --to is a local service; the --name, --port, --shared, --proxy-protocol and --health-interval\n" +
         "  after it are that service's.\n" +
+        "  --tls verifies the relay against the system's trust store and its host name; --tls-ca trusts that CA\n" +
+        "  (or self-signed certificate) instead, --tls-pin exactly that key (as tcprelay cert prints it); either implies --tls.\n" +
         "  The shared secret (with --user, that user's secret) comes from TCPRELAY_SECRET or --secret-file.\n" +
         "  Every setting may also be given as\n" +
         "  TCPRELAY_<SETTING> (TCPRELAY_RELAY, TCPRELAY_DRAIN_TIMEOUT=10s) or in a --config file; flags win.\n" +
@@ -33,7 +36,10 @@ internal static class AgentCommand
 
     private static readonly HashSet<string> SettingFlags =
         ["relay", "secret-file", "user", "resume-token-file", "connect-timeout", "heartbeat-interval", "reconnect-delay-min", "reconnect-delay-max", "drain-timeout",
-         "taken-timeout", "session-log"];
+         "taken-timeout", "session-log", "tls-ca", "tls-pin", "tls-server-name"];
+
+    // Flags that take no value: --tls sets the tls setting to on.
+    private static readonly HashSet<string> SwitchFlags = ["tls"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -107,6 +113,14 @@ internal static class AgentCommand
                 throw new UsageException($"unexpected argument '{arg}'");
             var eq = arg.IndexOf('=');
             var name = eq < 0 ? arg[2..] : arg[2..eq];
+            if (SwitchFlags.Contains(name))
+            {
+                if (eq >= 0)
+                    throw new UsageException($"--{name} takes no value");
+                if (!flags.TryAdd(name, "on"))
+                    throw new UsageException($"--{name} given twice");
+                continue;
+            }
             string value;
             if (name == "shared" && eq < 0)
                 value = "yes"; // a switch; --shared=no says the opposite
@@ -248,6 +262,14 @@ internal static class AgentCommand
                 throw new UsageException($"{userSource} needs that user's secret: set TCPRELAY_SECRET or --secret-file");
             user = userText;
         }
+        var (tlsText, tlsSource) = SettingWithSource("tls");
+        var tls = tlsText.ToLowerInvariant() switch
+        {
+            "on" or "true" or "yes" => true,
+            "off" or "false" or "no" => false,
+            _ => throw new UsageException($"{tlsSource}: '{tlsText}' is not on or off"),
+        };
+        string? Optional(string key) => Setting(key) is { Length: > 0 } value ? value : null;
         var relay = new RelayListenerOptions
         {
             RelayHost = nodes[0].Host,
@@ -259,7 +281,19 @@ internal static class AgentCommand
             HeartbeatInterval = DurationSetting("heartbeat-interval"),
             ReconnectDelayMin = min,
             ReconnectDelayMax = max,
+            Tls = tls,
+            TlsCaFile = Optional("tls-ca"),
+            TlsPin = Optional("tls-pin"),
+            TlsServerName = Optional("tls-server-name"),
         };
+        try
+        {
+            relay.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw UsageException.From(e);
+        }
         var (sessionLogText, sessionLogSource) = SettingWithSource("session-log");
         var sessionLog = sessionLogText.ToLowerInvariant() switch
         {

@@ -8,6 +8,7 @@ const string usage =
     "  agent      expose local services through a relay (tcprelay agent --help)\n" +
     "  status     show a running relay's apps and sessions (tcprelay status --help)\n" +
     "  config     print the effective relay configuration (tcprelay config print --help)\n" +
+    "  cert       write a self-signed certificate for the relay and print its pin (tcprelay cert --help)\n" +
     "  --version  print the version";
 
 try
@@ -34,6 +35,11 @@ try
             return 0;
         case ["config", "print", .. var rest]:
             return await ConfigCommand.RunAsync(rest, Console.Out);
+        case ["cert", "--help"] or ["cert", "-h"]:
+            Console.WriteLine(CertCommand.Usage);
+            return 0;
+        case ["cert", .. var rest]:
+            return CertCommand.Run(rest, Console.Out);
         case ["--version"]:
             Console.WriteLine(Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0]);
             return 0;

@@ -26,9 +26,10 @@ internal static class ServeCommand
         "                      [--state-dir DIR] [--backlog N] [--users-file PATH]\n" +
         "                      [--max-apps N] [--max-sessions-per-app N] [--max-pending-per-app N]\n" +
         "                      [--max-handshakes-per-address N] [--max-handshakes N] [--allow-anonymous]\n" +
-        "                      [--admin HOST:PORT]\n" +
+        "                      [--admin HOST:PORT] [--tls-cert FILE --tls-key FILE]\n" +
         "                      [--cluster-bind HOST:PORT --cluster-seeds HOST:PORT[,HOST:PORT…]] [--advertise-host HOST]\n" +
-        "  The shared secret comes from TCPRELAY_SECRET or --secret-file; durations are written 500ms, 10s, 2m.";
+        "  The shared secret comes from TCPRELAY_SECRET or --secret-file; durations are written 500ms, 10s, 2m.\n" +
+        "  --tls-cert and --tls-key (PEM) make the control and data ports TLS only; tcprelay cert writes a pair.";
 
     // Keys set by a bare flag (--allow-anonymous) rather than --key value.
     private static readonly HashSet<string> SwitchKeys = ["allow-anonymous"];
@@ -134,8 +135,8 @@ internal static class ServeCommand
             try
             {
                 admin = await AdminServer.StartAsync(adminAddress, host.Services.GetRequiredService<ActorSystem>(), settings.Secret,
-                    new Serilog.Extensions.Logging.SerilogLoggerProvider(Log.Logger));
-                Log.Information("Admin endpoint on http://{Admin}/ (/metrics, /healthz, /status, /actors)", admin.EndPoint);
+                    new Serilog.Extensions.Logging.SerilogLoggerProvider(Log.Logger), settings.Tls);
+                Log.Information("Admin endpoint on {Scheme}://{Admin}/ (/metrics, /healthz, /status, /actors)", settings.Tls is null ? "http" : "https", admin.EndPoint);
             }
             catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException)
             {

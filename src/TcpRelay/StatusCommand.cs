@@ -14,21 +14,38 @@ internal static class StatusCommand
 {
     public const string Usage =
         "usage: tcprelay status [--admin HOST:PORT] [--json] [--tree] [--secret-file PATH]\n" +
+        "                       [--tls] [--tls-ca FILE | --tls-pin sha256:HEX] [--tls-server-name NAME]\n" +
         "  Reads the relay's admin endpoint (tcprelay serve --admin; default 127.0.0.1:9090, or TCPRELAY_ADMIN).\n" +
         "  --json prints /status as it is; --tree prints the live actor tree. Beyond loopback the\n" +
-        "  endpoint wants the shared secret: TCPRELAY_SECRET or --secret-file.";
+        "  endpoint wants the shared secret: TCPRELAY_SECRET or --secret-file. A relay with tls-cert serves the\n" +
+        "  endpoint over HTTPS: --tls, --tls-ca or --tls-pin check its certificate as the agent's flags do.";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     public static async Task<int> RunAsync(string[] args, TextWriter output)
     {
-        var flags = new FlagReader(args, new HashSet<string> { "admin", "secret-file" }, new HashSet<string> { "json", "tree" });
+        var flags = new FlagReader(args, new HashSet<string> { "admin", "secret-file", "tls-ca", "tls-pin", "tls-server-name" }, new HashSet<string> { "json", "tree", "tls" });
         var admin = flags.Value("admin") ?? Environment.GetEnvironmentVariable("TCPRELAY_ADMIN") ?? "127.0.0.1:9090";
         if (!IPEndPoint.TryParse(admin, out var endPoint) || endPoint.Port == 0 || !admin.Contains(':'))
             throw new UsageException($"--admin: '{admin}' is not IP:PORT (e.g. 127.0.0.1:9090)");
         var secret = AgentCommand.ReadSecret(Environment.GetEnvironmentVariable, flags.Value("secret-file") ?? "");
 
-        using var http = new HttpClient { BaseAddress = new Uri($"http://{admin}/"), Timeout = TimeSpan.FromSeconds(10) };
+        Client.RelayTrust? trust = null;
+        if (flags.Switch("tls") || flags.Value("tls-ca") is not null || flags.Value("tls-pin") is not null)
+        {
+            try
+            {
+                trust = Client.RelayTrust.Create(flags.Value("tls-ca"), flags.Value("tls-pin"), flags.Value("tls-server-name"));
+            }
+            catch (ArgumentException e)
+            {
+                throw UsageException.From(e);
+            }
+        }
+        using var handler = new SocketsHttpHandler();
+        if (trust is not null)
+            handler.SslOptions = trust.ClientOptions(trust.NameFor(endPoint.Address.ToString()));
+        using var http = new HttpClient(handler) { BaseAddress = new Uri($"{(trust is null ? "http" : "https")}://{admin}/"), Timeout = TimeSpan.FromSeconds(10) };
         // The token is the relay's secret, over plain HTTP: sent only where the endpoint asks for it.
         if (secret is not null && !IPAddress.IsLoopback(endPoint.Address))
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", secret);
@@ -47,7 +64,9 @@ internal static class StatusCommand
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {
-            await Console.Error.WriteLineAsync($"tcprelay: cannot read {path} from the admin endpoint at {admin}: {e.Message} (is the relay running with --admin {admin}?)");
+            await Console.Error.WriteLineAsync(trust?.LastRefusal is { } refusal
+                ? $"tcprelay: the admin endpoint's certificate at {admin} is refused: {refusal}"
+                : $"tcprelay: cannot read {path} from the admin endpoint at {admin}: {e.Message} (is the relay running with --admin {admin}{(trust is null ? ", and without tls-cert (else give --tls, --tls-ca or --tls-pin)" : "")}?)");
             return 1;
         }
 

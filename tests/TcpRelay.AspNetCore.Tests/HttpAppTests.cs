@@ -59,6 +59,25 @@ public sealed class HttpAppTests
     }
 
     [Fact]
+    public async Task The_Kestrel_transport_takes_the_relay_s_pin_and_serves_through_a_TLS_relay()
+    {
+        var certificate = TestCertificates.Valid();
+        await using var relay = await TestRelay.StartAsync(s => s with { Tls = Server.Tls.RelayCertificate.From(certificate) });
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseTcpRelay(o =>
+        {
+            o.Relay = $"127.0.0.1:{relay.Endpoints.Control.Port}";
+            o.Name = "tls-page";
+            o.TlsPin = TlsPin.Of(certificate);
+        });
+        await using var app = builder.Build();
+        app.MapGet("/", () => "through TLS");
+        await app.StartAsync();
+        using var http = Client(app.Services.GetRequiredService<RelayEndPoint>().PublicPort, 1);
+        Assert.Equal("through TLS", await http.GetStringAsync("/"));
+    }
+
+    [Fact]
     public async Task A_thousand_requests_with_keep_alive_and_a_thousand_without_all_succeed()
     {
         await using var relay = await TestRelay.StartAsync();

@@ -158,6 +158,29 @@ public sealed partial class AgentProcessTests
         public static async Task<AgentProcess> StartAsync(TestRelay relay, TcpListener service, IEnumerable<string> arguments,
             IReadOnlyDictionary<string, string>? environment = null)
         {
+            var agent = Start(relay, service, arguments, environment);
+            try
+            {
+                var exposing = await agent.WaitForLineAsync("Exposing ", TestRelay.Wait * 3);
+                agent.PublicPort = int.Parse(ExposingLine().Match(exposing).Groups[1].Value);
+            }
+            catch
+            {
+                await agent.DisposeAsync();
+                throw;
+            }
+            return agent;
+        }
+
+        /// <summary>An agent expected to give up on its own: its exit code and log.</summary>
+        public static async Task<(int ExitCode, string Log)> RunToExitAsync(TestRelay relay, TcpListener service, IEnumerable<string> arguments)
+        {
+            await using var agent = Start(relay, service, arguments, null);
+            return (await agent.ExitCodeAsync(), agent.Log);
+        }
+
+        private static AgentProcess Start(TestRelay relay, TcpListener service, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment)
+        {
             var start = new ProcessStartInfo("dotnet")
             {
                 ArgumentList = { ServeProcess.CliPath(), "agent", "--relay", $"127.0.0.1:{relay.Endpoints.Control.Port}",
@@ -181,16 +204,6 @@ public sealed partial class AgentProcessTests
             };
             agent._process.BeginErrorReadLine();
             agent._process.BeginOutputReadLine();
-            try
-            {
-                var exposing = await agent.WaitForLineAsync("Exposing ", TestRelay.Wait * 3);
-                agent.PublicPort = int.Parse(ExposingLine().Match(exposing).Groups[1].Value);
-            }
-            catch
-            {
-                await agent.DisposeAsync();
-                throw;
-            }
             return agent;
         }
 

@@ -58,6 +58,22 @@ public sealed class StatusCommandTests
     }
 
     [Fact]
+    public async Task With_the_relay_s_certificate_the_admin_endpoint_is_HTTPS_and_status_checks_it_by_pin_or_CA()
+    {
+        var certificate = TestCertificates.Valid();
+        var (certFile, _) = TestCertificates.WritePem(certificate);
+        var tls = Server.Tls.RelayCertificate.From(certificate);
+        await using var relay = await TestRelay.StartAsync(s => s with { Tls = tls });
+        await using var admin = await AdminServer.StartAsync(new IPEndPoint(IPAddress.Loopback, 0), relay.System, secret: null, tls: tls);
+        var at = new[] { "--admin", $"127.0.0.1:{admin.EndPoint.Port}", "--json" };
+
+        Assert.Equal(0, await StatusCommand.RunAsync([.. at, "--tls-pin", tls.Pin], new StringWriter()));
+        Assert.Equal(0, await StatusCommand.RunAsync([.. at, "--tls-ca", certFile], new StringWriter()));
+        Assert.Equal(1, await StatusCommand.RunAsync([.. at, "--tls-pin", Protocol.TlsPin.Of(TestCertificates.Valid())], new StringWriter()));
+        Assert.Equal(1, await StatusCommand.RunAsync(at, new StringWriter())); // plain HTTP to an HTTPS port
+    }
+
+    [Fact]
     public async Task Tcprelay_status_says_where_it_looked_when_no_relay_answers()
     {
         using var unused = Loopback.Bound(); // a port nothing answers on

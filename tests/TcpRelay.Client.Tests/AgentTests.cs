@@ -43,6 +43,18 @@ public sealed class AgentTests
     }
 
     [Fact]
+    public async Task Through_a_TLS_relay_sessions_arrive_byte_exact_and_half_close_both_ways()
+    {
+        var certificate = TestCertificates.Valid();
+        await using var relay = await TestRelay.StartAsync(s => s with { Tls = Server.Tls.RelayCertificate.From(certificate) });
+        using var echo = LocalService.Echo();
+        await using var agent = await StartAgentAsync(Options(relay) with { TlsPin = TlsPin.Of(certificate) }, echo.As("tls-echo"));
+
+        // EchoesAsync half-closes: the client's FIN reaches the service as close_notify, the service's comes back.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(i => EchoesAsync(agent.Services[0].Listener.PublicPort, (ulong)i, 256 * 1024)));
+    }
+
+    [Fact]
     public async Task Forwards_clients_to_a_local_echo_service_byte_exact()
     {
         await using var relay = await TestRelay.StartAsync();

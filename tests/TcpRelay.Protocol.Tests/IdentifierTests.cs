@@ -2,6 +2,21 @@ namespace TcpRelay.Protocol.Tests;
 
 public sealed class IdentifierTests
 {
+    [Theory]
+    [InlineData("sha256:3AE4CAC6B01E844BF0AEFD64B07B6F45E0E8CDCD54AC35F74B86D953B15A985C", true)]
+    [InlineData("SHA256:3ae4cac6b01e844bf0aefd64b07b6f45e0e8cdcd54ac35f74b86d953b15a985c", true)]
+    [InlineData("3ae4cac6b01e844bf0aefd64b07b6f45e0e8cdcd54ac35f74b86d953b15a985c", false)]
+    [InlineData("sha256:3ae4", false)]
+    [InlineData("sha256:3ae4cac6b01e844bf0aefd64b07b6f45e0e8cdcd54ac35f74b86d953b15a985z", false)]
+    [InlineData("sha1:3ae4cac6b01e844bf0aefd64b07b6f45e0e8cdcd54ac35f74b86d953b15a985c", false)]
+    public void A_pin_is_sha256_and_64_hex_digits_kept_in_lowercase(string text, bool valid)
+    {
+        var pin = TlsPin.Parse(text);
+        Assert.Equal(valid, pin.IsOk);
+        if (valid)
+            Assert.Equal("sha256:3ae4cac6b01e844bf0aefd64b07b6f45e0e8cdcd54ac35f74b86d953b15a985c", pin.Value);
+    }
+
     [Fact]
     public void Session_ids_and_nonces_are_32_lowercase_hex_and_do_not_repeat()
     {

@@ -12,6 +12,8 @@ using TcpRelay.Server.Hosting;
 using TcpRelay.TestSupport;
 using Xunit;
 
+using TcpRelay.Server.Tls;
+
 namespace TcpRelay.Server.Tests;
 
 /// <summary>
@@ -33,6 +35,19 @@ public sealed class ClusterTests
             await cluster.EchoesThroughAsync(node, app.PublicPort, 64 * 1024);
         // Many sessions at once through the nodes that redirect the app to themselves.
         await Task.WhenAll(Enumerable.Range(0, 30).Select(i => cluster.EchoesThroughAsync(cluster.Nodes[1 + i % 2], app.PublicPort, 10_000 + i)));
+    }
+
+    [Fact]
+    public async Task Over_TLS_the_data_redirect_to_another_node_is_verified_against_that_node_s_own_certificate()
+    {
+        // One CA; each node's certificate names its own address, which is what data= tells apps to dial.
+        var authority = TestCertificates.Authority();
+        var (caFile, _) = TestCertificates.WritePem(authority);
+        await using var cluster = await TestCluster.StartAsync(2, adjust: s => s with { Tls = RelayCertificate.From(TestCertificates.IssuedBy(authority, s.Bind.ToString())) });
+        await using var app = await EchoingAsync(new RelayListener(cluster.Nodes[0].ListenerOptions("tls-everywhere") with { TlsCaFile = caFile }));
+
+        foreach (var node in cluster.Nodes)
+            await cluster.EchoesThroughAsync(node, app.PublicPort, 64 * 1024);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public static class EchoApp
                         try
                         {
                             await session.CopyToAsync(session);
-                            session.Socket.Shutdown(SocketShutdown.Send);
+                            await session.ShutdownSendAsync();
                         }
                         catch (Exception e) when (e is IOException or SocketException)
                         {

@@ -162,6 +162,29 @@ public static class SocketAssert
         return buffer;
     }
 
+    /// <summary><see cref="ReadExactlyAsync(Socket,int,TimeSpan?)"/> for a stream (a TLS session's).</summary>
+    public static async Task<byte[]> ReadExactlyAsync(Stream stream, int count, TimeSpan? timeout = null)
+    {
+        var buffer = new byte[count];
+        using var cts = new CancellationTokenSource(timeout ?? TestRelay.Wait);
+        var read = 0;
+        while (read < count)
+        {
+            var n = await stream.ReadAsync(buffer.AsMemory(read), cts.Token);
+            if (n == 0)
+                throw new Xunit.Sdk.XunitException($"EOF after {read} of {count} bytes");
+            read += n;
+        }
+        return buffer;
+    }
+
+    /// <summary>The stream ends (EOF) without anything more.</summary>
+    public static async Task ClosedAsync(Stream stream, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TestRelay.Wait);
+        Assert.Equal(0, await stream.ReadAsync(new byte[16], cts.Token));
+    }
+
     /// <summary>The peer closes (FIN or reset) without sending anything more.</summary>
     public static async Task ClosedAsync(Socket socket, TimeSpan? timeout = null)
     {

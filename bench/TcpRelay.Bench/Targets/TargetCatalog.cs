@@ -7,7 +7,7 @@ public static class TargetCatalog
 
     public static IReadOnlyList<Target> All(int clusterNodes) =>
     [
-        new DirectTarget(), new TcpRelayAgentTarget(), new BoreTarget(), new TcpRelayAppTarget(),
+        new DirectTarget(), new TcpRelayAgentTarget(), new TcpRelayAgentTarget(tls: true), new BoreTarget(), new TcpRelayAppTarget(),
         new SeedTarget(dotnetApp: true), new SeedTarget(dotnetApp: false), new TcpRelayClusterTarget(clusterNodes is 0 ? 3 : clusterNodes),
     ];
 

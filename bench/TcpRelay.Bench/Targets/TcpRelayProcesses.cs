@@ -15,8 +15,12 @@ public static class TcpRelayProcesses
             context.Options.RelayEnvironment);
 
     public static ChildProcess Agent(TargetContext context, int controlPort, params (int Service, string Name, int PublicPort)[] services) =>
+        Agent(context, controlPort, "", services);
+
+    /// <summary>The agent with <paramref name="flags"/> added (TLS: " --tls-pin …").</summary>
+    public static ChildProcess Agent(TargetContext context, int controlPort, string flags, params (int Service, string Name, int PublicPort)[] services) =>
         Dotnet(context.TcprelayDll, "tcprelay agent",
-            $"agent --relay 127.0.0.1:{controlPort} --log-level warning " +
+            $"agent --relay 127.0.0.1:{controlPort} --log-level warning{flags} " +
             string.Join(" ", services.Select(s => $"--to 127.0.0.1:{s.Service} --name {s.Name} --port {s.PublicPort}")),
             new Dictionary<string, string> { ["STATE_DIRECTORY"] = Path.Combine(context.LogDirectory, "state") });
 

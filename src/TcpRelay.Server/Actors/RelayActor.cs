@@ -89,6 +89,8 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
     private readonly Dictionary<IActorRef, IPAddress> _handshaking = [];
     private readonly Dictionary<IPAddress, int> _handshakesPerAddress = [];
     private int _handshakesRefused;
+    // TLS handshakes failed in a row (plain text on a TLS port, an app that distrusts the certificate): one line a burst.
+    private int _tlsRefused;
     private readonly List<IActorRef> _waitingForDrain = [];
     // The control channels of registered apps when the drain began: told ERROR shutdown, they must
     // get that line out before the process ends, or their apps take the end for a lost connection
@@ -217,9 +219,9 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
         Receive<Tcp.Bound>(bound =>
         {
             _control = (IPEndPoint)bound.LocalAddress;
-            Log.Info("Relay listening: control {Control}, data {Data}, public ports {PublicPorts}, secret {Secret}, users {Users}",
+            Log.Info("Relay listening: control {Control}, data {Data}, public ports {PublicPorts}, secret {Secret}, users {Users}, TLS {Tls}",
                 _control, _data, _settings.PublicPorts, _settings.Secret is null ? "none" : "set",
-                _users is null ? "none" : $"{_users.Count} from {_settings.UsersFile}");
+                _users is null ? "none" : $"{_users.Count} from {_settings.UsersFile}", _settings.Tls?.ToString() ?? "off");
             foreach (var asker in _waitingForEndpoints)
                 asker.Tell(new RelayEndpoints(_control, _data!));
             _waitingForEndpoints.Clear();
@@ -276,12 +278,28 @@ internal sealed class RelayActor : LifecycleLoggingActor, IWithTimers
                 _handshakesRefused = 0;
             }
             var n = ++_connections;
+            // With TLS the channel talks to the stage as it would to the connection.
+            var connection = _settings.Tls is { } tls ? Context.ActorOf(TlsStageActor.CreateProps(Sender, remote, tls, _settings.HandshakeTimeout), $"tls-{n}") : Sender;
             var channel = local.Port == _control!.Port
-                ? Context.ActorOf(ControlChannelActor.CreateProps(Sender, remote, _settings, _registry, _users), $"control-{n}")
-                : Context.ActorOf(SessionActor.CreateProps(Sender, remote, _settings), $"data-{n}");
+                ? Context.ActorOf(ControlChannelActor.CreateProps(connection, remote, _settings, _registry, _users), $"control-{n}")
+                : Context.ActorOf(SessionActor.CreateProps(connection, remote, _settings), $"data-{n}");
             _handshaking[channel] = remote.Address;
             _handshakesPerAddress[remote.Address] = _handshakesPerAddress.GetValueOrDefault(remote.Address) + 1;
             Context.WatchWith(channel, new HandshakeDone(channel));
+        });
+        Receive<TlsStageActor.HandshakeFailed>(failed =>
+        {
+            if (_tlsRefused++ == 0)
+                Log.Warning("TLS handshakes fail, first from {Remote}: {Reason}; the connections are closed", failed.Remote, failed.Why);
+            else
+                Log.Debug("TLS handshake from {Remote} failed: {Reason}", failed.Remote, failed.Why);
+        });
+        Receive<TlsStageActor.HandshakeSucceeded>(_ =>
+        {
+            if (_tlsRefused == 0)
+                return;
+            Log.Info("TLS handshakes succeed again: {Refused} failed before", _tlsRefused);
+            _tlsRefused = 0;
         });
         Receive<HandshakeDone>(done =>
         {

@@ -44,9 +44,10 @@ public sealed class AdminServer : IAsyncDisposable
     /// <summary>
     /// Starts the endpoint on <paramref name="bind"/> for the relay running in <paramref name="system"/>.
     /// Bound to anything but loopback, every request must carry <paramref name="secret"/> as a bearer token.
+    /// With <paramref name="tls"/> (the relay's own certificate) it serves HTTPS only.
     /// </summary>
     /// <exception cref="ArgumentException">A non-loopback address without a secret.</exception>
-    public static async Task<AdminServer> StartAsync(IPEndPoint bind, ActorSystem system, string? secret, ILoggerProvider? logging = null)
+    public static async Task<AdminServer> StartAsync(IPEndPoint bind, ActorSystem system, string? secret, ILoggerProvider? logging = null, Tls.RelayCertificate? tls = null)
     {
         var needsToken = !IPAddress.IsLoopback(bind.Address);
         if (needsToken && secret is null)
@@ -61,7 +62,11 @@ public sealed class AdminServer : IAsyncDisposable
         if (logging is not null)
             builder.Logging.AddProvider(logging);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(bind));
+        builder.WebHost.UseKestrel(kestrel => kestrel.Listen(bind, listen =>
+        {
+            if (tls is not null)
+                listen.UseHttps(tls.Certificate);
+        }));
         var status = RelayTelemetry.Get(system).Status;
         // Room for a series per app the relay takes (two for bytes, one per direction), where the
         // default limit (2000 series) would fold the last apps of a large relay into one overflow series.
