@@ -38,6 +38,84 @@ public sealed class ProxyProtocolTests
         Assert.Equal("pong"u8.ToArray(), await SocketAssert.ReadExactlyAsync(client, 4));
     }
 
+    [ProgramFact("nginx-light", "nginx")]
+    public async Task Nginx_reads_the_clients_address_from_either_header_version()
+    {
+        using var nginx = await NginxEchoingProxyAddresses.StartAsync();
+        await using var relay = await TestRelay.StartAsync();
+        foreach (var version in new[] { ProxyProtocolVersion.V1, ProxyProtocolVersion.V2 })
+        {
+            await using var agent = new RelayAgent(relay.ListenerOptions(),
+                [new ExposedService("127.0.0.1", nginx.Port, $"web-{version.ToString().ToLowerInvariant()}") { ProxyProtocol = version }]);
+            await agent.StartAsync();
+            var publicPort = agent.Services[0].Listener.PublicPort;
+            using var client = await TestRelay.ConnectAsync(publicPort);
+            await client.SendAsync("GET / HTTP/1.0\r\nHost: relayed\r\n\r\n"u8.ToArray());
+            var response = await SocketAssert.ReadToEndAsync(client);
+            var clientPort = ((IPEndPoint)client.LocalEndPoint!).Port;
+            Assert.EndsWith($"\r\n\r\n127.0.0.1 {clientPort} 127.0.0.1 {publicPort}\n", response);
+            Assert.StartsWith("HTTP/1.1 200", response);
+        }
+    }
+
+    /// <summary>nginx on a free loopback port, with PROXY protocol on, answering each request with the addresses its header gave.</summary>
+    private sealed class NginxEchoingProxyAddresses : IDisposable
+    {
+        private readonly System.Diagnostics.Process _process;
+        private readonly DirectoryInfo _directory;
+
+        private NginxEchoingProxyAddresses(System.Diagnostics.Process process, DirectoryInfo directory, int port) =>
+            (_process, _directory, Port) = (process, directory, port);
+
+        public int Port { get; }
+
+        public static async Task<NginxEchoingProxyAddresses> StartAsync()
+        {
+            var directory = Directory.CreateTempSubdirectory("tcprelay-nginx-");
+            var port = Loopback.FreePort();
+            var d = directory.FullName;
+            File.WriteAllText(Path.Combine(d, "nginx.conf"), $$"""
+                daemon off; master_process off; worker_processes 1; pid {{d}}/nginx.pid; error_log {{d}}/error.log warn;
+                events { worker_connections 64; }
+                http {
+                  access_log off;
+                  client_body_temp_path {{d}}/body; proxy_temp_path {{d}}/proxy; fastcgi_temp_path {{d}}/fastcgi;
+                  uwsgi_temp_path {{d}}/uwsgi; scgi_temp_path {{d}}/scgi;
+                  server {
+                    listen 127.0.0.1:{{port}} proxy_protocol;
+                    location / { default_type text/plain; return 200 "$proxy_protocol_addr $proxy_protocol_port $proxy_protocol_server_addr $proxy_protocol_server_port\n"; }
+                  }
+                }
+                """);
+            var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(ProgramFactAttribute.Find("nginx")
+                ?? throw new Xunit.Sdk.XunitException("nginx is not installed: apt-get install nginx-light"))
+            {
+                ArgumentList = { "-p", d, "-c", Path.Combine(d, "nginx.conf") },
+                RedirectStandardError = true,
+            })!;
+            var started = new NginxEchoingProxyAddresses(process, directory, port);
+            try
+            {
+                (await TestRelay.ConnectWhenListeningAsync(port)).Dispose();
+            }
+            catch
+            {
+                started.Dispose();
+                throw;
+            }
+            return started;
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+                _process.Kill();
+            _process.WaitForExit();
+            _process.Dispose();
+            _directory.Delete(recursive: true);
+        }
+    }
+
     /// <summary>The first connection that sends anything, and its header: the agent's start-up check connects and hangs up first.</summary>
     private static async Task<(Socket Session, byte[] Header)> AcceptSessionAsync(Socket service)
     {

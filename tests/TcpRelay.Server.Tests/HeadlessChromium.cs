@@ -20,7 +20,7 @@ internal static class HeadlessChromium
 
     private static async Task<string> RunAsync(string url, string[] flags, bool javaScript)
     {
-        var executable = Executable() ?? throw new Xunit.Sdk.XunitException(
+        var executable = ProgramFactAttribute.Find(Programs) ?? throw new Xunit.Sdk.XunitException(
             "chromium is not installed, and this test needs it: apt-get install chromium (.ci/run installs it when it is missing)");
         // A profile of its own: chromium runs once per profile, and tests run side by side.
         var profile = Directory.CreateTempSubdirectory("tcprelay-chromium-");
@@ -73,8 +73,6 @@ internal static class HeadlessChromium
         }
     }
 
-    private static string? Executable() =>
-        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator)
-        .SelectMany(dir => new[] { "chromium", "chromium-browser" }.Select(name => Path.Combine(dir, name)))
-        .FirstOrDefault(File.Exists);
+    /// <summary>The names Debian's chromium goes by.</summary>
+    public static readonly string[] Programs = ["chromium", "chromium-browser"];
 }

@@ -56,7 +56,7 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         Assert.DoesNotContain("loading", dom);
     }
 
-    [Fact]
+    [ProgramFact("chromium", "chromium", "chromium-browser")]
     public async Task Without_javascript_the_page_already_shows_the_app_its_session_and_the_relay()
     {
         await using var shown = await ShownRelay.StartAsync();
@@ -68,7 +68,7 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         Assert.Contains("IO-TCP", await HeadlessChromium.DumpDomAsync(shown.Url("?all=1"), javaScript: false));
     }
 
-    [Fact]
+    [ProgramFact("chromium", "chromium", "chromium-browser")]
     public async Task With_javascript_the_refreshed_page_shows_the_same_and_a_screenshot_is_kept()
     {
         await using var shown = await ShownRelay.StartAsync();
@@ -89,7 +89,7 @@ public sealed class StatusPageBrowserTests(ITestOutputHelper output)
         output.WriteLine($"status page screenshot: {screenshot}");
     }
 
-    [Fact]
+    [ProgramFact("chromium", "chromium", "chromium-browser")]
     public async Task The_page_refreshes_itself_with_new_bytes_and_new_sessions()
     {
         await using var shown = await ShownRelay.StartAsync();
