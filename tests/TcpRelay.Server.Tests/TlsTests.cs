@@ -133,6 +133,22 @@ public sealed class TlsTests
     }
 
     [Fact]
+    public async Task A_port_check_that_hangs_up_without_a_word_is_no_failed_handshake()
+    {
+        var certificate = TestCertificates.Valid();
+        await using var relay = await StartRelayAsync(certificate);
+        using var readings = new MeterReadings(RelayTelemetry.Get(relay.System).Metrics.Meter);
+        foreach (var port in new[] { relay.Endpoints.Control.Port, relay.Endpoints.Data.Port })
+        {
+            using var check = await TestRelay.ConnectAsync(port);
+            check.Shutdown(SocketShutdown.Send);
+            // Closed by the relay once it has made up its mind about the connection.
+            await SocketAssert.ClosedAsync(check);
+        }
+        Assert.Equal(0, readings.Sum("tcprelay.handshake.failures|reason=tls"));
+    }
+
+    [Fact]
     public async Task A_connection_that_never_starts_its_TLS_handshake_is_closed_at_the_handshake_timeout()
     {
         await using var relay = await TestRelay.StartAsync(s => s with { Tls = RelayCertificate.From(TestCertificates.Valid()), HandshakeTimeout = TimeSpan.FromMilliseconds(300) });

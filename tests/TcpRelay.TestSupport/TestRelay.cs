@@ -149,18 +149,29 @@ public static class SocketAssert
 {
     public static async Task<byte[]> ReadExactlyAsync(Socket socket, int count, TimeSpan? timeout = null)
     {
-        await using var stream = new NetworkStream(socket, ownsSocket: false);
-        return await ReadExactlyAsync(stream, count, timeout);
+        var buffer = new byte[count];
+        using var cts = new CancellationTokenSource(timeout ?? TestRelay.Wait);
+        var read = 0;
+        while (read < count)
+        {
+            var n = await socket.ReceiveAsync(buffer.AsMemory(read), cts.Token);
+            if (n == 0)
+                throw new Xunit.Sdk.XunitException($"EOF after {read} of {count} bytes");
+            read += n;
+        }
+        return buffer;
     }
 
     /// <summary>Everything the peer sends until it closes, as ASCII text.</summary>
     public static async Task<string> ReadToEndAsync(Socket socket, TimeSpan? timeout = null)
     {
-        await using var stream = new NetworkStream(socket, ownsSocket: false);
         using var cts = new CancellationTokenSource(timeout ?? TestRelay.Wait);
-        var bytes = new MemoryStream();
-        await stream.CopyToAsync(bytes, cts.Token);
-        return System.Text.Encoding.ASCII.GetString(bytes.ToArray());
+        var text = new System.Text.StringBuilder();
+        var buffer = new byte[4096];
+        int n;
+        while ((n = await socket.ReceiveAsync(buffer, cts.Token)) > 0)
+            text.Append(System.Text.Encoding.ASCII.GetString(buffer, 0, n));
+        return text.ToString();
     }
 
     /// <summary><see cref="ReadExactlyAsync(Socket,int,TimeSpan?)"/> for a stream (a TLS session's).</summary>

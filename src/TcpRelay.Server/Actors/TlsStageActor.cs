@@ -78,6 +78,7 @@ internal sealed class TlsStageActor : LifecycleLoggingUntypedActor, IWithTimers
     private bool _plaintextReading;  // a read of the SslStream runs
     private bool _plaintextEnded;
     private bool _ciphertextReading; // a ResumeReading to the connection is outstanding
+    private bool _ciphertextSeen; // the peer sent something before the handshake ended
     private bool _writing;           // a write to the SslStream runs
     private Tcp.CloseCommand? _close;
     private bool _closeSent;
@@ -165,6 +166,7 @@ internal sealed class TlsStageActor : LifecycleLoggingUntypedActor, IWithTimers
             // From the connection.
             case Tcp.Received received when Sender.Equals(_connection):
                 _ciphertextReading = false;
+                _ciphertextSeen = true;
                 _transport.Feed(received.Data);
                 break;
             case WriteAck when Sender.Equals(_connection):
@@ -204,8 +206,17 @@ internal sealed class TlsStageActor : LifecycleLoggingUntypedActor, IWithTimers
                 CloseWhenWritten();
                 break;
             case HandshakeEnded { Failure: { } failure }:
-                RelayTelemetry.Get(Context.System).Metrics.HandshakeFailed("tls");
-                Context.Parent.Tell(new HandshakeFailed(_remote, Describe(failure)));
+                // A connection that closes before saying anything (a port check, a load balancer's
+                // probe) is no failed handshake, as on a plain port.
+                if (_ciphertextSeen)
+                {
+                    RelayTelemetry.Get(Context.System).Metrics.HandshakeFailed("tls");
+                    Context.Parent.Tell(new HandshakeFailed(_remote, Describe(failure)));
+                }
+                else
+                {
+                    Log.Debug("TLS connection from {Remote} closed before its handshake began", _remote);
+                }
                 // Nothing was said to the channel: it sees this actor stop, as if the connection had.
                 _closeReported = true;
                 _closeSent = true;
