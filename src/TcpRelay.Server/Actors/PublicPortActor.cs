@@ -245,6 +245,8 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
                 Give(id, role);
         });
         Receive<AddInstance>(add => StartRole(add.Role, add.ResumeSha256));
+        // A client another node holds (in a cluster) is announced by one instance, not by each.
+        Receive<AppActor.ClientWaiting>(waiting => Pick().Role.Forward(waiting));
         Receive<RegistryActor.AppServing>(serving =>
         {
             if (InstanceOf(Sender) is { } instance)
