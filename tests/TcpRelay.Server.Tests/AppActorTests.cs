@@ -52,6 +52,24 @@ public sealed class AppActorTests : TestKit
     }
 
     [Fact]
+    public void An_instance_that_joins_as_the_last_one_leaves_is_told_to_register_again()
+    {
+        var channel = CreateTestProbe("channel");
+        var registry = CreateTestProbe("registry");
+        var app = StartApp(registry, "pool", channel.Ref, null, TestSettings.Relay());
+        channel.ExpectMsg<ControlChannelActor.Registered>();
+        registry.ExpectMsg<RegistryActor.AppServing>();
+        var joining = CreateTestProbe("joining");
+
+        // The registry decided the join before it heard that the name's last instance left.
+        app.Tell(new PublicPortActor.Depart("left"));
+        app.Tell(new PublicPortActor.AddInstance(_ => Props.Empty, null, joining.Ref));
+        var refused = joining.ExpectMsg<ControlChannelActor.Refused>();
+        Assert.Equal(ErrorCode.NameInUse, refused.Code);
+        Assert.Contains("register again", refused.Text);
+    }
+
+    [Fact]
     public async Task After_its_app_leaves_it_closes_waiting_clients_and_releases_the_port()
     {
         var channel = CreateTestProbe("channel");

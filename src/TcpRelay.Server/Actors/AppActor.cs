@@ -125,6 +125,8 @@ internal sealed class AppActor : LifecycleLoggingActor, IWithTimers
         // Stopped while it still serves a connection: the app registered on another relay of the
         // cluster, or is no longer registered there. Its connection closes; the app registers again.
         _channel.Tell(ControlChannelActor.Superseded.Instance);
+        // From here, after the last ControlFrom of this role: the board lists only roles that run.
+        _status?.InstanceGone(Self.Path.Name);
         base.PostStop();
     }
 

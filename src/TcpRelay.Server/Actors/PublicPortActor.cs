@@ -37,8 +37,12 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
     /// <summary>From the registry: the app is served by another role from now on (its control connection moved here, or away).</summary>
     public sealed record ServeFor(Func<Bound, Props> Role, string RoleName);
 
-    /// <summary>From the registry: another instance of the shared name, served by <paramref name="Role"/>, whose resume hash is <paramref name="ResumeSha256"/>.</summary>
-    public sealed record AddInstance(Func<Bound, Props> Role, string? ResumeSha256);
+    /// <summary>
+    /// From the registry: another instance of the shared name, served by <paramref name="Role"/>, whose
+    /// resume hash is <paramref name="ResumeSha256"/>; <paramref name="Channel"/> is its control channel,
+    /// told to register again if the name is on its way out by the time this arrives.
+    /// </summary>
+    public sealed record AddInstance(Func<Bound, Props> Role, string? ResumeSha256, IActorRef Channel);
 
     /// <summary>From a role: its app's control connection is lost and it waits for a return; its waiting clients may go to another instance.</summary>
     public sealed class Away
@@ -105,6 +109,8 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
     private Func<Bound, Props> _roleProps;
     private string _roleName;
     private readonly List<Instance> _instances = [];
+    // Instances that joined while the port was being bound.
+    private readonly List<AddInstance> _joining = [];
     // The instance each session was given to, from its arrival to its end.
     private readonly Dictionary<SessionId, Instance> _given = [];
     // Where the search for the next of several instances with equally few sessions starts.
@@ -192,6 +198,8 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
             Bind();
         });
         Receive<Depart>(depart => Context.Stop(Self)); // nothing was bound, nobody was told of it
+        // Kept until the port is bound; refused if it never is (the actor stops).
+        Receive<AddInstance>(add => _joining.Add(add));
         ReceiveAny(_ => Stash.Stash());
     }
 
@@ -200,6 +208,9 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         _status = _telemetry.Status.AppRegistered(_spec.Name, _port, _spec.User, _spec.Shared);
         _status.ControlOn(_spec.ControlNode);
         StartRole(_roleProps, _spec.ResumeSha256);
+        foreach (var join in _joining)
+            StartRole(join.Role, join.ResumeSha256);
+        _joining.Clear();
         Become(Serving);
         Stash.UnstashAll();
     }
@@ -233,10 +244,7 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         {
             // The old roles stop (a control channel one held is told it was superseded); the new one hears of every waiting client.
             foreach (var instance in _instances)
-            {
                 Context.Stop(instance.Role);
-                _status?.InstanceGone(instance.Role.Path.Name);
-            }
             _instances.Clear();
             _roleProps = serveFor.Role;
             _roleName = serveFor.RoleName;
@@ -503,7 +511,6 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
     {
         _instances.Remove(instance);
         Context.Stop(instance.Role);
-        _status?.InstanceGone(instance.Role.Path.Name);
         Log.Info("App {App}: an instance {Why}, {Instances} instances hold the name on", _spec.Name, depart.Why, _instances.Count);
         Context.Parent.Tell(new RegistryActor.InstanceDeparted(_spec.Name, instance.ResumeSha256));
         depart.Leaving?.Tell(AppActor.Left.Instance);
@@ -520,12 +527,17 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
         Receive<Depart>(_ => { });
         Receive<RegistryActor.AppServing>(_ => { });
         Receive<Away>(_ => { });
+        Receive<AddInstance>(RefuseJoin);
         ReceiveAny(message =>
         {
             foreach (var instance in _instances)
                 instance.Role.Forward(message);
         });
     }
+
+    /// <summary>An instance joined just as the last one left: the name is free now (or about to be), so it registers again.</summary>
+    private void RefuseJoin(AddInstance join) =>
+        join.Channel.Tell(new ControlChannelActor.Refused(ErrorCode.NameInUse, $"name '{_spec.Name}' is being released just now; register again"));
 
     /// <summary>A client of an app that is leaving: closed at once, counted as a session that ended so.</summary>
     private void CloseOnArrival()
@@ -551,6 +563,8 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
                 client.Connection.Tell(Tcp.Abort.Instance);
         if (_status is not null)
             _telemetry.Status.AppStopped(_status);
+        foreach (var join in _joining)
+            RefuseJoin(join);
         // Sessions still counted when the actor fails are not its user's any more.
         if (_spec.User is { } user && _sessions > 0)
             _userSessions.Close(user, _sessions);
@@ -589,6 +603,7 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
             ConfirmLeft();
             Context.Stop(Self);
         });
+        Receive<AddInstance>(RefuseJoin);
         Receive<Tcp.Connected>(_ => CloseOnArrival());
         ReceiveAny(_ => { });
     }

@@ -234,7 +234,7 @@ internal abstract class RegistryActor : LifecycleLoggingActor
     protected void JoinApp(AppTable<IActorRef>.Entry held, Registration instance)
     {
         Table.AddInstance(held.Name, instance.ResumeSha256);
-        held.App.Tell(new PublicPortActor.AddInstance(ControlOf(instance), instance.ResumeSha256));
+        held.App.Tell(new PublicPortActor.AddInstance(ControlOf(instance), instance.ResumeSha256, instance.Channel));
         Log.Info("App {App}: another instance joins from {Remote}", held.Name, instance.Remote?.ToString() ?? "the state file");
         TableChanged();
     }

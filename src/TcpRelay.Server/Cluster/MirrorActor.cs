@@ -98,6 +98,12 @@ internal sealed class MirrorActor : LifecycleLoggingActor
         ShowOwner();
     }
 
+    protected override void PostStop()
+    {
+        _status?.InstanceGone(Self.Path.Name);
+        base.PostStop();
+    }
+
     /// <summary>On the status board, a mirrored app names the node its control connection is on.</summary>
     private void ShowOwner() => _status?.ControlOn(_owner is null ? "away" : _owner.Path.Address.ToString());
 }

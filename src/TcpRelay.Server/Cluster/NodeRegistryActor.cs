@@ -129,7 +129,7 @@ internal sealed class NodeRegistryActor : RegistryActor, IWithTimers
             return;
         }
         _heldElsewhere[unavailable.Port] = DateTime.UtcNow + HeldElsewhereFor;
-        SendClaim(new RegisterApp(spec.Name, null, spec.ResumeSha256, spec.Remote!, spec.Redirect, spec.User), spec.Channel);
+        SendClaim(new RegisterApp(spec.Name, null, spec.ResumeSha256, spec.Remote!, spec.Redirect, spec.User, spec.Shared), spec.Channel);
     }
 
     private void SendClaim(RegisterApp register, IActorRef channel)
