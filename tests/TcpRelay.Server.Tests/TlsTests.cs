@@ -248,29 +248,6 @@ public sealed class TlsTests
         var certificate = TestCertificates.Valid();
         await using var relay = await StartRelayAsync(certificate);
         await using var app = await StartPinnedListenerAsync(relay, certificate, "stalled");
-        using var client = await TestRelay.ConnectAsync(app.PublicPort, bufferSize: 64 * 1024);
-        await using var session = await app.AcceptAsync(); // and never read
-        session.Socket.ReceiveBufferSize = 64 * 1024;
-
-        var chunk = new byte[64 * 1024];
-        long pushed = 0;
-        using (var stalled = new CancellationTokenSource())
-        {
-            while (true)
-            {
-                var send = client.SendAsync(chunk, stalled.Token).AsTask();
-                if (await Task.WhenAny(send, Task.Delay(TimeSpan.FromSeconds(1))) != send)
-                {
-                    await stalled.CancelAsync();
-                    break;
-                }
-                pushed += await send;
-                Assert.True(pushed < 256L << 20, "256 MiB went in without the app reading: no back-pressure");
-            }
-        }
-        var actor = await relay.System.ActorSelection("/user/relay/data-*").ResolveOne(TestRelay.Wait);
-        var stats = await actor.Ask<SessionActor.Stats>(SessionActor.GetStats.Instance, TestRelay.Wait);
-        Assert.InRange(stats.BufferedBytes, 0, 2 * 64 * 1024);
-        Assert.True(stats.ClientBytes < pushed, $"relay read {stats.ClientBytes} of {pushed}: the rest waits in kernel buffers");
+        await StalledReader.HoldsTheClientBackAsync(relay, app);
     }
 }

@@ -10,6 +10,17 @@ namespace TcpRelay.Server.Tls;
 /// </summary>
 public static class SelfSignedCertificate
 {
+    /// <summary>The certificate extension that names <paramref name="host"/>: an IP address entry for an address, else a DNS name.</summary>
+    internal static X509Extension SubjectAlternativeName(string host)
+    {
+        var names = new SubjectAlternativeNameBuilder();
+        if (IPAddress.TryParse(host, out var address))
+            names.AddIpAddress(address);
+        else
+            names.AddDnsName(host);
+        return names.Build();
+    }
+
     /// <summary>A new P-256 key and a certificate naming <paramref name="host"/> (a DNS name, or an IP address) from <paramref name="notBefore"/> to <paramref name="notAfter"/>.</summary>
     /// <exception cref="ArgumentException"><paramref name="host"/> is empty, or the dates are the wrong way round.</exception>
     public static X509Certificate2 Create(string host, DateTimeOffset notBefore, DateTimeOffset notAfter)
@@ -20,12 +31,7 @@ public static class SelfSignedCertificate
             throw new ArgumentException("the certificate would end before it begins", nameof(notAfter));
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest(new X500DistinguishedName($"CN={host}"), key, HashAlgorithmName.SHA256);
-        var names = new SubjectAlternativeNameBuilder();
-        if (IPAddress.TryParse(host, out var address))
-            names.AddIpAddress(address);
-        else
-            names.AddDnsName(host);
-        request.CertificateExtensions.Add(names.Build());
+        request.CertificateExtensions.Add(SubjectAlternativeName(host));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false)); // server authentication
         return request.CreateSelfSigned(notBefore, notAfter);
