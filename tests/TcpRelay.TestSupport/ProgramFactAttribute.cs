@@ -3,7 +3,7 @@ namespace TcpRelay.TestSupport;
 /// <summary>
 /// A test that drives a program of the machine (Debian's chromium, nginx): skipped, saying what to
 /// install, where none of <see cref="Programs"/> is on PATH, so that <c>dotnet test</c> works on a
-/// fresh machine; run (and failed, if the program is missing) where <c>TCPRELAY_TESTS_NEED_ALL=1</c>,
+/// fresh machine; run (and failed, if the program is missing) where <c>TEST_PROGRAMS_REQUIRED=1</c>,
 /// as .ci/run sets after installing them.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method)]
@@ -14,7 +14,7 @@ public sealed class ProgramFactAttribute : FactAttribute
     public ProgramFactAttribute(string package, params string[] programs)
     {
         Programs = programs;
-        if (Find(programs) is null && Environment.GetEnvironmentVariable("TCPRELAY_TESTS_NEED_ALL") != "1")
+        if (Find(programs) is null && Environment.GetEnvironmentVariable("TEST_PROGRAMS_REQUIRED") != "1")
             Skip = $"{string.Join(" or ", programs)} is not installed: apt-get install {package} (.ci/run does)";
     }
 
