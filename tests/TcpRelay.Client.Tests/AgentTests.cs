@@ -207,10 +207,7 @@ public sealed class AgentTests
         await log.WaitForAsync(e => e.Level == LogLevel.Warning && e.Text.Contains("does not accept connections now"));
 
         for (var i = 0; i < 3; i++)
-        {
-            using var client = await TestRelay.ConnectAsync(agent.Services[0].Listener.PublicPort);
-            await SocketAssert.ResetAsync(client); // REJECT: a reset, at once, not the one-minute pending timeout
-        }
+            await SocketAssert.ResetOnArrivalAsync(agent.Services[0].Listener.PublicPort); // REJECT: a reset, at once, not the one-minute pending timeout
         await log.WaitForAsync(e => e.Level == LogLevel.Debug && e.Text.Contains("rejected") && e.Text.Contains("is reset"));
         Assert.Single(log.Entries, e => e.Level == LogLevel.Warning && e.Text.Contains("refuses connections"));
         await EchoesAsync(agent.Services[1].Listener.PublicPort, 7, 10_000);

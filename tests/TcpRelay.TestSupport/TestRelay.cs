@@ -227,6 +227,25 @@ public static class SocketAssert
     }
 
     /// <summary>The peer resets the connection: no orderly FIN.</summary>
+    /// <summary>
+    /// A client of <paramref name="port"/> is reset. The reset may come before this side has seen its
+    /// connect complete (a quick REJECT on a busy machine): then the connect fails with it.
+    /// </summary>
+    public static async Task ResetOnArrivalAsync(int port)
+    {
+        Socket client;
+        try
+        {
+            client = await TestRelay.ConnectAsync(port);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            return;
+        }
+        using (client)
+            await ResetAsync(client);
+    }
+
     public static async Task ResetAsync(Socket socket)
     {
         using var cts = new CancellationTokenSource(TestRelay.Wait);
