@@ -329,18 +329,20 @@ internal sealed class PublicPortActor : LifecycleLoggingActor, IWithTimers, IWit
     {
         if (_instances.Count == 0)
             return;
+        var offered = 0;
         foreach (var (id, instance) in _given.Where(g => _unpaired.ContainsKey(g.Key)).ToList())
         {
             var gone = !_instances.Contains(instance);
             if (!gone && (instance.Live || !_instances.Exists(i => i.Live)))
                 continue;
             var to = Pick();
-            if (to != instance)
-            {
-                Log.Info("App {App}: session {SessionId} is offered to another instance", _spec.Name, id);
-                Give(id, to);
-            }
+            if (to == instance)
+                continue;
+            Give(id, to);
+            offered++;
         }
+        if (offered > 0)
+            Log.Info("App {App}: {Clients} waiting clients offered to another instance", _spec.Name, offered);
     }
 
     private void OnClient(Tcp.Connected connected)
