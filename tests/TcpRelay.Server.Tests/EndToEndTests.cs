@@ -19,11 +19,7 @@ public sealed class EndToEndTests
         _ = EchoApp.ServeAsync(app);
 
         using var client = await TestRelay.ConnectAsync(app.PublicPort);
-        var payload = Payload.Make(1, 300_000);
-        await client.SendAsync(payload);
-        client.Shutdown(SocketShutdown.Send);
-        Assert.Equal(payload, await SocketAssert.ReadExactlyAsync(client, payload.Length));
-        await SocketAssert.ClosedAsync(client);
+        await SocketAssert.EchoedWholeAsync(client, Payload.Make(1, 300_000));
     }
 
     [Fact]

@@ -254,11 +254,7 @@ public sealed class FaultTests
                 Interlocked.Increment(ref resets);
                 return;
             }
-            var echoed = SocketAssert.ReadExactlyAsync(client, payload.Length);
-            await client.SendAsync(payload);
-            client.Shutdown(SocketShutdown.Send);
-            Assert.Equal(payload, await echoed);
-            await SocketAssert.ClosedAsync(client);
+            await SocketAssert.EchoedWholeAsync(client, payload);
         });
         Assert.Equal(100, resets);
 

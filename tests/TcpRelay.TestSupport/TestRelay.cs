@@ -162,6 +162,19 @@ public static class SocketAssert
         return buffer;
     }
 
+    /// <summary>
+    /// Sends <paramref name="payload"/> and half-closes; an echoing peer returns every byte of it and
+    /// then closes its side too.
+    /// </summary>
+    public static async Task EchoedWholeAsync(Socket client, byte[] payload)
+    {
+        var echoed = ReadExactlyAsync(client, payload.Length);
+        await client.SendAsync(payload);
+        client.Shutdown(SocketShutdown.Send);
+        Assert.Equal(payload, await echoed);
+        await ClosedAsync(client);
+    }
+
     /// <summary>Everything the peer sends until it closes, as ASCII text.</summary>
     public static async Task<string> ReadToEndAsync(Socket socket, TimeSpan? timeout = null)
     {
